@@ -1,0 +1,457 @@
+/**
+ * The fault model (SPEC section 3), whole, in one file.
+ *
+ * A `FaultLayer` wraps the backends of one run (source, clone, metadata) and hands the engine
+ * `BlockDevice`s that behave like disks with volatile write caches. Its options:
+ *
+ * - **Volatile write cache.** A write is acknowledged into the device's cache and reads see it.
+ *   `flush()` makes every cached write of that device durable (applies it to the backend). A write
+ *   with `fua` is applied to the backend before it is acknowledged, and survives every crash.
+ * - **I/O points.** Every read, write and flush on any device of the layer takes the next number of
+ *   one global counter: 0, 1, 2, …. The counter runs on across crashes and restarts, so a point
+ *   names one operation of the whole run.
+ * - **Crash at point k** (`FaultPlan.crashAt`). Operation k never completes and rejects with
+ *   `CrashError`; every handle the engine holds is dead from then on (every call rejects, and is
+ *   not numbered). A write at k enters the cache unacknowledged: it may survive torn.
+ * - **What survives** is decided by `powerLoss(mode)`, with the layer's seeded generator, or by
+ *   an explicit `SurvivalChoice` (replay, exhaustive search):
+ *     - `drop`   no cached write survives: the durable view;
+ *     - `keep`   every acknowledged cached write survives: the view reads saw before the crash
+ *                (the write in flight at k, never acknowledged, is lost);
+ *     - `subset` each cached write, the one in flight included, survives whole or not at all;
+ *     - `torn`   each sector of each cached write survives on its own (the default).
+ *   Surviving writes are applied in issue order, so a sector cached several times ends with its
+ *   durable value or one of its cached values; a sector is never half old, half new, because the
+ *   sector is the unit of every choice.
+ * - **I/O errors** (`FaultPlan.eio`). Operation k rejects with `EioError` and has no effect.
+ *   Transient: only that operation fails. Sticky (reads and writes): the sector range of operation
+ *   k keeps failing reads until a write covers it again, as a medium error does; a sticky flush is
+ *   transient, since a flush has no range.
+ * - **Trace.** Every numbered operation is recorded (point, device, op, range, FUA, digest of the
+ *   data, outcome), and with `recordData` the written bytes too, so a crash state can be derived
+ *   from the record instead of by running the engine again.
+ *
+ * Nothing here reads the clock or `Math.random`: the layer's only randomness is its seed.
+ */
+import { type BlockDevice, checkIo, type IoOp, type WriteOptions } from './block-device.js';
+import { digest, type Rng, seededRng } from './rng.js';
+
+export type CacheMode = 'drop' | 'keep' | 'subset' | 'torn';
+export const CACHE_MODES: readonly CacheMode[] = ['drop', 'keep', 'subset', 'torn'];
+
+export type DeviceName = 'source' | 'clone' | 'meta';
+export const DEVICE_NAMES: readonly DeviceName[] = ['source', 'clone', 'meta'];
+
+export interface EioFault {
+  readonly point: number;
+  readonly sticky: boolean;
+}
+
+export interface FaultPlan {
+  /** I/O points at which power is lost (several crashes in one run are several points). */
+  readonly crashAt?: readonly number[];
+  readonly eio?: readonly EioFault[];
+}
+
+export interface TraceEntry {
+  readonly point: number;
+  readonly device: DeviceName;
+  readonly op: IoOp;
+  readonly offset: number;
+  readonly length: number;
+  readonly fua: boolean;
+  /** Digest of the bytes written or read (empty for a flush). */
+  readonly digest: string;
+  readonly outcome: 'ok' | 'eio' | 'crash';
+  /** The bytes written, when the layer records data. */
+  readonly data?: Uint8Array;
+}
+
+/** Power was lost: the operation never completed and the handle is dead. */
+export class CrashError extends Error {
+  constructor(readonly point: number | undefined) {
+    super(point === undefined ? 'power lost: this device handle is dead' : `power lost at I/O point ${point}`);
+    this.name = 'CrashError';
+  }
+}
+
+/** An EIO-style device error. */
+export class EioError extends Error {
+  constructor(
+    readonly point: number,
+    readonly device: DeviceName,
+    readonly op: IoOp,
+    readonly offset: number,
+    readonly length: number,
+    readonly sticky: boolean,
+  ) {
+    super(`EIO at I/O point ${point}: ${device} ${op}` + (op === 'flush' ? '' : ` of ${length} bytes at offset ${offset}`) + (sticky ? ' (medium error)' : ''));
+    this.name = 'EioError';
+  }
+}
+
+/** A write sitting in a volatile cache. */
+export interface CachedWrite {
+  readonly device: DeviceName;
+  readonly point: number;
+  readonly offset: number;
+  readonly data: Uint8Array;
+  /** FUA writes are already durable and survive every crash. */
+  readonly fua: boolean;
+  /** The write in flight when power was lost: never acknowledged. */
+  readonly inFlight: boolean;
+}
+
+/**
+ * Exactly what survived one crash: the cached writes (by I/O point) that reached the medium, and
+ * for a torn write which of its sectors (indices within the write). FUA writes are not listed:
+ * they always survive. Every other cached write not listed was lost.
+ */
+export interface SurvivalChoice {
+  readonly mode: CacheMode;
+  readonly survivors: readonly { readonly point: number; readonly sectors?: readonly number[] }[];
+}
+
+/** The cache of one device over its durable backend. Pure state: no numbering, no faults. */
+export class VolatileCache {
+  private writes: CachedWrite[] = [];
+
+  constructor(
+    readonly device: DeviceName,
+    readonly backend: BlockDevice,
+  ) {}
+
+  get pending(): readonly CachedWrite[] {
+    return this.writes;
+  }
+
+  /** The cached view: the backend overlaid with every cached write, in issue order. */
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const bytes = await this.backend.read(offset, length);
+    for (const w of this.writes) overlay(bytes, offset, w.data, w.offset, undefined, this.backend.sectorSize);
+    return bytes;
+  }
+
+  async write(point: number, offset: number, data: Uint8Array, fua: boolean, inFlight = false): Promise<void> {
+    const copy = data.slice();
+    if (fua && !inFlight) await this.backend.write(offset, copy);
+    this.writes.push({ device: this.device, point, offset, data: copy, fua: fua && !inFlight, inFlight });
+  }
+
+  async flush(): Promise<void> {
+    for (const w of this.writes) if (!w.fua) await this.backend.write(w.offset, w.data);
+    this.writes = [];
+    await this.backend.flush();
+  }
+
+  /**
+   * Power loss: the backend keeps its durable bytes plus what `choice` says survived, applied in
+   * issue order (FUA writes again too, so an older cached write cannot land over them).
+   */
+  async applyCrash(choice: SurvivalChoice): Promise<void> {
+    const byPoint = new Map(choice.survivors.map((s) => [s.point, s.sectors]));
+    const sectorSize = this.backend.sectorSize;
+    for (const w of this.writes) {
+      if (!w.fua && !byPoint.has(w.point)) continue;
+      const sectors = w.fua ? undefined : byPoint.get(w.point);
+      if (sectors === undefined) {
+        await this.backend.write(w.offset, w.data);
+      } else {
+        for (const s of sectors) {
+          await this.backend.write(w.offset + s * sectorSize, w.data.subarray(s * sectorSize, (s + 1) * sectorSize));
+        }
+      }
+    }
+    this.writes = [];
+    await this.backend.flush();
+  }
+}
+
+/** Copies the sectors of `src` (at `srcOffset` on the device) that fall inside `dst` (at `dstOffset`). */
+function overlay(dst: Uint8Array, dstOffset: number, src: Uint8Array, srcOffset: number, sectors: readonly number[] | undefined, sectorSize: number): void {
+  const lo = Math.max(dstOffset, srcOffset);
+  const hi = Math.min(dstOffset + dst.length, srcOffset + src.length);
+  if (lo >= hi) return;
+  if (sectors === undefined) {
+    dst.set(src.subarray(lo - srcOffset, hi - srcOffset), lo - dstOffset);
+    return;
+  }
+  for (const s of sectors) {
+    const start = srcOffset + s * sectorSize;
+    if (start >= lo && start < hi) dst.set(src.subarray(start - srcOffset, start - srcOffset + sectorSize), start - dstOffset);
+  }
+}
+
+/** Cached writes a crash may or may not keep: everything but FUA writes. */
+export function eligibleWrites(pending: readonly CachedWrite[]): CachedWrite[] {
+  return pending.filter((w) => !w.fua);
+}
+
+function sectorsOf(w: CachedWrite, sectorSize: number): number {
+  return w.data.length / sectorSize;
+}
+
+/** The one deterministic choice of `drop` and `keep`. */
+function fixedChoice(mode: 'drop' | 'keep', pending: readonly CachedWrite[]): SurvivalChoice {
+  return {
+    mode,
+    survivors: mode === 'drop' ? [] : eligibleWrites(pending).filter((w) => !w.inFlight).map((w) => ({ point: w.point })),
+  };
+}
+
+/** One crash state drawn with `rng`, as `powerLoss` does when no choice is given. */
+export function chooseCrashState(pending: readonly CachedWrite[], mode: CacheMode, sectorSize: number, rng: Rng): SurvivalChoice {
+  if (mode === 'drop' || mode === 'keep') return fixedChoice(mode, pending);
+  const eligible = eligibleWrites(pending);
+  if (mode === 'subset') return { mode, survivors: eligible.filter(() => rng.bool()).map((w) => ({ point: w.point })) };
+  const survivors = [];
+  for (const w of eligible) {
+    const sectors = [];
+    for (let s = 0; s < sectorsOf(w, sectorSize); s++) if (rng.bool()) sectors.push(s);
+    if (sectors.length > 0) survivors.push({ point: w.point, sectors });
+  }
+  return { mode, survivors };
+}
+
+export interface EnumerationOptions {
+  /** Enumerate every combination when there are at most this many independent units; else sample. */
+  readonly exhaustiveUpTo: number;
+  /** How many seeded draws to take when there are too many combinations to enumerate. */
+  readonly sampleSize: number;
+}
+
+export const DEFAULT_ENUMERATION: EnumerationOptions = { exhaustiveUpTo: 8, sampleSize: 32 };
+
+/**
+ * Every crash state of `mode` for these cached writes: the one state of `drop` and `keep`; for
+ * `subset` every subset of the cached writes, for `torn` every subset of their sectors, while there
+ * are at most `exhaustiveUpTo` units (writes, resp. sectors), else `sampleSize` seeded draws.
+ * `exhaustive` says which it was, for the coverage report.
+ */
+export function enumerateCrashStates(
+  pending: readonly CachedWrite[],
+  mode: CacheMode,
+  sectorSize: number,
+  rng: Rng,
+  options: EnumerationOptions = DEFAULT_ENUMERATION,
+): { choices: SurvivalChoice[]; exhaustive: boolean; possible: number } {
+  if (mode === 'drop' || mode === 'keep') return { choices: [fixedChoice(mode, pending)], exhaustive: true, possible: 1 };
+  const eligible = eligibleWrites(pending);
+  const units: { point: number; sector?: number }[] =
+    mode === 'subset'
+      ? eligible.map((w) => ({ point: w.point }))
+      : eligible.flatMap((w) => Array.from({ length: sectorsOf(w, sectorSize) }, (_, sector) => ({ point: w.point, sector })));
+  const possible = 2 ** units.length;
+  const toChoice = (mask: (i: number) => boolean): SurvivalChoice => {
+    const survivors: { point: number; sectors?: number[] }[] = [];
+    units.forEach((u, i) => {
+      if (!mask(i)) return;
+      if (u.sector === undefined) {
+        survivors.push({ point: u.point });
+        return;
+      }
+      const last = survivors[survivors.length - 1];
+      if (last?.point === u.point) last.sectors!.push(u.sector);
+      else survivors.push({ point: u.point, sectors: [u.sector] });
+    });
+    return { mode, survivors };
+  };
+  if (units.length <= options.exhaustiveUpTo) {
+    const choices = [];
+    for (let m = 0; m < possible; m++) choices.push(toChoice((i) => ((m >> i) & 1) === 1));
+    return { choices, exhaustive: true, possible };
+  }
+  const choices = [];
+  for (let n = 0; n < options.sampleSize; n++) {
+    const bits = units.map(() => rng.bool());
+    choices.push(toChoice((i) => bits[i]!));
+  }
+  return { choices, exhaustive: false, possible };
+}
+
+/** Says in words what survived, for reports: "writes at points 41 and 44 survived, 43 was lost". */
+export function describeSurvival(pending: readonly CachedWrite[], choice: SurvivalChoice): string {
+  const eligible = eligibleWrites(pending);
+  if (eligible.length === 0) return 'no cached write was pending';
+  const chosen = new Map(choice.survivors.map((s) => [s.point, s.sectors]));
+  const kept: string[] = [];
+  const lost: string[] = [];
+  for (const w of eligible) {
+    const label = `${w.device}@${w.point}${w.inFlight ? ' (in flight)' : ''}`;
+    if (!chosen.has(w.point)) lost.push(label);
+    else {
+      const sectors = chosen.get(w.point);
+      kept.push(sectors === undefined ? label : `${label} sectors [${sectors.join(',')}]`);
+    }
+  }
+  const list = (xs: string[]) => (xs.length === 1 ? xs[0]! : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`);
+  const parts = [];
+  if (kept.length > 0) parts.push(`${kept.length === 1 ? 'write' : 'writes'} at ${list(kept)} survived`);
+  if (lost.length > 0) parts.push(`${list(lost)} ${lost.length === 1 ? 'was' : 'were'} lost`);
+  return `${choice.mode}: ${parts.join(', ')}`;
+}
+
+/**
+ * One run's simulated disks: numbering, crash and EIO injection, caches and trace.
+ * `devices` are the live handles; after a crash they are dead until `restart()`.
+ */
+export class FaultLayer {
+  readonly trace: TraceEntry[] = [];
+  private readonly caches: Record<DeviceName, VolatileCache>;
+  private readonly rng: Rng;
+  private readonly crashPoints: Set<number>;
+  private readonly eio: Map<number, boolean>;
+  private readonly sticky: Record<DeviceName, { offset: number; length: number }[]> = { source: [], clone: [], meta: [] };
+  private point = 0;
+  private epoch = 0;
+  private crashedAt: number | undefined;
+  private down = false;
+  devices: Record<DeviceName, BlockDevice>;
+
+  constructor(
+    backends: Record<DeviceName, BlockDevice>,
+    plan: FaultPlan = {},
+    seed = 'prestore',
+    private readonly recordData = false,
+  ) {
+    this.caches = { source: new VolatileCache('source', backends.source), clone: new VolatileCache('clone', backends.clone), meta: new VolatileCache('meta', backends.meta) };
+    this.rng = seededRng(seed);
+    this.crashPoints = new Set(plan.crashAt ?? []);
+    this.eio = new Map((plan.eio ?? []).map((f) => [f.point, f.sticky]));
+    this.devices = this.handles();
+  }
+
+  /** The number the next operation will take. */
+  get nextPoint(): number {
+    return this.point;
+  }
+
+  /** True from a crash until `restart()`. */
+  get isDown(): boolean {
+    return this.down;
+  }
+
+  /** The point at which the last crash happened, if it happened inside an operation. */
+  get lastCrashPoint(): number | undefined {
+    return this.crashedAt;
+  }
+
+  /** The writes sitting in the caches of every device now, in issue order. */
+  pending(): CachedWrite[] {
+    return DEVICE_NAMES.flatMap((d) => [...this.caches[d].pending]).sort((a, b) => a.point - b.point);
+  }
+
+  /** A crash state drawn from the layer's seed, for `mode`. */
+  chooseCrashState(mode: CacheMode): SurvivalChoice {
+    return chooseCrashState(this.pending(), mode, this.caches.source.backend.sectorSize, this.rng);
+  }
+
+  /**
+   * Power loss now (after a `CrashError`, or between operations): the caches are lost but for what
+   * `choice` says survived (drawn for `mode` when not given). Handles die; `restart()` makes new ones.
+   */
+  async powerLoss(mode: CacheMode, choice?: SurvivalChoice): Promise<SurvivalChoice> {
+    const chosen = choice ?? this.chooseCrashState(mode);
+    this.down = true;
+    this.epoch++;
+    for (const d of DEVICE_NAMES) await this.caches[d].applyCrash(chosen);
+    return chosen;
+  }
+
+  /** Power back on: fresh handles on the surviving images; numbering goes on where it was. */
+  restart(plan?: FaultPlan): Record<DeviceName, BlockDevice> {
+    if (!this.down) throw new Error('restart without a power loss');
+    for (const p of plan?.crashAt ?? []) this.crashPoints.add(p);
+    for (const f of plan?.eio ?? []) this.eio.set(f.point, f.sticky);
+    this.down = false;
+    this.crashedAt = undefined;
+    this.devices = this.handles();
+    return this.devices;
+  }
+
+  private handles(): Record<DeviceName, BlockDevice> {
+    return { source: this.handle('source'), clone: this.handle('clone'), meta: this.handle('meta') };
+  }
+
+  private handle(device: DeviceName): BlockDevice {
+    const cache = this.caches[device];
+    const epoch = this.epoch;
+    const { size, sectorSize } = cache.backend;
+    const alive = () => {
+      if (this.down || epoch !== this.epoch) throw new CrashError(undefined);
+    };
+    return {
+      size,
+      sectorSize,
+      read: async (offset, length) => {
+        alive();
+        checkIo(device, cache.backend, 'read', offset, length);
+        const point = this.begin(device, 'read', offset, length, false);
+        const bytes = await cache.read(offset, length);
+        this.record(point, device, 'read', offset, length, false, bytes, 'ok');
+        return bytes;
+      },
+      write: async (offset, data, options?: WriteOptions) => {
+        alive();
+        checkIo(device, cache.backend, 'write', offset, data.length);
+        const fua = options?.fua === true;
+        const point = this.point;
+        if (this.crashPoints.has(point)) await cache.write(point, offset, data, fua, true);
+        this.begin(device, 'write', offset, data.length, fua, data);
+        this.heal(device, offset, data.length);
+        await cache.write(point, offset, data, fua);
+        this.record(point, device, 'write', offset, data.length, fua, data, 'ok');
+      },
+      flush: async () => {
+        alive();
+        const point = this.begin(device, 'flush', 0, 0, false);
+        await cache.flush();
+        this.record(point, device, 'flush', 0, 0, false, undefined, 'ok');
+      },
+    };
+  }
+
+  /** Numbers an operation and injects the planned fault, if any, before it takes effect. */
+  private begin(device: DeviceName, op: IoOp, offset: number, length: number, fua: boolean, data?: Uint8Array): number {
+    const point = this.point++;
+    if (this.crashPoints.has(point)) {
+      this.record(point, device, op, offset, length, fua, data, 'crash');
+      this.down = true;
+      this.crashedAt = point;
+      throw new CrashError(point);
+    }
+    const planned = this.eio.get(point);
+    const badRange = op === 'read' && this.sticky[device].some((r) => r.offset < offset + length && offset < r.offset + r.length);
+    if (planned !== undefined || badRange) {
+      const sticky = op !== 'flush' && (planned ?? badRange);
+      if (planned === true && sticky) this.sticky[device].push({ offset, length });
+      this.record(point, device, op, offset, length, fua, data, 'eio');
+      throw new EioError(point, device, op, offset, length, sticky);
+    }
+    return point;
+  }
+
+  /** A write over a medium error remaps it: the rewritten sectors read again. */
+  private heal(device: DeviceName, offset: number, length: number): void {
+    const end = offset + length;
+    this.sticky[device] = this.sticky[device].flatMap((r) => {
+      const rEnd = r.offset + r.length;
+      if (rEnd <= offset || r.offset >= end) return [r];
+      const left = r.offset < offset ? [{ offset: r.offset, length: offset - r.offset }] : [];
+      const right = rEnd > end ? [{ offset: end, length: rEnd - end }] : [];
+      return [...left, ...right];
+    });
+  }
+
+  private record(point: number, device: DeviceName, op: IoOp, offset: number, length: number, fua: boolean, data: Uint8Array | undefined, outcome: TraceEntry['outcome']): void {
+    const entry: TraceEntry = { point, device, op, offset, length, fua, digest: data === undefined ? '' : digest(data), outcome };
+    this.trace.push(this.recordData && op === 'write' && data !== undefined ? { ...entry, data: data.slice() } : entry);
+  }
+}
+
+/** One trace line, for reports: `#12 meta write 1024+512 fua a1b2c3d4`. */
+export function formatTraceEntry(e: TraceEntry): string {
+  const range = e.op === 'flush' ? '' : ` ${e.offset}+${e.length}`;
+  const flags = `${e.fua ? ' fua' : ''}${e.digest ? ` ${e.digest}` : ''}${e.outcome === 'ok' ? '' : ` ${e.outcome.toUpperCase()}`}`;
+  return `#${e.point} ${e.device} ${e.op}${range}${flags}`;
+}

@@ -1,0 +1,135 @@
+/**
+ * The engine contract (SPEC section 4): what a restore engine implements, ours or a vendor's.
+ * The harness reaches an engine through these types only, so a vendor engine plugs in where the
+ * reference engine does. `inspect()` is the one optional, white-box window.
+ */
+import type { BlockDevice } from '../devices/block-device.js';
+
+export interface Geometry {
+  /** Bytes in each of source and clone: a whole number of sectors. */
+  readonly volumeSize: number;
+  /** Bytes in a sector, the atomic unit (512 by default). */
+  readonly sectorSize: number;
+  /** Sectors in an extent, the unit of both maps; the last extent may be shorter. */
+  readonly extentSectors: number;
+}
+
+/** The three devices the harness hands an engine; the engine lays out `meta` as it likes. */
+export interface RestoreDevices {
+  readonly source: BlockDevice;
+  readonly clone: BlockDevice;
+  readonly meta: BlockDevice;
+}
+
+/** How the fractured pair starts: which extents the delta map marks as possibly different. */
+export type InitialDelta = 'none' | 'all' | readonly boolean[];
+
+export type EngineStatus =
+  | { readonly state: 'fractured' }
+  | { readonly state: 'restoring'; readonly protect: boolean; readonly extentsRemaining: number };
+
+export interface StepResult {
+  /** Extents still to copy after this step; 0 once the restore has completed. */
+  readonly remaining: number;
+  /** True once the restore has completed and the pair is fractured again. */
+  readonly done: boolean;
+}
+
+/** The engine's two persistent maps, one boolean per extent. */
+export interface EngineMaps {
+  /** Clone delta map: a clear bit promises source and clone are equal in that extent. */
+  readonly delta: readonly boolean[];
+  /** Protected restore map: extents the host wrote during the current restore. */
+  readonly protected: readonly boolean[];
+}
+
+/** An open engine. Every call is async and may reject with a device error; none may corrupt state. */
+export interface RestoreEngine {
+  readSource(offset: number, length: number): Promise<Uint8Array>;
+  writeSource(offset: number, data: Uint8Array): Promise<void>;
+  flushSource(): Promise<void>;
+  /** Fractured only; during a restore these reject with CloneBusyError. */
+  readClone(offset: number, length: number): Promise<Uint8Array>;
+  writeClone(offset: number, data: Uint8Array): Promise<void>;
+  flushClone(): Promise<void>;
+  /** Durable on return: a later crash resumes the restore, never rolls it back. */
+  startRestore(options: { readonly protect: boolean }): Promise<void>;
+  /** One unit of background copying. */
+  step(): Promise<StepResult>;
+  status(): Promise<EngineStatus>;
+  /** Optional white-box view of the persistent maps, for rules 4 and 5. */
+  inspect?(): Promise<EngineMaps>;
+}
+
+/** What a module hands the harness: how to size, create and open (= recover) an engine. */
+export interface EngineFactory {
+  readonly name: string;
+  /** Bytes the metadata device must have for this geometry. */
+  metadataSize(geometry: Geometry): number;
+  /**
+   * Writes fresh metadata for a fractured pair whose delta map is `delta`. Called once, before
+   * any fault is injected; `'none'` is only passed when source and clone are byte-identical.
+   */
+  format(devices: RestoreDevices, geometry: Geometry, delta: InitialDelta): Promise<void>;
+  /** Opens a formatted device set. This is recovery: a restore in progress resumes. */
+  open(devices: RestoreDevices, geometry: Geometry): Promise<RestoreEngine>;
+}
+
+/** Host I/O to the clone while a restore owns it. */
+export class CloneBusyError extends Error {
+  constructor(op: string) {
+    super(`clone busy: ${op} is not allowed while a restore is in progress`);
+    this.name = 'CloneBusyError';
+  }
+}
+
+/** An operation called in a state that does not allow it (startRestore while restoring, say). */
+export class EngineStateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EngineStateError';
+  }
+}
+
+/** Metadata that cannot be trusted: refused before anything is written. */
+export class MetadataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MetadataError';
+  }
+}
+
+export function extentCount(geometry: Geometry): number {
+  const sectors = geometry.volumeSize / geometry.sectorSize;
+  return Math.ceil(sectors / geometry.extentSectors);
+}
+
+export function extentBytes(geometry: Geometry): number {
+  return geometry.extentSectors * geometry.sectorSize;
+}
+
+/** The byte range of extent `index`, the last one clipped to the volume. */
+export function extentRange(geometry: Geometry, index: number): { offset: number; length: number } {
+  const offset = index * extentBytes(geometry);
+  return { offset, length: Math.min(extentBytes(geometry), geometry.volumeSize - offset) };
+}
+
+/** The extents a byte range touches, first to last inclusive. */
+export function extentsOf(geometry: Geometry, offset: number, length: number): { first: number; last: number } {
+  const bytes = extentBytes(geometry);
+  return { first: Math.floor(offset / bytes), last: Math.floor((offset + length - 1) / bytes) };
+}
+
+/** Rejects a geometry no engine could serve, naming the field. */
+export function checkGeometry(geometry: Geometry): void {
+  const { volumeSize, sectorSize, extentSectors } = geometry;
+  if (!Number.isSafeInteger(sectorSize) || sectorSize <= 0 || sectorSize % 512 !== 0) {
+    throw new Error(`geometry.sectorSize: ${sectorSize} must be a positive multiple of 512`);
+  }
+  if (!Number.isSafeInteger(volumeSize) || volumeSize <= 0 || volumeSize % sectorSize !== 0) {
+    throw new Error(`geometry.volumeSize: ${volumeSize} must be a positive multiple of the sector size ${sectorSize}`);
+  }
+  if (!Number.isSafeInteger(extentSectors) || extentSectors <= 0) {
+    throw new Error(`geometry.extentSectors: ${extentSectors} must be a positive integer`);
+  }
+}

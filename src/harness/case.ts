@@ -1,0 +1,80 @@
+/**
+ * A case: everything one run of the harness needs, as plain data. Explorers generate cases,
+ * scenario files describe them, counterexample files store them, and one replay line carries one.
+ * The same case, engine and seed give the same trace, byte for byte.
+ */
+import type { CacheMode, EioFault, SurvivalChoice } from '../devices/fault-layer.js';
+import type { Geometry } from '../engine/contract.js';
+
+export type Volume = 'source' | 'clone';
+
+/** A host operation. Offsets and lengths are in sectors; written data comes from `pattern`. */
+export type HostOp =
+  | { readonly op: 'write'; readonly volume: Volume; readonly sector: number; readonly sectors: number; readonly pattern: number }
+  | { readonly op: 'read'; readonly volume: Volume; readonly sector: number; readonly sectors: number }
+  | { readonly op: 'flush'; readonly volume: Volume }
+  | { readonly op: 'startRestore'; readonly protect: boolean }
+  /** `count` background copy steps (1 when absent). */
+  | { readonly op: 'step'; readonly count?: number }
+  /** Power loss between operations, with no I/O in flight. */
+  | { readonly op: 'powerLoss'; readonly mode: CacheMode };
+
+/** How source and clone differ before the workload: the extents that differ, and what D says. */
+export interface InitialState {
+  /** Extents whose source content differs from the clone's (`all`, `none`, or indices). */
+  readonly differ: 'all' | 'none' | readonly number[];
+  /** What the delta map starts with: exactly the differing extents, or every bit set. */
+  readonly delta: 'exact' | 'all';
+}
+
+/** A crash planned at an I/O point, with the cache mode (and optionally the exact survivors). */
+export interface CrashPlan {
+  readonly point: number;
+  readonly mode: CacheMode;
+  readonly choice?: SurvivalChoice;
+}
+
+export interface Case {
+  readonly geometry: Geometry;
+  readonly initial: InitialState;
+  readonly workload: readonly HostOp[];
+  readonly crashes: readonly CrashPlan[];
+  readonly eio: readonly EioFault[];
+  /** Finish by running the restore to completion and checking the end rules (default true). */
+  readonly finish?: boolean;
+}
+
+/** The oracle's rules (SPEC section 5), numbered as there. */
+export const RULES = {
+  1: 'clone-preserved',
+  2: 'reads-right',
+  3: 'restore-ends-right',
+  4: 'delta-map-sound',
+  5: 'only-differing-copied',
+  6: 'progress',
+  7: 'atomic-start',
+} as const;
+export type RuleNumber = keyof typeof RULES;
+export type RuleName = (typeof RULES)[RuleNumber];
+
+export interface Violation {
+  readonly rule: RuleName;
+  readonly message: string;
+  readonly sector?: number;
+  readonly extent?: number;
+  /** Short hex of the bytes the model allows and the bytes seen. */
+  readonly expected?: string;
+  readonly actual?: string;
+  /** The last I/O trace lines before the violation. */
+  readonly trace: readonly string[];
+  /** The one line that reproduces the violation. */
+  readonly replay: string;
+}
+
+export interface CaseResult {
+  readonly violations: readonly Violation[];
+  /** Crash-and-recover cycles checked in this case. */
+  readonly crashStates: number;
+  /** I/O points the case used. */
+  readonly ioPoints: number;
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'model/**/*.test.ts', 'properties/**/*.test.ts', 'scenarios/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // The JSON report is what .ci/run counts passes and failures from.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'coverage/vitest-result.json' },
+  },
+});
