@@ -59,6 +59,11 @@ export interface RestoreEngine {
   status(): Promise<EngineStatus>;
   /** Optional white-box view of the persistent maps, for rules 4 and 5. */
   inspect?(): Promise<EngineMaps>;
+  /**
+   * Optional: the harness is done with this instance (it crashed, or the run ended). An
+   * out-of-process engine ends its process here; an in-process one may omit it.
+   */
+  dispose?(): Promise<void>;
 }
 
 /** What a module hands the harness: how to size, create and open (= recover) an engine. */

@@ -1,0 +1,37 @@
+/**
+ * One `prestore` subcommand. Each lives in `src/cli/commands/NAME.ts` and is listed in
+ * `src/cli/commands/index.ts`; `main.ts` dispatches by name and owns exit codes:
+ * 0 every check held, 1 a violation was found, 2 bad usage or bad input (`UsageError`, `InputError`).
+ */
+export interface Command {
+  readonly name: string;
+  /** One line for `prestore --help`. */
+  readonly summary: string;
+  /** The full text of `prestore NAME --help`. */
+  readonly help: string;
+  /** Runs with the arguments after the subcommand name; resolves to the exit code. */
+  run(argv: readonly string[], io: CommandIo): Promise<number>;
+}
+
+/** Where a command writes; tests pass buffers, the binary passes the process streams. */
+export interface CommandIo {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** Bad usage: an unknown flag, a missing argument. Exit 2 with the message and a pointer to --help. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Bad input: a malformed scenario, a wrong image, corrupt metadata, a misbehaving engine. Exit 2. */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
