@@ -78,3 +78,16 @@ export interface CaseResult {
   /** I/O points the case used. */
   readonly ioPoints: number;
 }
+
+/** A scenario file, loaded: one workload that `exhaust` crashes at every I/O point. */
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  readonly geometry: Geometry;
+  readonly initial: InitialState;
+  readonly workload: readonly HostOp[];
+  /** Cache modes to crash in (all four when the file does not say). */
+  readonly modes: readonly CacheMode[];
+  /** 1: one crash at every I/O point; 2: also a second crash at every point of each recovery. */
+  readonly depth: 1 | 2;
+}

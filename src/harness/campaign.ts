@@ -1,0 +1,60 @@
+/**
+ * The harness's public face for the command line: a campaign runs many cases against one engine
+ * and sums up what it found. `explore` draws cases with fast-check, `exhaust` crashes one
+ * scenario at every I/O point, `replay` re-runs one case from its replay line.
+ */
+import type { CacheMode } from '../devices/fault-layer.js';
+import type { EngineFactory } from '../engine/contract.js';
+import type { RuleName, Scenario, Violation } from './case.js';
+
+export interface Progress {
+  readonly done: number;
+  readonly total: number;
+  readonly crashStates: number;
+  readonly violations: number;
+}
+
+export interface CampaignOptions {
+  readonly seed: string;
+  /** How the replay line names the engine, e.g. `--engine reference` (the default). */
+  readonly engineArgs?: string;
+  /** explore: how many cases fast-check draws. */
+  readonly runs?: number;
+  /** exhaust: override the scenario's depth. */
+  readonly depth?: 1 | 2;
+  /** exhaust: override the scenario's cache modes. */
+  readonly modes?: readonly CacheMode[];
+  /** Stop at the first violation (explore shrinks it first). */
+  readonly stopOnFirst?: boolean;
+  readonly onProgress?: (progress: Progress) => void;
+}
+
+/** One row of the coverage report: what one scenario and cache mode explored. */
+export interface CoverageRow {
+  readonly scenario: string;
+  readonly mode: CacheMode;
+  readonly ioPoints: number;
+  readonly crashStates: number;
+  readonly distinctCrashStates: number;
+  /** Crash points whose every survival subset was enumerated, vs sampled. */
+  readonly enumeratedPoints: number;
+  readonly sampledPoints: number;
+  /** Second crashes checked during recoveries (depth 2). */
+  readonly secondCrashStates: number;
+}
+
+export interface CampaignResult {
+  readonly engine: string;
+  readonly seed: string;
+  readonly cases: number;
+  readonly crashStates: number;
+  readonly distinctCrashStates: number;
+  readonly violations: readonly Violation[];
+  readonly violationsByRule: Readonly<Record<RuleName, number>>;
+  readonly coverage: readonly CoverageRow[];
+}
+
+export declare function explore(engine: EngineFactory, options: CampaignOptions): Promise<CampaignResult>;
+export declare function exhaust(engine: EngineFactory, scenario: Scenario, options: CampaignOptions): Promise<CampaignResult>;
+/** Re-runs the case of a replay line, returning the violations and a readable transcript. */
+export declare function replay(engine: EngineFactory, line: string): Promise<{ readonly violations: readonly Violation[]; readonly transcript: readonly string[] }>;
