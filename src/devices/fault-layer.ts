@@ -149,22 +149,26 @@ export class VolatileCache {
    * issue order (FUA writes again too, so an older cached write cannot land over them).
    */
   async applyCrash(choice: SurvivalChoice): Promise<void> {
-    const byPoint = new Map(choice.survivors.map((s) => [s.point, s.sectors]));
-    const sectorSize = this.backend.sectorSize;
-    for (const w of this.writes) {
-      if (!w.fua && !byPoint.has(w.point)) continue;
-      const sectors = w.fua ? undefined : byPoint.get(w.point);
-      if (sectors === undefined) {
-        await this.backend.write(w.offset, w.data);
-      } else {
-        for (const s of sectors) {
-          await this.backend.write(w.offset + s * sectorSize, w.data.subarray(s * sectorSize, (s + 1) * sectorSize));
-        }
-      }
-    }
+    for (const w of survivingWrites(this.writes, choice, this.backend.sectorSize)) await this.backend.write(w.offset, w.data);
     this.writes = [];
     await this.backend.flush();
   }
+}
+
+/**
+ * The writes a crash leaves on the medium, in issue order: the FUA writes again (so an older cached
+ * write cannot land over them) and what `choice` says survived, whole or sector by sector.
+ */
+export function survivingWrites(pending: readonly CachedWrite[], choice: SurvivalChoice, sectorSize: number): { offset: number; data: Uint8Array }[] {
+  const byPoint = new Map(choice.survivors.map((s) => [s.point, s.sectors]));
+  const out = [];
+  for (const w of pending) {
+    if (!w.fua && !byPoint.has(w.point)) continue;
+    const sectors = w.fua ? undefined : byPoint.get(w.point);
+    if (sectors === undefined) out.push({ offset: w.offset, data: w.data });
+    else for (const s of sectors) out.push({ offset: w.offset + s * sectorSize, data: w.data.subarray(s * sectorSize, (s + 1) * sectorSize) });
+  }
+  return out;
 }
 
 /** Copies the sectors of `src` (at `srcOffset` on the device) that fall inside `dst` (at `dstOffset`). */
@@ -334,6 +338,19 @@ export class FaultLayer {
   /** The point at which the last crash happened, if it happened inside an operation. */
   get lastCrashPoint(): number | undefined {
     return this.crashedAt;
+  }
+
+  /** The cached view of a whole device, as a read would see it, without taking an I/O point. */
+  async peek(device: DeviceName): Promise<Uint8Array> {
+    const cache = this.caches[device];
+    return cache.read(0, cache.backend.size);
+  }
+
+  /** No more planned faults: crash points, EIO plans and medium errors are all cleared. */
+  disarm(): void {
+    this.crashPoints.clear();
+    this.eio.clear();
+    for (const d of DEVICE_NAMES) this.sticky[d] = [];
   }
 
   /** The writes sitting in the caches of every device now, in issue order. */

@@ -4,8 +4,7 @@
  * scenario at every I/O point, `replay` re-runs one case from its replay line.
  */
 import type { CacheMode } from '../devices/fault-layer.js';
-import type { EngineFactory } from '../engine/contract.js';
-import type { RuleName, Scenario, Violation } from './case.js';
+import { RULES, type RuleName, type Violation } from './case.js';
 
 export interface Progress {
   readonly done: number;
@@ -54,7 +53,13 @@ export interface CampaignResult {
   readonly coverage: readonly CoverageRow[];
 }
 
-export declare function explore(engine: EngineFactory, options: CampaignOptions): Promise<CampaignResult>;
-export declare function exhaust(engine: EngineFactory, scenario: Scenario, options: CampaignOptions): Promise<CampaignResult>;
-/** Re-runs the case of a replay line, returning the violations and a readable transcript. */
-export declare function replay(engine: EngineFactory, line: string): Promise<{ readonly violations: readonly Violation[]; readonly transcript: readonly string[] }>;
+/** Violations counted per rule, every rule present. */
+export function countByRule(violations: readonly Violation[]): Record<RuleName, number> {
+  const counts = Object.fromEntries(Object.values(RULES).map((r) => [r, 0])) as Record<RuleName, number>;
+  for (const v of violations) counts[v.rule]++;
+  return counts;
+}
+
+export { explore } from './explore.js';
+export { exhaust } from './exhaust.js';
+export { replay } from './replay.js';

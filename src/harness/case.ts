@@ -17,7 +17,7 @@ export type HostOp =
   /** `count` background copy steps (1 when absent). */
   | { readonly op: 'step'; readonly count?: number }
   /** Power loss between operations, with no I/O in flight. */
-  | { readonly op: 'powerLoss'; readonly mode: CacheMode };
+  | { readonly op: 'powerLoss'; readonly mode: CacheMode; readonly choice?: SurvivalChoice };
 
 /** How source and clone differ before the workload: the extents that differ, and what D says. */
 export interface InitialState {

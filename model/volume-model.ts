@@ -1,0 +1,115 @@
+/**
+ * The oracle's model of one volume as a host sees it (SPEC section 5): per sector, the values a
+ * read may return, the values guaranteed durable, and the values written since the last flush.
+ * It knows nothing of maps, extents or device I/O: it says only what a host may observe.
+ *
+ * A sector's value is its bytes, as a string (one char per byte), so sets compare by content.
+ */
+export type SectorValue = string;
+
+export function sectorValue(bytes: Uint8Array): SectorValue {
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
+  return s;
+}
+
+export function sectorBytes(value: SectorValue): Uint8Array {
+  const bytes = new Uint8Array(value.length);
+  for (let i = 0; i < value.length; i++) bytes[i] = value.charCodeAt(i);
+  return bytes;
+}
+
+interface SectorState {
+  /** What a read may return now: one value, unless a crash or a failed write left a choice. */
+  readable: Set<SectorValue>;
+  /** What a crash now may leave. The same set object as `readable` while nothing was written since. */
+  durable: Set<SectorValue>;
+  /** Values written since the last flush: a crash may leave any of them. */
+  sinceFlush: SectorValue[];
+}
+
+export class VolumeModel {
+  private sectors: SectorState[];
+
+  constructor(initial: readonly SectorValue[]) {
+    this.sectors = initial.map((v) => {
+      const known = new Set([v]);
+      return { readable: known, durable: known, sinceFlush: [] };
+    });
+  }
+
+  get length(): number {
+    return this.sectors.length;
+  }
+
+  /** An acknowledged host write: later reads must see it; durable only after a flush. */
+  write(sector: number, value: SectorValue): void {
+    const s = this.sectors[sector]!;
+    s.readable = new Set([value]);
+    s.sinceFlush.push(value);
+  }
+
+  /** A write that failed or was interrupted: the sector may hold the old or the new value. */
+  uncertainWrite(sector: number, value: SectorValue): void {
+    const s = this.sectors[sector]!;
+    s.readable = new Set([...s.readable, value]);
+    s.sinceFlush.push(value);
+  }
+
+  /** A completed flush: whatever a read may return is now what a crash leaves. */
+  flush(): void {
+    for (const s of this.sectors) {
+      s.durable = s.readable;
+      s.sinceFlush = [];
+    }
+  }
+
+  /** Power loss: each sector may hold its durable value or any value written since. */
+  crash(): void {
+    for (const s of this.sectors) {
+      const survivors = new Set([...s.durable, ...s.sinceFlush]);
+      s.readable = survivors;
+      s.durable = survivors;
+      s.sinceFlush = [];
+    }
+  }
+
+  /** Whether a read may return `value` at `sector`. */
+  allows(sector: number, value: SectorValue): boolean {
+    return this.sectors[sector]!.readable.has(value);
+  }
+
+  /** The values a read may return at `sector`. */
+  allowed(sector: number): ReadonlySet<SectorValue> {
+    return this.sectors[sector]!.readable;
+  }
+
+  /** The first read after a crash fixes which value the sector holds; the model adopts it. */
+  observe(sector: number, value: SectorValue): void {
+    const s = this.sectors[sector]!;
+    const fixed = new Set([value]);
+    if (s.durable === s.readable) s.durable = fixed;
+    s.readable = fixed;
+  }
+
+  /**
+   * This volume takes another's content, durably (`startRestore` returned): every sector now reads
+   * as the other's does, and that content survives any crash.
+   */
+  assignFrom(other: VolumeModel): void {
+    this.sectors = other.sectors.map((s) => {
+      const same = new Set(s.readable);
+      return { readable: same, durable: same, sinceFlush: [] };
+    });
+  }
+
+  /** An independent copy, for branches the harness cannot decide yet (a crash inside startRestore). */
+  clone(): VolumeModel {
+    const copy = new VolumeModel([]);
+    copy.sectors = this.sectors.map((s) => {
+      const readable = new Set(s.readable);
+      return { readable, durable: s.durable === s.readable ? readable : new Set(s.durable), sinceFlush: [...s.sinceFlush] };
+    });
+    return copy;
+  }
+}

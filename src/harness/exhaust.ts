@@ -1,0 +1,152 @@
+/**
+ * Systematic exploration of one scenario: a crash at every I/O point of its workload (and of the
+ * copier's run to completion), in each cache mode; every subset of the cached writes where there
+ * are few (`DEFAULT_ENUMERATION`), a seeded sample beyond. Depth 2 adds a second crash at every
+ * I/O point of each first crash's recovery, one seeded crash state per point and mode.
+ *
+ * The scenario runs once with every write recorded; each crash state's surviving images are
+ * derived from that record. Two crash states with byte-identical images inside the same host
+ * operation recover identically, so each such class is checked once (`distinctCrashStates`).
+ */
+import { createHash } from 'node:crypto';
+import { type CachedWrite, type CacheMode, DEVICE_NAMES, type DeviceName, enumerateCrashStates, type SurvivalChoice, survivingWrites, type TraceEntry } from '../devices/fault-layer.js';
+import { seededRng } from '../devices/rng.js';
+import type { EngineFactory } from '../engine/contract.js';
+import { type CampaignOptions, type CampaignResult, type CoverageRow, countByRule } from './campaign.js';
+import type { Case, Scenario, Violation } from './case.js';
+import { type CaseRun, formattedDevices, runCase } from './run-case.js';
+
+/** One crash state to check: the crash point, its cache mode and exactly what survived. */
+interface CrashState {
+  readonly point: number;
+  readonly mode: CacheMode;
+  readonly choice: SurvivalChoice;
+  /** The workload operations to run: those up to the one the crash interrupts. */
+  readonly ops: number;
+  /** Same key, same recovery: the interrupted operation and a hash of the surviving images. */
+  readonly key: string;
+}
+
+export async function exhaust(engine: EngineFactory, scenario: Scenario, options: CampaignOptions): Promise<CampaignResult> {
+  const modes = options.modes ?? scenario.modes;
+  const depth = options.depth ?? scenario.depth;
+  const base: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [] };
+  const runOptions = { seed: options.seed, engineArgs: options.engineArgs };
+  const recorded = await runCase(engine, base, { ...runOptions, recordData: true });
+  const violations: Violation[] = [...recorded.violations];
+  const rng = seededRng(`${options.seed}/exhaust/${scenario.name}`);
+  const { states, enumerated } = await crashStatesOf(engine, base, recorded, modes, rng);
+
+  const rows = new Map<CacheMode, { crashStates: number; distinct: number; second: number }>(modes.map((m) => [m, { crashStates: 0, distinct: 0, second: 0 }]));
+  const seen = new Set<string>();
+  let cases = 1;
+  let crashStates = 0;
+  let distinctCrashStates = 0;
+  let done = 0;
+  const stop = () => options.stopOnFirst === true && violations.length > 0;
+  for (const state of states) {
+    if (stop()) break;
+    const row = rows.get(state.mode)!;
+    crashStates++;
+    row.crashStates++;
+    options.onProgress?.({ done: ++done, total: states.length, crashStates, violations: violations.length });
+    if (seen.has(state.key)) continue;
+    seen.add(state.key);
+    distinctCrashStates++;
+    row.distinct++;
+    const c: Case = { ...base, workload: base.workload.slice(0, state.ops), crashes: [{ point: state.point, mode: state.mode, choice: state.choice }] };
+    const run = await runCase(engine, c, { ...runOptions, recordData: depth === 2 });
+    cases++;
+    violations.push(...run.violations);
+    if (depth === 2 && run.violations.length === 0) {
+      for (const second of secondCrashes(c, run, modes)) {
+        if (stop()) break;
+        const again = await runCase(engine, second, runOptions);
+        cases++;
+        crashStates += again.crashStates - 1;
+        rows.get(second.crashes[1]!.mode)!.second++;
+        violations.push(...again.violations);
+      }
+    }
+  }
+  const coverage: CoverageRow[] = modes.map((mode) => ({
+    scenario: scenario.name,
+    mode,
+    ioPoints: recorded.armedEnd,
+    crashStates: rows.get(mode)!.crashStates,
+    distinctCrashStates: rows.get(mode)!.distinct,
+    enumeratedPoints: enumerated.get(mode)!.exhaustive,
+    sampledPoints: enumerated.get(mode)!.sampled,
+    secondCrashStates: rows.get(mode)!.second,
+  }));
+  return { engine: engine.name, seed: options.seed, cases, crashStates, distinctCrashStates, violations, violationsByRule: countByRule(violations), coverage };
+}
+
+/**
+ * Walks the recorded trace once, keeping each device's cache as the engine left it, and lists the
+ * crash states of every armed I/O point in every mode.
+ */
+async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRun, modes: readonly CacheMode[], rng: ReturnType<typeof seededRng>) {
+  const devices = await formattedDevices(engine, base);
+  const sectorSize = base.geometry.sectorSize;
+  const durable: Record<DeviceName, Uint8Array> = { source: devices.source.bytes, clone: devices.clone.bytes, meta: devices.meta.bytes };
+  let cached: CachedWrite[] = [];
+  const states: CrashState[] = [];
+  const enumerated = new Map(modes.map((m) => [m, { exhaustive: 0, sampled: 0 }]));
+  const trace = recorded.trace;
+  let next = 0;
+  for (let point = 0; point < recorded.armedEnd; point++) {
+    while (next < trace.length && trace[next]!.point < point) {
+      cached = apply(trace[next]!, cached, durable);
+      next++;
+    }
+    const entry = trace[next];
+    const inFlight: CachedWrite[] = entry?.op === 'write' && entry.data !== undefined ? [{ device: entry.device, point, offset: entry.offset, data: entry.data, fua: entry.fua, inFlight: true }] : [];
+    const pending = [...cached, ...inFlight];
+    const ops = recorded.opStarts.filter((start) => start <= point).length;
+    for (const mode of modes) {
+      const { choices, exhaustive } = enumerateCrashStates(pending, mode, sectorSize, rng);
+      enumerated.get(mode)![exhaustive ? 'exhaustive' : 'sampled']++;
+      for (const choice of choices) states.push({ point, mode, choice, ops: Math.min(ops, base.workload.length), key: `${ops}:${imageHash(durable, pending, choice, sectorSize)}` });
+    }
+  }
+  return { states, enumerated };
+}
+
+/** Plays one recorded I/O onto the durable images and the cache, as the fault layer did. */
+function apply(entry: TraceEntry, cached: CachedWrite[], durable: Record<DeviceName, Uint8Array>): CachedWrite[] {
+  if (entry.outcome !== 'ok') return cached;
+  if (entry.op === 'write') {
+    if (entry.fua) durable[entry.device].set(entry.data!, entry.offset);
+    return [...cached, { device: entry.device, point: entry.point, offset: entry.offset, data: entry.data!, fua: entry.fua, inFlight: false }];
+  }
+  if (entry.op === 'flush') {
+    for (const w of cached) if (w.device === entry.device && !w.fua) durable[entry.device].set(w.data, w.offset);
+    return cached.filter((w) => w.device !== entry.device);
+  }
+  return cached;
+}
+
+/** A hash of the three images a crash state leaves. */
+function imageHash(durable: Record<DeviceName, Uint8Array>, pending: readonly CachedWrite[], choice: SurvivalChoice, sectorSize: number): string {
+  const hash = createHash('sha256');
+  for (const device of DEVICE_NAMES) {
+    const image = durable[device].slice();
+    for (const w of survivingWrites(pending.filter((p) => p.device === device), choice, sectorSize)) image.set(w.data, w.offset);
+    hash.update(image);
+  }
+  return hash.digest('hex').slice(0, 32);
+}
+
+/**
+ * Depth 2: a second crash at every armed I/O point after the first, in each mode; the fault layer
+ * draws its survivors from the run's seed, and the replay line records the ones drawn.
+ */
+function secondCrashes(c: Case, run: CaseRun, modes: readonly CacheMode[]): Case[] {
+  const first = c.crashes[0]!;
+  const cases: Case[] = [];
+  for (let point = first.point + 1; point < run.armedEnd; point++) {
+    for (const mode of modes) cases.push({ ...c, crashes: [first, { point, mode }] });
+  }
+  return cases;
+}

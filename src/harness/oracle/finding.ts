@@ -1,0 +1,31 @@
+import type { RuleName } from '../case.js';
+import { describeBytes } from '../sector-data.js';
+
+/** What a rule found, before the checker adds the trace and the replay line. */
+export interface Finding {
+  readonly rule: RuleName;
+  readonly message: string;
+  readonly sector?: number;
+  readonly extent?: number;
+  readonly expected?: string;
+  readonly actual?: string;
+}
+
+/** The first sector where two images of one volume differ, or -1. */
+export function firstDifferingSector(a: Uint8Array, b: Uint8Array, sectorSize: number): number {
+  for (let offset = 0; offset < a.length; offset += sectorSize) {
+    for (let i = offset; i < offset + sectorSize; i++) if (a[i] !== b[i]) return offset / sectorSize;
+  }
+  return -1;
+}
+
+/** A finding about one sector whose bytes are not the ones expected. */
+export function sectorFinding(rule: RuleName, message: string, sector: number, expected: readonly Uint8Array[], actual: Uint8Array): Finding {
+  return {
+    rule,
+    message: `${message}: sector ${sector} holds ${describeBytes(actual)}, expected ${expected.map(describeBytes).join(' or ')}`,
+    sector,
+    expected: expected.map(describeBytes).join('|'),
+    actual: describeBytes(actual),
+  };
+}

@@ -1,0 +1,13 @@
+/** Replay: re-run the one case of a replay line and tell its story, I/O by I/O. */
+import type { EngineFactory } from '../engine/contract.js';
+import type { Violation } from './case.js';
+import { decodeCase } from './replay-line.js';
+import { runCase } from './run-case.js';
+
+export async function replay(engine: EngineFactory, line: string, engineArgs?: string): Promise<{ readonly violations: readonly Violation[]; readonly transcript: readonly string[] }> {
+  const token = line.trim().split(/\s+/).pop() ?? '';
+  const { case: c, seed } = decodeCase(token);
+  const run = await runCase(engine, c, { seed, engineArgs, transcript: true });
+  const verdict = run.violations.length === 0 ? ['every check held'] : run.violations.map((v) => `VIOLATION of rule ${v.rule}: ${v.message}`);
+  return { violations: run.violations, transcript: [...run.transcript, ...verdict] };
+}

@@ -1,0 +1,58 @@
+/**
+ * The bytes the harness writes. Every sector it writes carries a readable label saying who wrote
+ * it and for which sector (`clone#5`, `source#5`, `w7#5`: host write 7), so two writes never look
+ * alike and a violation's bytes say at a glance where they came from.
+ */
+import type { Geometry } from '../engine/contract.js';
+import { extentBytes } from '../engine/contract.js';
+import type { InitialState } from './case.js';
+
+export function labelledSector(label: string, sectorSize: number, fill: number): Uint8Array {
+  const bytes = new Uint8Array(sectorSize).fill(fill & 0xff);
+  for (let i = 0; i < label.length && i < sectorSize; i++) bytes[i] = label.charCodeAt(i);
+  bytes[label.length] = 0;
+  return bytes;
+}
+
+/** The data of host write `pattern` covering `sectors` sectors from `sector`. */
+export function hostWriteData(pattern: number, sector: number, sectors: number, sectorSize: number): Uint8Array {
+  const data = new Uint8Array(sectors * sectorSize);
+  for (let i = 0; i < sectors; i++) data.set(labelledSector(`w${pattern}#${sector + i}`, sectorSize, pattern), i * sectorSize);
+  return data;
+}
+
+/** The extents that differ at the start, as a set of indices. */
+export function differingExtents(initial: InitialState, extents: number): Set<number> {
+  if (initial.differ === 'all') return new Set(Array.from({ length: extents }, (_, i) => i));
+  if (initial.differ === 'none') return new Set();
+  return new Set(initial.differ);
+}
+
+/** Source and clone images before the workload: equal but in the differing extents. */
+export function initialImages(geometry: Geometry, initial: InitialState, extents: number): { source: Uint8Array; clone: Uint8Array } {
+  const { volumeSize, sectorSize } = geometry;
+  const clone = new Uint8Array(volumeSize);
+  const source = new Uint8Array(volumeSize);
+  const differ = differingExtents(initial, extents);
+  const perExtent = extentBytes(geometry);
+  for (let offset = 0; offset < volumeSize; offset += sectorSize) {
+    const sector = offset / sectorSize;
+    const c = labelledSector(`clone#${sector}`, sectorSize, 0xc0);
+    clone.set(c, offset);
+    source.set(differ.has(Math.floor(offset / perExtent)) ? labelledSector(`source#${sector}`, sectorSize, 0x50) : c, offset);
+  }
+  return { source, clone };
+}
+
+/** Bytes for a report: the label when the sector carries one, else short hex. */
+export function describeBytes(bytes: Uint8Array): string {
+  const end = bytes.indexOf(0);
+  const label = end > 0 ? String.fromCharCode(...bytes.subarray(0, end)) : '';
+  if (/^[\w#]+$/.test(label)) return label;
+  return shortHex(bytes);
+}
+
+export function shortHex(bytes: Uint8Array, max = 12): string {
+  const hex = Array.from(bytes.subarray(0, max), (b) => b.toString(16).padStart(2, '0')).join('');
+  return bytes.length > max ? `${hex}…` : hex;
+}
