@@ -1,7 +1,13 @@
+import type { Seams } from './seams.js';
+
 /**
  * One `prestore` subcommand. Each lives in `src/cli/commands/NAME.ts` and is listed in
  * `src/cli/commands/index.ts`; `main.ts` dispatches by name and owns exit codes:
- * 0 every check held, 1 a violation was found, 2 bad usage or bad input (`UsageError`, `InputError`).
+ * 0 every check held, 1 a violation was found, 2 bad usage or bad input (`UsageError`, `InputError`,
+ * and errors named `EngineProtocolError` or `MetadataError`), 3 an internal error (a bug).
+ *
+ * Adding a command is one line in `src/cli/commands/index.ts`:
+ * `export { default as NAME } from './NAME.js';` where the module's default export is a `Command`.
  */
 export interface Command {
   readonly name: string;
@@ -18,6 +24,14 @@ export interface CommandIo {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
   readonly env: NodeJS.ProcessEnv;
+  /** The directory relative paths resolve against (`process.cwd()` when absent). */
+  readonly cwd?: string;
+  /**
+   * Test seams: stand-ins for what a command reaches outside itself (the harness, the engine
+   * modules, the clock). The binary passes none and every command falls back to the real ones;
+   * a command with other dependencies worth faking adds its own optional field to `Seams`.
+   */
+  readonly seams?: Partial<Seams>;
 }
 
 /** Bad usage: an unknown flag, a missing argument. Exit 2 with the message and a pointer to --help. */

@@ -125,21 +125,39 @@ export class VolatileCache {
     return this.writes;
   }
 
-  /** The cached view: the backend overlaid with every cached write, in issue order. */
+  /**
+   * The cached view: the backend overlaid with every acknowledged cached write, in issue order. The
+   * write in flight at a crash was never acknowledged, so no read saw it.
+   */
   async read(offset: number, length: number): Promise<Uint8Array> {
     const bytes = await this.backend.read(offset, length);
-    for (const w of this.writes) overlay(bytes, offset, w.data, w.offset, undefined, this.backend.sectorSize);
+    for (const w of this.writes) if (!w.inFlight) overlay(bytes, offset, w.data, w.offset, undefined, this.backend.sectorSize);
     return bytes;
   }
 
+  /**
+   * Caches a write. The entry is added before anything is awaited, so the cache holds writes in the
+   * order of their I/O points even when operations overlap; a FUA write then goes to the backend.
+   */
   async write(point: number, offset: number, data: Uint8Array, fua: boolean, inFlight = false): Promise<void> {
+    if (inFlight) return this.addInFlight(point, offset, data);
     const copy = data.slice();
-    if (fua && !inFlight) await this.backend.write(offset, copy);
-    this.writes.push({ device: this.device, point, offset, data: copy, fua: fua && !inFlight, inFlight });
+    this.writes.push({ device: this.device, point, offset, data: copy, fua, inFlight: false });
+    if (fua) await this.backend.write(offset, copy, { fua: true });
   }
 
+  /** The write in flight when power is lost: cached, never acknowledged, never durable (synchronous). */
+  addInFlight(point: number, offset: number, data: Uint8Array): void {
+    this.writes.push({ device: this.device, point, offset, data: data.slice(), fua: false, inFlight: true });
+  }
+
+  /**
+   * Every cached write to the medium, in issue order. FUA writes are written again too: they are
+   * already durable, but skipping them would let an older cached write to the same sector land over
+   * them.
+   */
   async flush(): Promise<void> {
-    for (const w of this.writes) if (!w.fua) await this.backend.write(w.offset, w.data);
+    for (const w of this.writes) await this.backend.write(w.offset, w.data);
     this.writes = [];
     await this.backend.flush();
   }
@@ -163,8 +181,9 @@ export function survivingWrites(pending: readonly CachedWrite[], choice: Surviva
   const byPoint = new Map(choice.survivors.map((s) => [s.point, s.sectors]));
   const out = [];
   for (const w of pending) {
-    if (!w.fua && !byPoint.has(w.point)) continue;
-    const sectors = w.fua ? undefined : byPoint.get(w.point);
+    const durable = isDurable(w);
+    if (!durable && !byPoint.has(w.point)) continue;
+    const sectors = durable ? undefined : byPoint.get(w.point);
     if (sectors === undefined) out.push({ offset: w.offset, data: w.data });
     else for (const s of sectors) out.push({ offset: w.offset + s * sectorSize, data: w.data.subarray(s * sectorSize, (s + 1) * sectorSize) });
   }
@@ -186,9 +205,17 @@ function overlay(dst: Uint8Array, dstOffset: number, src: Uint8Array, srcOffset:
   }
 }
 
-/** Cached writes a crash may or may not keep: everything but FUA writes. */
+/** Cached writes a crash may or may not keep: everything but acknowledged FUA writes. */
 export function eligibleWrites(pending: readonly CachedWrite[]): CachedWrite[] {
-  return pending.filter((w) => !w.fua);
+  return pending.filter((w) => !isDurable(w));
+}
+
+/**
+ * A FUA write that was acknowledged is on the medium. The write in flight at a crash never was, FUA
+ * or not (a caller rebuilding pending writes from a trace may mark it `fua`).
+ */
+function isDurable(w: CachedWrite): boolean {
+  return w.fua && !w.inFlight;
 }
 
 function sectorsOf(w: CachedWrite, sectorSize: number): number {
@@ -310,6 +337,8 @@ export class FaultLayer {
   private epoch = 0;
   private crashedAt: number | undefined;
   private down = false;
+  /** Set by `powerLoss`: what survived is decided, so `restart` may bring the devices back. */
+  private lost = false;
   devices: Record<DeviceName, BlockDevice>;
 
   constructor(
@@ -370,6 +399,7 @@ export class FaultLayer {
   async powerLoss(mode: CacheMode, choice?: SurvivalChoice): Promise<SurvivalChoice> {
     const chosen = choice ?? this.chooseCrashState(mode);
     this.down = true;
+    this.lost = true;
     this.epoch++;
     for (const d of DEVICE_NAMES) await this.caches[d].applyCrash(chosen);
     return chosen;
@@ -378,9 +408,11 @@ export class FaultLayer {
   /** Power back on: fresh handles on the surviving images; numbering goes on where it was. */
   restart(plan?: FaultPlan): Record<DeviceName, BlockDevice> {
     if (!this.down) throw new Error('restart without a power loss');
+    if (!this.lost) throw new Error(`restart after the crash at I/O point ${this.crashedAt} before powerLoss() decided what survived it`);
     for (const p of plan?.crashAt ?? []) this.crashPoints.add(p);
     for (const f of plan?.eio ?? []) this.eio.set(f.point, f.sticky);
     this.down = false;
+    this.lost = false;
     this.crashedAt = undefined;
     this.devices = this.handles();
     return this.devices;
@@ -412,9 +444,10 @@ export class FaultLayer {
         alive();
         checkIo(device, cache.backend, 'write', offset, data.length);
         const fua = options?.fua === true;
-        const point = this.point;
-        if (this.crashPoints.has(point)) await cache.write(point, offset, data, fua, true);
-        this.begin(device, 'write', offset, data.length, fua, data);
+        // Nothing is awaited before `begin`: the write takes its number in call order, and at a
+        // crash point it is cached in flight before any other operation can run.
+        if (this.crashPoints.has(this.point)) cache.addInFlight(this.point, offset, data);
+        const point = this.begin(device, 'write', offset, data.length, fua, data);
         this.heal(device, offset, data.length);
         await cache.write(point, offset, data, fua);
         this.record(point, device, 'write', offset, data.length, fua, data, 'ok');
@@ -440,7 +473,7 @@ export class FaultLayer {
     const planned = this.eio.get(point);
     const badRange = op === 'read' && this.sticky[device].some((r) => r.offset < offset + length && offset < r.offset + r.length);
     if (planned !== undefined || badRange) {
-      const sticky = op !== 'flush' && (planned ?? badRange);
+      const sticky = op !== 'flush' && (planned === true || badRange);
       if (planned === true && sticky) this.sticky[device].push({ offset, length });
       this.record(point, device, op, offset, length, fua, data, 'eio');
       throw new EioError(point, device, op, offset, length, sticky);
@@ -461,8 +494,12 @@ export class FaultLayer {
   }
 
   private record(point: number, device: DeviceName, op: IoOp, offset: number, length: number, fua: boolean, data: Uint8Array | undefined, outcome: TraceEntry['outcome']): void {
-    const entry: TraceEntry = { point, device, op, offset, length, fua, digest: data === undefined ? '' : digest(data), outcome };
-    this.trace.push(this.recordData && op === 'write' && data !== undefined ? { ...entry, data: data.slice() } : entry);
+    const base: TraceEntry = { point, device, op, offset, length, fua, digest: data === undefined ? '' : digest(data), outcome };
+    const entry = this.recordData && op === 'write' && data !== undefined ? { ...base, data: data.slice() } : base;
+    // Overlapping operations finish out of order; the trace stays in point order all the same.
+    let at = this.trace.length;
+    while (at > 0 && this.trace[at - 1]!.point > point) at--;
+    this.trace.splice(at, 0, entry);
   }
 }
 

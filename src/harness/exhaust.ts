@@ -121,7 +121,7 @@ function apply(entry: TraceEntry, cached: CachedWrite[], durable: Record<DeviceN
     return [...cached, { device: entry.device, point: entry.point, offset: entry.offset, data: entry.data!, fua: entry.fua, inFlight: false }];
   }
   if (entry.op === 'flush') {
-    for (const w of cached) if (w.device === entry.device && !w.fua) durable[entry.device].set(w.data, w.offset);
+    for (const w of cached) if (w.device === entry.device) durable[entry.device].set(w.data, w.offset);
     return cached.filter((w) => w.device !== entry.device);
   }
   return cached;

@@ -1,0 +1,14 @@
+/**
+ * How deep the property suite goes, from one setting: `PRESTORE_RUNS` cases per property
+ * (default 40, so `npm test` stays fast; `PRESTORE_RUNS=800` for a deep run, 20x).
+ */
+export const RUNS = (() => {
+  const raw = process.env['PRESTORE_RUNS'];
+  if (raw === undefined || raw === '') return 40;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`PRESTORE_RUNS must be a positive whole number, not "${raw}"`);
+  return n;
+})();
+
+/** The seed of every property, overridable to explore elsewhere: `PRESTORE_SEED=abc npm test`. */
+export const SEED = process.env['PRESTORE_SEED'] ?? 'prestore-properties';

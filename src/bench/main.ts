@@ -1,0 +1,77 @@
+/**
+ * `npm run bench`: runs every benchmark section and prints one small table per section;
+ * `--json FILE` (or `-` for standard output) also writes `{ <section>: { ...figures } }`.
+ *
+ * A section is a name, a title and a function returning flat figures. To add one, append it to
+ * SECTIONS.
+ */
+import { writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { benchFaultLayer } from './fault-layer.js';
+
+export type Figures = Record<string, number | string | boolean>;
+
+export interface BenchSection {
+  /** The key of the section in the JSON output. */
+  readonly name: string;
+  readonly title: string;
+  run(): Promise<Figures>;
+}
+
+export const SECTIONS: readonly BenchSection[] = [
+  {
+    name: 'faultLayer',
+    title: 'fault layer overhead (100,000 4 KiB writes, flush every 64, median of 5 rounds)',
+    run: async () => ({ ...(await benchFaultLayer()) }),
+  },
+];
+
+function show(value: number | string | boolean): string {
+  if (typeof value !== 'number') return String(value);
+  if (Number.isInteger(value)) return value.toLocaleString('en-US');
+  return value.toFixed(value < 10 ? 2 : 1);
+}
+
+export function formatTable(title: string, figures: Figures): string {
+  const rows = Object.entries(figures).map(([k, v]) => [k, show(v)] as const);
+  const kw = Math.max(...rows.map(([k]) => k.length));
+  const vw = Math.max(...rows.map(([, v]) => v.length));
+  return [title, ...rows.map(([k, v]) => `  ${k.padEnd(kw)}  ${v.padStart(vw)}`)].join('\n');
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let json: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--json' && argv[i + 1] !== undefined) json = argv[++i];
+    else if (a.startsWith('--json=')) json = a.slice('--json='.length);
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write(`usage: node dist/src/bench/main.js [--json FILE|-]\nsections: ${SECTIONS.map((s) => s.name).join(', ')}\n`);
+      return 0;
+    } else {
+      process.stderr.write(`bench: unknown argument ${a}\n`);
+      return 2;
+    }
+  }
+  const results: Record<string, Figures> = {};
+  for (const section of SECTIONS) {
+    results[section.name] = await section.run();
+    // With `--json -` the JSON owns standard output; the tables go to standard error.
+    (json === '-' ? process.stderr : process.stdout).write(`${formatTable(section.title, results[section.name]!)}\n\n`);
+  }
+  if (json === '-') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  else if (json !== undefined) writeFileSync(json, `${JSON.stringify(results, null, 2)}\n`);
+  return 0;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,68 @@
+/** `prestore replay`: re-run one case from its replay line, with a readable trace. */
+import { decodeCase } from '../../harness/replay-line.js';
+import { parse, shellSplit } from '../args.js';
+import { type Command, InputError, UsageError } from '../command.js';
+import { ENGINE_HELP, ENGINE_OPTIONS, type EngineFlags, resolveEngine } from '../engine-arg.js';
+import { seamsOf } from '../seams.js';
+import { formatViolation } from '../summary.js';
+
+const TOKEN_PREFIX = 'c1.';
+
+const replay: Command = {
+  name: 'replay',
+  summary: 're-run one case from its replay line, printing every host operation and device I/O',
+  help: `Usage: prestore replay [ENGINE] LINE
+
+Re-runs the one case a replay line carries (its c1.… token holds the case and the seed) and
+prints what happened: each host operation, every device I/O with its I/O point, each crash with
+what survived it, each recovery, and the checks, ending with the verdict. The same engine, case
+and seed give the same trace, byte for byte.
+
+LINE is the replay line as printed (paste it whole, in quotes), or just its c1.… token. The
+engine is the one the line names, unless --engine or --engine-cmd is given here: replay a
+mutant's failure against another engine with
+  prestore replay --engine reference 'prestore replay --engine mutant:NAME c1.…'
+
+Options:
+  -h, --help                this help
+
+${ENGINE_HELP}
+
+Exit status: 0 every check held, 1 the case violates a rule, 2 bad usage or a damaged line,
+3 an internal error (a bug in prestore: please report it).`,
+  async run(argv, io) {
+    const { values, positionals } = parse(argv, ENGINE_OPTIONS, { positionals: true });
+    if (positionals.length === 0) throw new UsageError('replay needs the replay line (or its c1.… token)');
+    const { flags: lineFlags, token } = splitLine(positionals);
+    const flags: EngineFlags = values.engine !== undefined || values['engine-cmd'] !== undefined ? values : lineFlags;
+    let seed: string;
+    try {
+      seed = decodeCase(token).seed;
+    } catch (e) {
+      throw new InputError((e as Error).message);
+    }
+    const seams = seamsOf(io);
+    const engine = await resolveEngine(flags, seams.engineModules, io.cwd ?? process.cwd());
+    const result = await seams.harness.replay(engine.factory, token, engine.engineArgs);
+    const out = [`prestore replay: engine ${engine.label}, seed ${seed}`, '', ...result.transcript];
+    if (result.violations.length > 0) {
+      out.push('');
+      for (const v of result.violations) out.push(...formatViolation(v));
+    }
+    io.stdout.write(out.join('\n') + '\n');
+    return result.violations.length > 0 ? 1 : 0;
+  },
+};
+
+/** Takes apart a pasted replay line: `[npx] [prestore replay] [ENGINE FLAGS] c1.TOKEN`. */
+export function splitLine(positionals: readonly string[]): { flags: EngineFlags; token: string } {
+  const words = positionals.flatMap((p) => (/\s/.test(p.trim()) ? shellSplit(p) : [p.trim()]));
+  while (words.length > 0 && ['npx', 'prestore', 'replay'].includes(words[0]!)) words.shift();
+  const { values, positionals: rest } = parse(words, ENGINE_OPTIONS, { positionals: true });
+  if (rest.length !== 1 || !rest[0]!.startsWith(TOKEN_PREFIX)) {
+    throw new UsageError(rest.length === 0 ? 'the replay line has no c1.… token' : `expected one replay line ending in a c1.… token, got ${rest.length === 1 ? `"${rest[0]}"` : `${rest.length} arguments`}`);
+  }
+  return { flags: values, token: rest[0]! };
+}
+
+export default replay;

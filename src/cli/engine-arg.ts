@@ -1,0 +1,132 @@
+/**
+ * Which engine a command runs against, from `--engine NAME|PATH` or `--engine-cmd "COMMAND"`:
+ *
+ * - `--engine reference` (the default): the reference engine;
+ * - `--engine mutant:NAME`: a bundled buggy engine (`prestore mutants` lists them);
+ * - `--engine ./path/to/module.js`: a vendor's in-process engine, a module exporting an
+ *   `EngineFactory` as `default` or `engine`, or a function `createEngine()` returning one;
+ * - `--engine-cmd "COMMAND"`: a vendor's out-of-process engine speaking the stdio protocol.
+ *
+ * The result carries `engineArgs`, the same choice as shell-quoted flags, which every replay line
+ * repeats so that it re-runs the case against the same engine.
+ */
+import { stat } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { EngineFactory } from '../engine/contract.js';
+import { shellQuote } from './args.js';
+import { InputError, UsageError } from './command.js';
+import type { EngineModules } from './seams.js';
+
+export interface EngineChoice {
+  readonly factory: EngineFactory;
+  /** The flags that name this engine, for replay lines: `--engine mutant:clone-write`. */
+  readonly engineArgs: string;
+  /** How reports name it: `reference`, `mutant:clone-write`, `./my-engine.js`, `cmd: python3 x.py`. */
+  readonly label: string;
+}
+
+export interface EngineFlags {
+  readonly engine?: string;
+  readonly 'engine-cmd'?: string;
+}
+
+/** The flag definitions every engine-taking command shares, for `parse`. */
+export const ENGINE_OPTIONS = {
+  engine: { type: 'string' },
+  'engine-cmd': { type: 'string' },
+} as const;
+
+export const ENGINE_HELP = `Engine (default: --engine reference):
+  --engine reference        the reference engine
+  --engine mutant:NAME      a bundled buggy engine (see prestore mutants)
+  --engine PATH             a module (./my-engine.js) exporting an EngineFactory as
+                            \`default\` or \`engine\`, or \`createEngine()\` returning one
+  --engine-cmd "COMMAND"    an engine process speaking the stdio protocol; the harness
+                            serves its device I/O and kills it to simulate power loss`;
+
+const MUTANT_PREFIX = 'mutant:';
+
+/** A module path rather than a name: it has a directory part or a script extension. */
+function looksLikePath(spec: string): boolean {
+  return spec.startsWith('.') || isAbsolute(spec) || /[\\/]/.test(spec) || /\.(m|c)?js$/.test(spec);
+}
+
+export async function resolveEngine(flags: EngineFlags, modules: EngineModules, cwd: string): Promise<EngineChoice> {
+  const { engine, 'engine-cmd': command } = flags;
+  if (engine !== undefined && command !== undefined) throw new UsageError('give --engine or --engine-cmd, not both');
+  if (command !== undefined) {
+    if (command.trim() === '') throw new UsageError('--engine-cmd needs a command to run');
+    const mod = (await modules.stdio()) as { stdioEngine?: unknown };
+    if (typeof mod.stdioEngine !== 'function') throw new Error('src/protocol/stdio-engine.js does not export stdioEngine()');
+    const factory = (mod.stdioEngine as (command: string) => unknown)(command);
+    return { factory: checkFactory(factory, `--engine-cmd ${command}`), engineArgs: `--engine-cmd ${shellQuote(command)}`, label: `cmd: ${command}` };
+  }
+  const spec = engine ?? 'reference';
+  if (spec.trim() === '') throw new UsageError('--engine needs a name or a path');
+  const engineArgs = `--engine ${shellQuote(spec)}`;
+  if (spec === 'reference') {
+    const mod = (await modules.reference()) as { referenceEngine?: unknown };
+    return { factory: checkFactory(mod.referenceEngine, 'the reference engine'), engineArgs, label: spec };
+  }
+  if (spec.startsWith(MUTANT_PREFIX)) {
+    const name = spec.slice(MUTANT_PREFIX.length);
+    const mod = (await modules.mutants()) as { mutants?: unknown };
+    const list = Array.isArray(mod.mutants) ? (mod.mutants as { name?: unknown; factory?: unknown }[]) : [];
+    const found = list.find((m) => m.name === name);
+    if (found === undefined) {
+      const names = list.map((m) => String(m.name));
+      throw new InputError(`--engine ${spec}: no mutant named "${name}"${names.length > 0 ? `; the mutants are ${names.join(', ')}` : ''} (see prestore mutants)`);
+    }
+    return { factory: checkFactory(found.factory, `mutant ${name}`), engineArgs, label: spec };
+  }
+  if (!looksLikePath(spec)) {
+    throw new InputError(`--engine ${spec}: unknown engine; use reference, mutant:NAME, or a module path such as ./${spec}.js`);
+  }
+  return { factory: await engineFromFile(spec, modules, cwd), engineArgs, label: spec };
+}
+
+async function engineFromFile(spec: string, modules: EngineModules, cwd: string): Promise<EngineFactory> {
+  const path = resolve(cwd, spec);
+  const what = `--engine ${spec}`;
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw new InputError(`${what}: ${path} is not a file`);
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${what}: no such file ${path}`);
+  }
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await modules.file(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (e) {
+    throw new InputError(`${what}: the module failed to load: ${(e as Error).message ?? String(e)}`);
+  }
+  if (mod.default !== undefined) return checkFactory(mod.default, `${what}: the default export`);
+  if (mod.engine !== undefined) return checkFactory(mod.engine, `${what}: the export \`engine\``);
+  if (typeof mod.createEngine === 'function') {
+    let made: unknown;
+    try {
+      made = await (mod.createEngine as () => unknown)();
+    } catch (e) {
+      throw new InputError(`${what}: createEngine() threw: ${(e as Error).message ?? String(e)}`);
+    }
+    return checkFactory(made, `${what}: the value createEngine() returned`);
+  }
+  const exported = Object.keys(mod);
+  throw new InputError(
+    `${what}: the module exports no engine: it must export an EngineFactory as \`default\` or \`engine\`, or a function \`createEngine()\` returning one` +
+      ` (it exports ${exported.length === 0 ? 'nothing' : exported.join(', ')})`,
+  );
+}
+
+/** Checks the shape of an EngineFactory, naming every member that is missing or wrong. */
+export function checkFactory(value: unknown, what: string): EngineFactory {
+  if (typeof value !== 'object' || value === null) throw new InputError(`${what} is not an EngineFactory: it is ${value === null ? 'null' : typeof value}, not an object`);
+  const v = value as Record<string, unknown>;
+  const wrong: string[] = [];
+  if (typeof v.name !== 'string' || v.name === '') wrong.push('name (a non-empty string)');
+  for (const method of ['metadataSize', 'format', 'open']) if (typeof v[method] !== 'function') wrong.push(`${method}() (a function)`);
+  if (wrong.length > 0) throw new InputError(`${what} is not an EngineFactory: it lacks ${wrong.join(', ')}`);
+  return value as EngineFactory;
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+/**
+ * The `prestore` binary: the process's arguments and streams, handed to the dispatcher. It exits
+ * once the output is written, so that nothing left running (an engine process that did not end)
+ * keeps a finished run from returning its exit code.
+ */
+import { runCli } from './dispatch.js';
+
+// A reader that went away (prestore … | head) is not an error worth a stack.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' ? process.exit(process.exitCode ?? 0) : undefined));
+
+const code = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
+const drained = (stream: NodeJS.WriteStream) => new Promise<void>((done) => stream.write('', () => done()));
+await Promise.all([drained(process.stdout), drained(process.stderr)]);
+process.exit(code);

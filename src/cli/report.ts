@@ -1,0 +1,241 @@
+/**
+ * What a campaign command found, in the three forms it is read in: the JSON result (`--json`),
+ * the JUnit report CI systems read (`--junit`), and (in ./summary.ts) the tables a person reads.
+ * Report files are written whole or not at all: to a temporary file beside the target, renamed.
+ */
+import { randomBytes } from 'node:crypto';
+import { rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { CampaignResult, CoverageRow } from '../harness/campaign.js';
+import { RULES, type RuleName, type Violation } from '../harness/case.js';
+import { InputError, UsageError } from './command.js';
+
+/** One campaign of a command run: `explore`, or `exhaust` of one scenario. */
+export interface Part {
+  readonly kind: 'explore' | 'exhaust';
+  /** The scenario's name for exhaust, `explore` for explore. */
+  readonly name: string;
+  /** The scenario file, for exhaust. */
+  readonly file?: string;
+  /** explore: the cases asked for. */
+  readonly runs?: number;
+  readonly result: CampaignResult;
+  readonly elapsedMs: number;
+}
+
+/** A whole command run: one or more parts against one engine with one seed. */
+export interface RunReport {
+  readonly command: string;
+  readonly version: string;
+  /** How reports name the engine (`reference`, `mutant:x`, `./engine.js`, `cmd: …`). */
+  readonly engine: string;
+  /** The engine factory's own name. */
+  readonly engineName: string;
+  readonly engineArgs: string;
+  readonly seed: string;
+  readonly parts: readonly Part[];
+  readonly elapsedMs: number;
+}
+
+export interface Totals {
+  readonly cases: number;
+  readonly crashStates: number;
+  readonly distinctCrashStates: number;
+  readonly violations: readonly (Violation & { readonly part: string })[];
+  readonly violationsByRule: Record<RuleName, number>;
+  readonly coverage: readonly CoverageRow[];
+}
+
+export const RULE_NUMBER: Readonly<Record<RuleName, number>> = Object.fromEntries(Object.entries(RULES).map(([n, r]) => [r, Number(n)])) as Record<RuleName, number>;
+
+export function totals(report: RunReport): Totals {
+  const violationsByRule = Object.fromEntries(Object.values(RULES).map((r) => [r, 0])) as Record<RuleName, number>;
+  const violations = report.parts.flatMap((p) => p.result.violations.map((v) => ({ ...v, part: p.name })));
+  for (const v of violations) violationsByRule[v.rule] = (violationsByRule[v.rule] ?? 0) + 1;
+  return {
+    cases: sum(report.parts, (p) => p.result.cases),
+    crashStates: sum(report.parts, (p) => p.result.crashStates),
+    distinctCrashStates: sum(report.parts, (p) => p.result.distinctCrashStates),
+    violations,
+    violationsByRule,
+    coverage: report.parts.flatMap((p) => p.result.coverage),
+  };
+}
+
+function sum<T>(items: readonly T[], f: (t: T) => number): number {
+  return items.reduce((s, t) => s + f(t), 0);
+}
+
+export function exitCode(report: RunReport): number {
+  return totals(report).violations.length > 0 ? 1 : 0;
+}
+
+// --- JSON ---------------------------------------------------------------------------------------
+
+/** The machine-readable result: the SPEC's fields first, then the detail. */
+export function jsonReport(report: RunReport): object {
+  const t = totals(report);
+  return {
+    engine: report.engine,
+    seed: report.seed,
+    cases: t.cases,
+    crashStates: t.crashStates,
+    distinctCrashStates: t.distinctCrashStates,
+    violations: t.violations.map((v) => ({
+      rule: v.rule,
+      ruleNumber: RULE_NUMBER[v.rule],
+      message: v.message,
+      replay: v.replay,
+      ...(report.command === 'explore' ? {} : { scenario: v.part }),
+      ...(v.sector === undefined ? {} : { sector: v.sector }),
+      ...(v.extent === undefined ? {} : { extent: v.extent }),
+      ...(v.expected === undefined ? {} : { expected: v.expected }),
+      ...(v.actual === undefined ? {} : { actual: v.actual }),
+      trace: v.trace,
+    })),
+    elapsedMs: round(report.elapsedMs),
+    ok: t.violations.length === 0,
+    command: report.command,
+    tool: 'prestore',
+    version: report.version,
+    engineName: report.engineName,
+    engineArgs: report.engineArgs,
+    violationsByRule: t.violationsByRule,
+    parts: report.parts.map((p) => ({
+      kind: p.kind,
+      name: p.name,
+      ...(p.file === undefined ? {} : { file: p.file }),
+      ...(p.runs === undefined ? {} : { runs: p.runs }),
+      cases: p.result.cases,
+      crashStates: p.result.crashStates,
+      distinctCrashStates: p.result.distinctCrashStates,
+      violations: p.result.violations.length,
+      elapsedMs: round(p.elapsedMs),
+    })),
+    coverage: t.coverage,
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+// --- JUnit --------------------------------------------------------------------------------------
+
+/** Text safe inside an XML element or attribute: escaped, and without characters XML forbids. */
+export function xmlEscape(text: string): string {
+  return text
+    .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '\uFFFD')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;')
+    .replace(/\n/g, '&#10;')
+    .replace(/\r/g, '&#13;')
+    .replace(/\t/g, '&#9;');
+}
+
+/** Element text keeps its line breaks readable. */
+function xmlText(text: string): string {
+  return xmlEscape(text).replace(/&#10;/g, '\n');
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(3);
+}
+
+interface TestCase {
+  readonly name: string;
+  readonly classname: string;
+  readonly ms: number;
+  readonly failures: readonly (Violation & { readonly part: string })[];
+}
+
+/**
+ * JUnit XML: a testsuite per campaign kind of the run; in it one testcase per rule (explore) or
+ * per scenario (exhaust), failed with each violation's message and replay line.
+ */
+export function junitReport(report: RunReport): string {
+  const suites: { name: string; ms: number; cases: TestCase[]; props: Record<string, string> }[] = [];
+  for (const kind of ['exhaust', 'explore'] as const) {
+    const parts = report.parts.filter((p) => p.kind === kind);
+    if (parts.length === 0) continue;
+    const tag = (p: Part) => p.result.violations.map((v) => ({ ...v, part: p.name }));
+    const cases: TestCase[] =
+      kind === 'exhaust'
+        ? parts.map((p) => ({ name: p.name, classname: `prestore.exhaust`, ms: p.elapsedMs, failures: tag(p) }))
+        : Object.entries(RULES).map(([n, rule]) => ({
+            name: `rule ${n}: ${rule}`,
+            classname: 'prestore.explore',
+            ms: 0,
+            failures: parts.flatMap(tag).filter((v) => v.rule === rule),
+          }));
+    const props: Record<string, string> = {
+      engine: report.engine,
+      engineArgs: report.engineArgs,
+      seed: report.seed,
+      cases: String(sum(parts, (p) => p.result.cases)),
+      crashStates: String(sum(parts, (p) => p.result.crashStates)),
+      distinctCrashStates: String(sum(parts, (p) => p.result.distinctCrashStates)),
+    };
+    if (kind === 'explore') props.runs = String(sum(parts, (p) => p.runs ?? 0));
+    suites.push({ name: `prestore ${kind} (engine ${report.engine}, seed ${report.seed})`, ms: sum(parts, (p) => p.elapsedMs), cases, props });
+  }
+  const count = (f: (c: TestCase) => boolean) => sum(suites, (s) => s.cases.filter(f).length);
+  const lines = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="${xmlEscape(`prestore ${report.command}`)}" tests="${count(() => true)}" failures="${count((c) => c.failures.length > 0)}" errors="0" time="${seconds(report.elapsedMs)}">`,
+  ];
+  for (const s of suites) {
+    const failed = s.cases.filter((c) => c.failures.length > 0).length;
+    lines.push(`  <testsuite name="${xmlEscape(s.name)}" tests="${s.cases.length}" failures="${failed}" errors="0" skipped="0" time="${seconds(s.ms)}">`);
+    lines.push('    <properties>');
+    for (const [name, value] of Object.entries(s.props)) lines.push(`      <property name="${xmlEscape(name)}" value="${xmlEscape(value)}"/>`);
+    lines.push('    </properties>');
+    for (const c of s.cases) {
+      const open = `    <testcase classname="${xmlEscape(c.classname)}" name="${xmlEscape(c.name)}" time="${seconds(c.ms)}"`;
+      if (c.failures.length === 0) {
+        lines.push(`${open}/>`);
+        continue;
+      }
+      const first = c.failures[0]!;
+      const more = c.failures.length > 1 ? ` (and ${c.failures.length - 1} more)` : '';
+      const body = c.failures
+        .map((v) => [`rule ${RULE_NUMBER[v.rule]} ${v.rule}${c.classname === 'prestore.explore' ? '' : ` in ${v.part}`}: ${v.message}`, `replay: ${v.replay}`, ...(v.trace.length > 0 ? ['trace:', ...v.trace.map((t) => `  ${t}`)] : [])].join('\n'))
+        .join('\n\n');
+      lines.push(`${open}>`);
+      lines.push(`      <failure message="${xmlEscape(`${first.rule}: ${first.message}${more}`)}" type="${xmlEscape(first.rule)}">${xmlText(body)}</failure>`);
+      lines.push('    </testcase>');
+    }
+    lines.push('  </testsuite>');
+  }
+  lines.push('</testsuites>');
+  return lines.join('\n') + '\n';
+}
+
+// --- writing ------------------------------------------------------------------------------------
+
+/** Checks before a long run that a report file could be written: its directory exists. */
+export async function checkReportTarget(flag: string, file: string | undefined, cwd: string): Promise<void> {
+  if (file === undefined || file === '-') return;
+  if (file === '') throw new UsageError(`--${flag} needs a file name (or - for standard output)`);
+  const dir = dirname(resolve(cwd, file));
+  const s = await stat(dir).catch(() => undefined);
+  if (s === undefined || !s.isDirectory()) throw new UsageError(`--${flag} ${file}: the directory ${dir} does not exist`);
+  const target = await stat(resolve(cwd, file)).catch(() => undefined);
+  if (target?.isDirectory()) throw new UsageError(`--${flag} ${file}: is a directory`);
+}
+
+/** Writes `text` to `file` atomically: a temporary file in the same directory, then a rename. */
+export async function writeAtomically(file: string, text: string, cwd: string): Promise<void> {
+  const target = resolve(cwd, file);
+  const temp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await writeFile(temp, text, { flag: 'wx' });
+    await rename(temp, target);
+  } catch (e) {
+    await unlink(temp).catch(() => undefined);
+    throw new InputError(`cannot write ${file}: ${(e as Error).message}`);
+  }
+}
