@@ -35,6 +35,8 @@ export async function explore(engine: EngineFactory, options: CampaignOptions): 
     }),
     { seed: numericSeed(options.seed), numRuns: runs },
   );
+  // A failure without a violation is the harness or the engine module throwing: never a pass.
+  if (details.failed && found === undefined) throw details.errorInstance;
   const violations = details.failed && found !== undefined ? [found] : [];
   return { engine: engine.name, seed: options.seed, cases, crashStates, distinctCrashStates: crashStates, violations, violationsByRule: countByRule(violations), coverage: [] };
 }

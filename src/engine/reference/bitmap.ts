@@ -1,0 +1,64 @@
+/**
+ * One persistent map (D or P) in memory: one bit per extent, laid out exactly as its sectors on the
+ * metadata device, so persisting a change writes the sectors that hold the changed bits and nothing
+ * else: the cost of a map commit does not grow with the volume.
+ */
+export class Bitmap {
+  readonly bytes: Uint8Array;
+
+  constructor(
+    readonly extents: number,
+    readonly sectorSize: number,
+    bytes?: Uint8Array,
+  ) {
+    this.bytes = new Uint8Array(Bitmap.sectors(extents, sectorSize) * sectorSize);
+    if (bytes !== undefined) this.bytes.set(bytes.subarray(0, this.bytes.length));
+  }
+
+  /** Sectors a map of `extents` bits occupies. */
+  static sectors(extents: number, sectorSize: number): number {
+    return Math.max(1, Math.ceil(extents / (8 * sectorSize)));
+  }
+
+  get(extent: number): boolean {
+    return (this.bytes[extent >> 3]! & (1 << (extent & 7))) !== 0;
+  }
+
+  /** The map with `extents` set to `value`, and which of its sectors changed; this map is untouched. */
+  with(extents: Iterable<number>, value: boolean): { next: Bitmap; sectors: number[] } {
+    const next = new Bitmap(this.extents, this.sectorSize, this.bytes);
+    const sectors = new Set<number>();
+    for (const e of extents) {
+      if (this.get(e) === value) continue;
+      next.bytes[e >> 3]! ^= 1 << (e & 7);
+      sectors.add(Math.floor((e >> 3) / this.sectorSize));
+    }
+    return { next, sectors: [...sectors].sort((a, b) => a - b) };
+  }
+
+  /** Every bit clear, and which sectors that changes. */
+  cleared(): { next: Bitmap; sectors: number[] } {
+    const sectors: number[] = [];
+    for (let s = 0; s * this.sectorSize < this.bytes.length; s++) {
+      if (this.sector(s).some((b) => b !== 0)) sectors.push(s);
+    }
+    return { next: new Bitmap(this.extents, this.sectorSize), sectors };
+  }
+
+  sector(index: number): Uint8Array {
+    return this.bytes.subarray(index * this.sectorSize, (index + 1) * this.sectorSize);
+  }
+
+  /** Set bits, lowest first. */
+  *setBits(): Generator<number> {
+    for (let i = 0; i < this.bytes.length; i++) {
+      const byte = this.bytes[i]!;
+      if (byte === 0) continue;
+      for (let b = 0; b < 8; b++) if (byte & (1 << b) && i * 8 + b < this.extents) yield i * 8 + b;
+    }
+  }
+
+  toArray(): boolean[] {
+    return Array.from({ length: this.extents }, (_, e) => this.get(e));
+  }
+}

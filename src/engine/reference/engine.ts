@@ -1,0 +1,542 @@
+/**
+ * The reference protected-restore engine.
+ *
+ * Maps, as the engine keeps them (both persistent, see layout.ts):
+ *   D[e]  the clone delta map: source and clone may differ in extent e. Never under-approximates.
+ *   P[e]  the protected restore map: the host wrote extent e during the current restore, so the
+ *         source, not the clone, holds its truth. Only meaningful while restoring.
+ *
+ * Invariants while restoring, which every ordering below keeps across any crash:
+ *   - an extent that needs copying is exactly one with D set and P clear; reads of it go to the
+ *     clone, reads of anything else to the source;
+ *   - P ⊆ D, so at completion D already marks every extent the host changed, and completing a
+ *     protected restore is a single superblock commit;
+ *   - an extent's P bit is set only after its source copy holds the whole clone extent durably.
+ *
+ * Every write ordering is one protected method below, with the crash it guards against; the
+ * mutant engines (src/mutants) each break one of them. Operations run one at a time: a call that
+ * arrives while another is in progress waits for it, so a copy and a host write never interleave.
+ */
+import type { BlockDevice } from '../../devices/block-device.js';
+import {
+  CloneBusyError,
+  EngineStateError,
+  type EngineMaps,
+  type EngineStatus,
+  extentBytes,
+  extentRange,
+  extentsOf,
+  type Geometry,
+  MetadataError,
+  type RestoreDevices,
+  type RestoreEngine,
+  type StepResult,
+} from '../contract.js';
+import { Bitmap } from './bitmap.js';
+import { checkSameGeometry, encodeSuperblock, type EngineState, type Layout, newestSuperblock, SLOTS, type Superblock } from './layout.js';
+
+export interface ReferenceOptions {
+  /**
+   * Extents copied per `step()`. One metadata flush clears the whole batch, so a larger batch
+   * costs fewer flushes per copied extent but re-copies up to a batch after a crash.
+   */
+  readonly copyBatch?: number;
+  /** The largest single copy I/O in bytes: contiguous extents are copied together up to this. */
+  readonly maxIoBytes?: number;
+  /** Copy I/Os in flight at once. */
+  readonly queueDepth?: number;
+}
+
+export const DEFAULT_OPTIONS: Required<ReferenceOptions> = { copyBatch: 1, maxIoBytes: 1 << 20, queueDepth: 1 };
+
+type MapName = 'delta' | 'protected';
+
+export class ReferenceEngine implements RestoreEngine {
+  protected state: EngineState = 'fractured';
+  protected protect = true;
+  protected generation = 0;
+  protected delta: Bitmap;
+  protected prot: Bitmap;
+  /** Extents with D set and P clear: what the copier still has to do. */
+  protected remaining = 0;
+  /** No extent below this needs copying, so the copier's scan never starts over. */
+  private cursor = 0;
+  /** A superblock commit failed: the disk may hold it or not, so the next call re-commits. */
+  private commitInDoubt = false;
+  /** Mirrored host writes may sit in the clone's cache (unprotected restores only). */
+  private cloneDirty = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  protected readonly options: Required<ReferenceOptions>;
+
+  constructor(
+    protected readonly devices: RestoreDevices,
+    protected readonly geometry: Geometry,
+    protected readonly layout: Layout,
+    options: ReferenceOptions = {},
+  ) {
+    this.options = { ...DEFAULT_OPTIONS, ...options };
+    this.delta = new Bitmap(layout.extents, layout.sectorSize);
+    this.prot = new Bitmap(layout.extents, layout.sectorSize);
+  }
+
+  // --- recovery ------------------------------------------------------------------------------
+
+  /**
+   * Opening is recovery: the newest valid superblock says whether a restore is in progress, and
+   * the maps say where it was. Everything is read and checked before anything is written.
+   */
+  async recover(): Promise<void> {
+    const sb = await this.readNewestSuperblock();
+    checkSameGeometry(sb.geometry, this.geometry);
+    const { meta } = this.devices;
+    const mapBytes = this.layout.mapSectors * this.layout.sectorSize;
+    this.delta = new Bitmap(this.layout.extents, this.layout.sectorSize, await meta.read(this.layout.deltaSector * this.layout.sectorSize, mapBytes));
+    this.prot = new Bitmap(this.layout.extents, this.layout.sectorSize, await this.readProtectedMap());
+    this.state = sb.state;
+    this.protect = sb.protect;
+    this.generation = sb.generation;
+    if (this.state === 'restoring') await this.repairProtectedSubsetOfDelta();
+    if (this.state === 'restoring' && !this.protect) await this.forgetMirroredExtents();
+    this.remaining = this.countRemaining();
+  }
+
+  protected async readNewestSuperblock(): Promise<Superblock> {
+    const bytes = await this.devices.meta.read(0, SLOTS * this.layout.sectorSize);
+    const slots = Array.from({ length: SLOTS }, (_, i) => bytes.subarray(i * this.layout.sectorSize, (i + 1) * this.layout.sectorSize));
+    return newestSuperblock(slots);
+  }
+
+  protected async readProtectedMap(): Promise<Uint8Array> {
+    return this.devices.meta.read(this.layout.protectedSector * this.layout.sectorSize, this.layout.mapSectors * this.layout.sectorSize);
+  }
+
+  /**
+   * `persistProtection` writes the D and P sectors and then flushes once, so a crash can keep the
+   * P write and lose the D write. P is only set after the extent's copy is durable, so setting the
+   * missing D bits now (before serving I/O) is always sound, and restores P ⊆ D, which completion
+   * relies on to leave every host-written extent in D.
+   */
+  protected async repairProtectedSubsetOfDelta(): Promise<void> {
+    const missing = [...this.prot.setBits()].filter((e) => !this.delta.get(e));
+    await this.persistBits([['delta', missing, true]]);
+  }
+
+  /**
+   * Unprotected restore, after a crash: a host write mirrored to both devices may have reached
+   * one and not the other, and nothing records which. Dropping P (durably, before serving I/O)
+   * sends those extents back to the copier, which makes the source equal to the clone again;
+   * their D bits, set with P, keep them covered until then.
+   */
+  protected async forgetMirroredExtents(): Promise<void> {
+    const { next, sectors } = this.prot.cleared();
+    if (sectors.length === 0) return;
+    await this.writeMapSectors('protected', next, sectors);
+    await this.devices.meta.flush();
+    this.prot = next;
+  }
+
+  // --- host I/O ------------------------------------------------------------------------------
+
+  readSource(offset: number, length: number): Promise<Uint8Array> {
+    return this.exclusive(() => this.routedRead(offset, length));
+  }
+
+  writeSource(offset: number, data: Uint8Array): Promise<void> {
+    return this.exclusive(async () => {
+      const extents = this.touched(offset, data.length);
+      if (this.state === 'fractured') {
+        await this.persistWriteIntent(extents);
+        await this.devices.source.write(offset, data);
+        return;
+      }
+      await this.protectForHostWrite(extents.filter((e) => !this.prot.get(e)));
+      if (this.mirrorsHostWrites()) await this.mirroredWrite(extents, offset, data);
+      else await this.devices.source.write(offset, data);
+    });
+  }
+
+  /**
+   * Unprotected: the host's write goes to clone and source. If either fails, the two may now
+   * differ under a P bit, where the copier would never look: P is dropped for those extents, in
+   * memory (recovery drops it from disk anyway), so the copier makes the source equal to the
+   * clone again. D stays set throughout, so nothing claims the pair equal before then.
+   */
+  private async mirroredWrite(extents: readonly number[], offset: number, data: Uint8Array): Promise<void> {
+    try {
+      this.cloneDirty = true;
+      await this.devices.clone.write(offset, data);
+      await this.devices.source.write(offset, data);
+    } catch (error) {
+      const before = extents.filter((e) => this.needsCopy(e)).length;
+      this.prot = this.prot.with(extents, false).next;
+      this.remaining += extents.filter((e) => this.needsCopy(e)).length - before;
+      this.cursor = Math.min(this.cursor, ...extents);
+      throw error;
+    }
+  }
+
+  flushSource(): Promise<void> {
+    return this.exclusive(async () => {
+      // An unprotected restore mirrored the host's writes: a flushed write must be durable on
+      // both devices, or recovery's re-copy from the clone would take back what was flushed.
+      if (this.state === 'restoring' && this.mirrorsHostWrites()) await this.flushCloneMirror();
+      await this.devices.source.flush();
+    });
+  }
+
+  readClone(offset: number, length: number): Promise<Uint8Array> {
+    return this.exclusive(async () => {
+      this.refuseCloneDuringRestore('readClone');
+      return this.devices.clone.read(offset, length);
+    });
+  }
+
+  writeClone(offset: number, data: Uint8Array): Promise<void> {
+    return this.exclusive(async () => {
+      this.refuseCloneDuringRestore('writeClone');
+      await this.persistWriteIntent(this.touched(offset, data.length));
+      await this.devices.clone.write(offset, data);
+    });
+  }
+
+  flushClone(): Promise<void> {
+    return this.exclusive(async () => {
+      this.refuseCloneDuringRestore('flushClone');
+      await this.devices.clone.flush();
+    });
+  }
+
+  // --- restore -------------------------------------------------------------------------------
+
+  startRestore(options: { readonly protect: boolean }): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.state === 'restoring') throw new EngineStateError('startRestore: a restore is already in progress');
+      await this.commitStart(options.protect);
+      this.cursor = 0;
+      this.remaining = this.countRemaining();
+    });
+  }
+
+  step(): Promise<StepResult> {
+    return this.exclusive(async () => {
+      if (this.state === 'fractured') return { remaining: 0, done: true };
+      const batch = this.nextBatch();
+      if (batch.length > 0) {
+        await this.copyExtents(batch);
+        await this.makeCopiesDurable();
+        await this.clearCopied(batch);
+      }
+      if (this.remaining > 0) return { remaining: this.remaining, done: false };
+      await this.complete();
+      return { remaining: 0, done: true };
+    });
+  }
+
+  status(): Promise<EngineStatus> {
+    return this.exclusive(async () =>
+      this.state === 'fractured' ? { state: 'fractured' as const } : { state: 'restoring' as const, protect: this.protect, extentsRemaining: this.remaining },
+    );
+  }
+
+  inspect(): Promise<EngineMaps> {
+    return this.exclusive(async () => ({
+      delta: this.delta.toArray(),
+      // P from an earlier restore may linger on disk until the next start clears it; it means nothing.
+      protected: this.state === 'restoring' ? this.prot.toArray() : new Array<boolean>(this.layout.extents).fill(false),
+    }));
+  }
+
+  // --- the write orderings ---------------------------------------------------------------------
+
+  /**
+   * Fractured host write (to source or clone): the D bits are durable before the data is issued.
+   * Guards against: a crash after the data reached the disk but before its bit did, which would
+   * leave a clear D bit over extents that differ, and the next restore would never copy them.
+   */
+  protected async persistWriteIntent(extents: readonly number[]): Promise<void> {
+    await this.persistBits([['delta', extents, true]]);
+  }
+
+  /**
+   * A host write during the restore to extents not yet protected. Copy-before-write: an extent
+   * not yet copied gets the clone's data on the source, durably, before P marks it. Guards
+   * against: P durable while the copy is not, after which a crash leaves the parts of the
+   * extent the write does not cover holding stale source data that no one will ever copy over.
+   */
+  protected async protectForHostWrite(extents: readonly number[]): Promise<void> {
+    if (extents.length === 0) return;
+    const uncopied = extents.filter((e) => this.needsCopy(e));
+    if (uncopied.length > 0) {
+      await this.copyExtents(uncopied);
+      await this.makeCopiesDurable();
+    }
+    await this.persistProtection(extents);
+  }
+
+  /**
+   * P (and D with it) durable before the host's data is issued, and so before it is acknowledged.
+   * Guards against: the host flushes its write, power fails, and P was still in the cache; the
+   * copier would then overwrite the flushed data with clone data, and reads would return the clone.
+   * D is set with P so that P ⊆ D and completion needs no map writes.
+   */
+  protected async persistProtection(extents: readonly number[]): Promise<void> {
+    await this.persistBits([
+      ['delta', extents, true],
+      ['protected', extents, true],
+    ]);
+  }
+
+  /** The copier's data movement: clone extents onto the source, large I/Os, bounded queue. */
+  protected async copyExtents(extents: readonly number[]): Promise<void> {
+    const chunks = this.copyChunks(extents);
+    const { source, clone } = this.devices;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < chunks.length) {
+        const { offset, length } = chunks[next++]!;
+        await source.write(offset, await clone.read(offset, length));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.options.queueDepth, chunks.length) }, worker));
+  }
+
+  /**
+   * Copied data durable before any map says it is there (D clear, or P set). Guards against: a
+   * crash that keeps the map change and loses the cached copy, leaving the source stale in an
+   * extent the maps call restored.
+   */
+  protected async makeCopiesDurable(): Promise<void> {
+    // Unprotected, the clone may hold mirrored host writes still in its cache, and the copies
+    // were read from that cache: they are only as durable as the clone is.
+    if (this.cloneDirty) await this.flushCloneMirror();
+    await this.devices.source.flush();
+  }
+
+  private async flushCloneMirror(): Promise<void> {
+    await this.devices.clone.flush();
+    this.cloneDirty = false;
+  }
+
+  /** D cleared for copied extents, after `makeCopiesDurable`; a crash before the clear only re-copies. */
+  protected async clearCopied(extents: readonly number[]): Promise<void> {
+    await this.persistBits([['delta', extents, false]]);
+  }
+
+  /**
+   * Starting a restore, in the order that makes it atomic:
+   * 1. the clone's cached host writes made durable: a crash after the start would otherwise lose
+   *    them, and the image being restored (and preserved) would change under the restore;
+   * 2. P left by an earlier restore cleared, durably: a stale bit would make the copier skip an
+   *    extent the host never wrote in this restore;
+   * 3. the superblock commit, written FUA: the one write that moves the pair from fractured to
+   *    restoring. A crash before it leaves the old source, after it the restore, never a mix; and
+   *    it is durable before `startRestore` returns, so a later crash resumes and never rolls back.
+   */
+  protected async commitStart(protect: boolean): Promise<void> {
+    await this.devices.clone.flush();
+    const { next, sectors } = this.prot.cleared();
+    if (sectors.length > 0) {
+      await this.writeMapSectors('protected', next, sectors);
+      await this.devices.meta.flush();
+      this.prot = next;
+    }
+    await this.commit('restoring', protect);
+  }
+
+  /**
+   * Completion. Protected: D already holds every host-written extent (P ⊆ D), so the commit to
+   * fractured is all there is. Unprotected: the mirrored writes made durable on both devices
+   * first, then D cleared (the devices are now equal), then the commit; a crash anywhere before
+   * the commit resumes the restore and redoes these idempotent steps.
+   */
+  protected async complete(): Promise<void> {
+    if (!this.protect) {
+      await this.flushCloneMirror();
+      await this.devices.source.flush();
+      const { next, sectors } = this.delta.cleared();
+      if (sectors.length > 0) {
+        await this.writeMapSectors('delta', next, sectors);
+        await this.devices.meta.flush();
+        this.delta = next;
+      }
+    }
+    await this.commit('fractured', this.protect);
+  }
+
+  /** Unprotected restores mirror host writes to the clone; protected ones never touch it. */
+  protected mirrorsHostWrites(): boolean {
+    return !this.protect;
+  }
+
+  /** Whether a read of extent `e` during the restore is served by the clone. */
+  protected readsFromClone(e: number): boolean {
+    return this.needsCopy(e);
+  }
+
+  protected needsCopy(e: number): boolean {
+    return this.delta.get(e) && !this.prot.get(e);
+  }
+
+  /** The extents the copier takes next, lowest first. */
+  protected nextBatch(): number[] {
+    const batch: number[] = [];
+    const bytes = this.delta.bytes;
+    for (let e = this.cursor; e < this.layout.extents && batch.length < this.options.copyBatch; e++) {
+      if ((e & 7) === 0 && bytes[e >> 3] === 0) {
+        if (batch.length === 0) this.cursor = e + 8;
+        e += 7;
+        continue;
+      }
+      if (this.needsCopy(e)) batch.push(e);
+      else if (batch.length === 0) this.cursor = e + 1;
+    }
+    return batch;
+  }
+
+  // --- metadata commits ----------------------------------------------------------------------
+
+  /**
+   * A superblock commit: generation g + 1 goes to the slot that does not hold g, with FUA, so it
+   * is durable on return and a torn or lost write leaves generation g intact in the other slot.
+   * Memory changes only once the commit is durable.
+   */
+  protected async commit(state: EngineState, protect: boolean): Promise<void> {
+    const generation = this.generation + 1;
+    try {
+      await this.writeSuperblock({ state, protect, generation, geometry: this.geometry });
+    } catch (error) {
+      this.commitInDoubt = true;
+      throw error;
+    }
+    this.commitInDoubt = false;
+    this.state = state;
+    this.protect = protect;
+    this.generation = generation;
+  }
+
+  protected async writeSuperblock(sb: Superblock): Promise<void> {
+    const slot = sb.generation % SLOTS;
+    await this.devices.meta.write(slot * this.layout.sectorSize, encodeSuperblock(sb, this.layout.sectorSize), { fua: true });
+  }
+
+  /**
+   * Map bits changed durably: the changed sectors written, one flush, and only then the change
+   * adopted in memory, so a failed write never leaves memory claiming what the disk may not hold.
+   */
+  protected async persistBits(changes: readonly (readonly [MapName, readonly number[], boolean])[]): Promise<void> {
+    const updated: [MapName, Bitmap][] = [];
+    for (const [name, extents, value] of changes) {
+      const { next, sectors } = this.bitmap(name).with(extents, value);
+      if (sectors.length === 0) continue;
+      await this.writeMapSectors(name, next, sectors);
+      updated.push([name, next]);
+    }
+    if (updated.length === 0) return;
+    await this.devices.meta.flush();
+    const touched = [...new Set(changes.flatMap(([, extents]) => extents))];
+    const before = touched.filter((e) => this.needsCopy(e)).length;
+    for (const [name, next] of updated) this.adopt(name, next);
+    this.remaining += touched.filter((e) => this.needsCopy(e)).length - before;
+  }
+
+  /** Writes the given sectors of a map, contiguous ones as one I/O. */
+  protected async writeMapSectors(name: MapName, map: Bitmap, sectors: readonly number[]): Promise<void> {
+    const base = name === 'delta' ? this.layout.deltaSector : this.layout.protectedSector;
+    const size = this.layout.sectorSize;
+    for (let i = 0; i < sectors.length; ) {
+      let j = i + 1;
+      while (j < sectors.length && sectors[j] === sectors[j - 1]! + 1) j++;
+      const first = sectors[i]!;
+      await this.devices.meta.write((base + first) * size, map.bytes.subarray(first * size, (sectors[j - 1]! + 1) * size));
+      i = j;
+    }
+  }
+
+  private bitmap(name: MapName): Bitmap {
+    return name === 'delta' ? this.delta : this.prot;
+  }
+
+  private adopt(name: MapName, next: Bitmap): void {
+    if (name === 'delta') this.delta = next;
+    else this.prot = next;
+  }
+
+  // --- plumbing ------------------------------------------------------------------------------
+
+  /**
+   * One operation at a time, and a commit that failed is made again (with the state memory holds)
+   * before anything else, so what the disk may hold and what the engine believes agree again.
+   */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(async () => {
+      if (this.commitInDoubt) await this.commit(this.state, this.protect);
+      return fn();
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private refuseCloneDuringRestore(op: string): void {
+    if (this.state === 'restoring') throw new CloneBusyError(op);
+  }
+
+  private touched(offset: number, length: number): number[] {
+    if (length === 0) return [];
+    const { first, last } = extentsOf(this.geometry, offset, length);
+    return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+  }
+
+  /** During a restore, each run of sectors comes from the device that holds its truth. */
+  private async routedRead(offset: number, length: number): Promise<Uint8Array> {
+    const { source, clone } = this.devices;
+    if (this.state === 'fractured' || length === 0) return source.read(offset, length);
+    const out = new Uint8Array(length);
+    const size = extentBytes(this.geometry);
+    let at = offset;
+    while (at < offset + length) {
+      const fromClone = this.readsFromClone(Math.floor(at / size));
+      let end = Math.min(offset + length, (Math.floor(at / size) + 1) * size);
+      while (end < offset + length && this.readsFromClone(Math.floor(end / size)) === fromClone) end = Math.min(offset + length, end + size);
+      out.set(await (fromClone ? clone : source).read(at, end - at), at - offset);
+      at = end;
+    }
+    return out;
+  }
+
+  /** Byte ranges covering `extents` (ascending), contiguous ones merged up to `maxIoBytes`. */
+  private copyChunks(extents: readonly number[]): { offset: number; length: number }[] {
+    const chunks: { offset: number; length: number }[] = [];
+    for (const e of [...extents].sort((a, b) => a - b)) {
+      const r = extentRange(this.geometry, e);
+      const last = chunks[chunks.length - 1];
+      if (last !== undefined && last.offset + last.length === r.offset && last.length + r.length <= this.options.maxIoBytes) {
+        chunks[chunks.length - 1] = { offset: last.offset, length: last.length + r.length };
+      } else {
+        chunks.push(r);
+      }
+    }
+    return chunks;
+  }
+
+  private countRemaining(): number {
+    if (this.state === 'fractured') return 0;
+    let n = 0;
+    for (const e of this.delta.setBits()) if (!this.prot.get(e)) n++;
+    return n;
+  }
+}
+
+/** Refuses devices that cannot hold this geometry, naming the device and the size. */
+export function checkDevices(devices: RestoreDevices, geometry: Geometry, metadataBytes: number): void {
+  const check = (name: string, device: BlockDevice, size: number, exact: boolean) => {
+    if (device.sectorSize !== geometry.sectorSize) {
+      throw new MetadataError(`${name} device has ${device.sectorSize}-byte sectors, the geometry ${geometry.sectorSize}`);
+    }
+    if (exact ? device.size !== size : device.size < size) {
+      throw new MetadataError(`${name} device is ${device.size} bytes; the geometry needs ${exact ? '' : 'at least '}${size}`);
+    }
+  };
+  check('source', devices.source, geometry.volumeSize, true);
+  check('clone', devices.clone, geometry.volumeSize, true);
+  check('metadata', devices.meta, metadataBytes, false);
+}

@@ -1,0 +1,48 @@
+/**
+ * The reference engine as an `EngineFactory`: sizing, formatting a fractured pair, and opening
+ * (recovery). `createReferenceEngine` takes the tuning options; the mutant engines pass their
+ * own subclass of `ReferenceEngine`.
+ */
+import { checkGeometry, type EngineFactory, extentCount, type Geometry, type InitialDelta, type RestoreDevices } from '../contract.js';
+import { Bitmap } from './bitmap.js';
+import { checkDevices, DEFAULT_OPTIONS, ReferenceEngine, type ReferenceOptions } from './engine.js';
+import { encodeSuperblock, layoutOf } from './layout.js';
+
+export { ReferenceEngine, type ReferenceOptions } from './engine.js';
+
+type EngineClass = new (...args: ConstructorParameters<typeof ReferenceEngine>) => ReferenceEngine;
+
+function layoutFor(geometry: Geometry) {
+  checkGeometry(geometry);
+  return layoutOf(geometry, extentCount(geometry));
+}
+
+export function createReferenceEngine(options: ReferenceOptions = {}, name = 'reference', Engine: EngineClass = ReferenceEngine): EngineFactory {
+  const metadataSize = (geometry: Geometry) => layoutFor(geometry).totalSectors * geometry.sectorSize;
+  return {
+    name,
+    metadataSize,
+    async format(devices: RestoreDevices, geometry: Geometry, delta: InitialDelta): Promise<void> {
+      const layout = layoutFor(geometry);
+      checkDevices(devices, geometry, metadataSize(geometry));
+      const d = new Bitmap(layout.extents, layout.sectorSize);
+      const set = delta === 'all' ? Array.from({ length: layout.extents }, (_, e) => e) : delta === 'none' ? [] : delta.flatMap((bit, e) => (bit ? [e] : []));
+      const size = layout.sectorSize;
+      const image = new Uint8Array(layout.totalSectors * size);
+      image.set(d.with(set, true).next.bytes, layout.deltaSector * size);
+      // Generation 1 in slot 1; slot 0 stays empty until the first commit writes generation 2.
+      image.set(encodeSuperblock({ state: 'fractured', protect: true, generation: 1, geometry }, size), size);
+      await devices.meta.write(0, image);
+      await devices.meta.flush();
+    },
+    async open(devices: RestoreDevices, geometry: Geometry) {
+      const layout = layoutFor(geometry);
+      checkDevices(devices, geometry, metadataSize(geometry));
+      const engine = new Engine(devices, geometry, layout, { ...DEFAULT_OPTIONS, ...options });
+      await engine.recover();
+      return engine;
+    },
+  };
+}
+
+export const referenceEngine: EngineFactory = createReferenceEngine();
