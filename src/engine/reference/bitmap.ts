@@ -36,19 +36,6 @@ export class Bitmap {
     return { next, sectors: [...sectors].sort((a, b) => a - b) };
   }
 
-  /** Every bit clear, and which sectors that changes. */
-  cleared(): { next: Bitmap; sectors: number[] } {
-    const sectors: number[] = [];
-    for (let s = 0; s * this.sectorSize < this.bytes.length; s++) {
-      if (this.sector(s).some((b) => b !== 0)) sectors.push(s);
-    }
-    return { next: new Bitmap(this.extents, this.sectorSize), sectors };
-  }
-
-  sector(index: number): Uint8Array {
-    return this.bytes.subarray(index * this.sectorSize, (index + 1) * this.sectorSize);
-  }
-
   /** Set bits, lowest first. */
   *setBits(): Generator<number> {
     for (let i = 0; i < this.bytes.length; i++) {

@@ -128,11 +128,7 @@ export class ReferenceEngine implements RestoreEngine {
    * their D bits, set with P, keep them covered until then.
    */
   protected async forgetMirroredExtents(): Promise<void> {
-    const { next, sectors } = this.prot.cleared();
-    if (sectors.length === 0) return;
-    await this.writeMapSectors('protected', next, sectors);
-    await this.devices.meta.flush();
-    this.prot = next;
+    await this.persistBits([['protected', [...this.prot.setBits()], false]]);
   }
 
   // --- host I/O ------------------------------------------------------------------------------
@@ -334,12 +330,7 @@ export class ReferenceEngine implements RestoreEngine {
    */
   protected async commitStart(protect: boolean): Promise<void> {
     await this.devices.clone.flush();
-    const { next, sectors } = this.prot.cleared();
-    if (sectors.length > 0) {
-      await this.writeMapSectors('protected', next, sectors);
-      await this.devices.meta.flush();
-      this.prot = next;
-    }
+    await this.persistBits([['protected', [...this.prot.setBits()], false]]);
     await this.commit('restoring', protect);
   }
 
@@ -353,12 +344,7 @@ export class ReferenceEngine implements RestoreEngine {
     if (!this.protect) {
       await this.flushCloneMirror();
       await this.devices.source.flush();
-      const { next, sectors } = this.delta.cleared();
-      if (sectors.length > 0) {
-        await this.writeMapSectors('delta', next, sectors);
-        await this.devices.meta.flush();
-        this.delta = next;
-      }
+      await this.persistBits([['delta', [...this.delta.setBits()], false]]);
     }
     await this.commit('fractured', this.protect);
   }
@@ -432,15 +418,20 @@ export class ReferenceEngine implements RestoreEngine {
       updated.push([name, next]);
     }
     if (updated.length === 0) return;
-    await this.devices.meta.flush();
+    await this.syncMetadata();
     const touched = [...new Set(changes.flatMap(([, extents]) => extents))];
     const before = touched.filter((e) => this.needsCopy(e)).length;
     for (const [name, next] of updated) this.adopt(name, next);
     this.remaining += touched.filter((e) => this.needsCopy(e)).length - before;
   }
 
+  /** The flush that makes map writes durable: every map change waits for it before it counts. */
+  protected async syncMetadata(): Promise<void> {
+    await this.devices.meta.flush();
+  }
+
   /** Writes the given sectors of a map, contiguous ones as one I/O. */
-  protected async writeMapSectors(name: MapName, map: Bitmap, sectors: readonly number[]): Promise<void> {
+  private async writeMapSectors(name: MapName, map: Bitmap, sectors: readonly number[]): Promise<void> {
     const base = name === 'delta' ? this.layout.deltaSector : this.layout.protectedSector;
     const size = this.layout.sectorSize;
     for (let i = 0; i < sectors.length; ) {

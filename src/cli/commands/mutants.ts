@@ -1,0 +1,129 @@
+/** `prestore mutants`: the harness against every bundled buggy engine, and the kill matrix. */
+import type { Mutant } from '../../mutants/catalogue.js';
+import { hunt } from '../../mutants/hunt.js';
+import { integerFlag, parse, seedFlag } from '../args.js';
+import { type Command, InputError, UsageError } from '../command.js';
+import { checkReportTarget, writeAtomically, xmlEscape } from '../report.js';
+import { loadScenarios, scenarioArgs } from '../scenario-args.js';
+import { seamsOf } from '../seams.js';
+import { formatMs, table } from '../summary.js';
+
+export const MUTANTS_SEED = 'prestore-mutants';
+export const MUTANT_RUNS = 200;
+
+/** One row of the kill matrix; the JSON of SPEC section 7 is the array of these. */
+export interface KillRow {
+  readonly mutant: string;
+  readonly description: string;
+  readonly killed: boolean;
+  readonly casesToKill: number | null;
+  readonly elapsedMs: number;
+  readonly rule: string | null;
+  readonly expectedRule: string;
+  readonly replay: string | null;
+}
+
+const mutantsCommand: Command = {
+  name: 'mutants',
+  summary: 'run the harness against every bundled buggy engine and print the kill matrix',
+  help: `Usage: prestore mutants [NAME...] [--runs N] [--seed S] [--json FILE] [--junit FILE]
+
+Each mutant is the reference engine with one realistic bug (a map bit cleared before its data is
+durable, a read served from the wrong device, ...). For each, the harness exhausts every bundled
+scenario, stopping at the first violation, then explores random cases. A mutant is killed when a
+violation is found; the matrix shows which rule caught it, after how many cases and how long.
+A mutant that survives means the harness has a blind spot.
+
+  NAME...                   only these mutants (default: all; --list shows them)
+  --list                    list the mutants, their bugs and the rule expected to catch each
+  --runs N                  random cases per mutant after the scenarios (default ${MUTANT_RUNS})
+  --seed S                  the seed (default ${MUTANTS_SEED})
+  --json FILE               the matrix as JSON, an array of { mutant, description, killed,
+                            casesToKill, elapsedMs, rule } (- for standard output)
+  --junit FILE              a JUnit report, one testcase per mutant (- for standard output)
+  -h, --help                this help
+
+Exit status: 0 every mutant was killed, 1 a mutant survived, 2 bad usage or bad input,
+3 an internal error (a bug in prestore: please report it).`,
+  async run(argv, io) {
+    const { values, positionals } = parse(argv, { runs: { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' }, junit: { type: 'string' }, list: { type: 'boolean' } }, { positionals: true });
+    const cwd = io.cwd ?? process.cwd();
+    const seams = seamsOf(io);
+    const all = ((await seams.engineModules.mutants()) as { mutants: readonly Mutant[] }).mutants;
+    if (values.list === true) {
+      io.stdout.write(table([['mutant', 'expected rule', 'bug'], ...all.map((m) => [m.name, m.rule, m.description])], 2).join('\n') + '\n');
+      return 0;
+    }
+    const unknown = positionals.filter((n) => !all.some((m) => m.name === n));
+    if (unknown.length > 0) throw new InputError(`no mutant named ${unknown.join(', ')}; the mutants are ${all.map((m) => m.name).join(', ')}`);
+    const chosen = positionals.length === 0 ? all : all.filter((m) => positionals.includes(m.name));
+    const runs = integerFlag('runs', values.runs, MUTANT_RUNS, 0, 10_000_000);
+    const seed = seedFlag(values.seed) ?? MUTANTS_SEED;
+    if (values.json === '-' && values.junit === '-') throw new UsageError('--json and --junit cannot both go to standard output');
+    await checkReportTarget('json', values.json, cwd);
+    await checkReportTarget('junit', values.junit, cwd);
+    const dir = seams.bundledScenarios();
+    const scenarios = (await loadScenarios(await scenarioArgs([dir], cwd, dir), seams)).map((s) => s.scenario);
+    const toStdout = values.json === '-' || values.junit === '-';
+    const say = (line: string) => (toStdout ? io.stderr : io.stdout).write(line + '\n');
+
+    const rows: KillRow[] = [];
+    for (const m of chosen) {
+      const started = seams.now();
+      const engineArgs = `--engine mutant:${m.name}`;
+      const result = await hunt(m.factory, seams.harness, { seed, scenarios, runs, engineArgs });
+      const row: KillRow = {
+        mutant: m.name,
+        description: m.description,
+        killed: result.killed,
+        casesToKill: result.killed ? result.cases : null,
+        elapsedMs: Math.round(seams.now() - started),
+        rule: result.violation?.rule ?? null,
+        expectedRule: m.rule,
+        replay: result.violation?.replay ?? null,
+      };
+      rows.push(row);
+      say(`  ${row.killed ? 'killed  ' : 'SURVIVED'} ${m.name}${row.killed ? ` by ${row.rule} after ${row.casesToKill} cases` : ` ${result.cases} cases`} (${formatMs(row.elapsedMs)})`);
+    }
+
+    const killed = rows.filter((r) => r.killed).length;
+    const lines = [
+      '',
+      `prestore mutants: seed ${seed}, ${rows.length} mutants, ${killed} killed`,
+      ...table([
+        ['mutant', 'killed', 'rule', 'expected', 'cases', 'time'],
+        ...rows.map((r) => [r.mutant, r.killed ? 'yes' : 'NO', r.rule ?? '-', r.expectedRule, r.casesToKill === null ? '-' : String(r.casesToKill), formatMs(r.elapsedMs)]),
+      ]),
+      '',
+      killed === rows.length ? 'every mutant was killed' : `${rows.length - killed} mutant(s) survived: the harness has a blind spot`,
+    ];
+    for (const line of lines) say(line);
+    if (values.json !== undefined) await emit(values.json, JSON.stringify(rows, null, 2) + '\n');
+    if (values.junit !== undefined) await emit(values.junit, junit(rows, seed));
+    return killed === rows.length ? 0 : 1;
+
+    async function emit(target: string, text: string): Promise<void> {
+      if (target === '-') io.stdout.write(text);
+      else await writeAtomically(target, text, cwd);
+    }
+  },
+};
+
+function junit(rows: readonly KillRow[], seed: string): string {
+  const survived = rows.filter((r) => !r.killed).length;
+  const total = rows.reduce((t, r) => t + r.elapsedMs, 0) / 1000;
+  const lines = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="prestore mutants" tests="${rows.length}" failures="${survived}" errors="0" time="${total.toFixed(3)}">`,
+    `  <testsuite name="prestore mutants (seed ${xmlEscape(seed)})" tests="${rows.length}" failures="${survived}" errors="0" skipped="0" time="${total.toFixed(3)}">`,
+  ];
+  for (const r of rows) {
+    const open = `    <testcase classname="prestore.mutants" name="${xmlEscape(r.mutant)}" time="${(r.elapsedMs / 1000).toFixed(3)}"`;
+    if (r.killed) lines.push(`${open}/>`);
+    else lines.push(`${open}>`, `      <failure message="${xmlEscape(`survived: ${r.description}`)}" type="survived"/>`, '    </testcase>');
+  }
+  lines.push('  </testsuite>', '</testsuites>');
+  return lines.join('\n') + '\n';
+}
+
+export default mutantsCommand;

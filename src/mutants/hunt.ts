@@ -1,0 +1,41 @@
+/**
+ * Hunting one engine for a violation, cheapest first: every bundled scenario exhausted at its
+ * own depth (stopping at the first violation), then random cases. What `prestore mutants` runs
+ * against each mutant, and what the mutant tests assert.
+ */
+import type { EngineFactory } from '../engine/contract.js';
+import type { CampaignOptions, CampaignResult } from '../harness/campaign.js';
+import type { Scenario, Violation } from '../harness/case.js';
+
+export interface Campaigns {
+  explore(engine: EngineFactory, options: CampaignOptions): Promise<CampaignResult>;
+  exhaust(engine: EngineFactory, scenario: Scenario, options: CampaignOptions): Promise<CampaignResult>;
+}
+
+export interface HuntOptions {
+  readonly seed: string;
+  readonly scenarios: readonly Scenario[];
+  /** Random cases after the scenarios: the rest of the budget. */
+  readonly runs: number;
+  readonly engineArgs?: string;
+}
+
+export interface HuntResult {
+  readonly killed: boolean;
+  /** Cases run up to and including the one that found the violation (or all of them). */
+  readonly cases: number;
+  readonly violation?: Violation;
+}
+
+export async function hunt(engine: EngineFactory, campaigns: Campaigns, options: HuntOptions): Promise<HuntResult> {
+  const base = { seed: options.seed, ...(options.engineArgs === undefined ? {} : { engineArgs: options.engineArgs }) };
+  let cases = 0;
+  for (const scenario of options.scenarios) {
+    const result = await campaigns.exhaust(engine, scenario, { ...base, stopOnFirst: true });
+    cases += result.cases;
+    if (result.violations.length > 0) return { killed: true, cases, violation: result.violations[0]! };
+  }
+  const result = await campaigns.explore(engine, { ...base, runs: options.runs });
+  cases += result.cases;
+  return result.violations.length > 0 ? { killed: true, cases, violation: result.violations[0]! } : { killed: false, cases };
+}
