@@ -24,16 +24,28 @@ export class Bitmap {
     return (this.bytes[extent >> 3]! & (1 << (extent & 7))) !== 0;
   }
 
-  /** The map with `extents` set to `value`, and which of its sectors changed; this map is untouched. */
-  with(extents: Iterable<number>, value: boolean): { next: Bitmap; sectors: number[] } {
-    const next = new Bitmap(this.extents, this.sectorSize, this.bytes);
-    const sectors = new Set<number>();
+  /**
+   * The sectors that setting `extents` to `value` would change, as their new contents, by sector
+   * index; the map itself is untouched until `apply`, so it never claims what is not yet durable.
+   */
+  staged(extents: Iterable<number>, value: boolean): Map<number, Uint8Array> {
+    const sectors = new Map<number, Uint8Array>();
     for (const e of extents) {
       if (this.get(e) === value) continue;
-      next.bytes[e >> 3]! ^= 1 << (e & 7);
-      sectors.add(Math.floor((e >> 3) / this.sectorSize));
+      const index = Math.floor((e >> 3) / this.sectorSize);
+      let image = sectors.get(index);
+      if (image === undefined) {
+        image = this.bytes.slice(index * this.sectorSize, (index + 1) * this.sectorSize);
+        sectors.set(index, image);
+      }
+      image[(e >> 3) % this.sectorSize]! ^= 1 << (e & 7);
     }
-    return { next, sectors: [...sectors].sort((a, b) => a - b) };
+    return sectors;
+  }
+
+  /** Adopts staged sector contents. */
+  apply(sectors: ReadonlyMap<number, Uint8Array>): void {
+    for (const [index, image] of sectors) this.bytes.set(image, index * this.sectorSize);
   }
 
   /** Set bits, lowest first. */

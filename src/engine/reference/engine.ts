@@ -164,7 +164,7 @@ export class ReferenceEngine implements RestoreEngine {
       await this.devices.source.write(offset, data);
     } catch (error) {
       const before = extents.filter((e) => this.needsCopy(e)).length;
-      this.prot = this.prot.with(extents, false).next;
+      this.prot.apply(this.prot.staged(extents, false));
       this.remaining += extents.filter((e) => this.needsCopy(e)).length - before;
       this.cursor = Math.min(this.cursor, ...extents);
       throw error;
@@ -410,18 +410,19 @@ export class ReferenceEngine implements RestoreEngine {
    * adopted in memory, so a failed write never leaves memory claiming what the disk may not hold.
    */
   protected async persistBits(changes: readonly (readonly [MapName, readonly number[], boolean])[]): Promise<void> {
-    const updated: [MapName, Bitmap][] = [];
+    const staged: [Bitmap, Map<number, Uint8Array>][] = [];
     for (const [name, extents, value] of changes) {
-      const { next, sectors } = this.bitmap(name).with(extents, value);
-      if (sectors.length === 0) continue;
-      await this.writeMapSectors(name, next, sectors);
-      updated.push([name, next]);
+      const map = this.bitmap(name);
+      const sectors = map.staged(extents, value);
+      if (sectors.size === 0) continue;
+      await this.writeMapSectors(name === 'delta' ? this.layout.deltaSector : this.layout.protectedSector, sectors);
+      staged.push([map, sectors]);
     }
-    if (updated.length === 0) return;
+    if (staged.length === 0) return;
     await this.syncMetadata();
     const touched = [...new Set(changes.flatMap(([, extents]) => extents))];
     const before = touched.filter((e) => this.needsCopy(e)).length;
-    for (const [name, next] of updated) this.adopt(name, next);
+    for (const [map, sectors] of staged) map.apply(sectors);
     this.remaining += touched.filter((e) => this.needsCopy(e)).length - before;
   }
 
@@ -430,26 +431,22 @@ export class ReferenceEngine implements RestoreEngine {
     await this.devices.meta.flush();
   }
 
-  /** Writes the given sectors of a map, contiguous ones as one I/O. */
-  private async writeMapSectors(name: MapName, map: Bitmap, sectors: readonly number[]): Promise<void> {
-    const base = name === 'delta' ? this.layout.deltaSector : this.layout.protectedSector;
+  /** Writes staged map sectors, runs of contiguous ones as one I/O. */
+  private async writeMapSectors(base: number, sectors: ReadonlyMap<number, Uint8Array>): Promise<void> {
     const size = this.layout.sectorSize;
-    for (let i = 0; i < sectors.length; ) {
+    const order = [...sectors.keys()].sort((a, b) => a - b);
+    for (let i = 0; i < order.length; ) {
       let j = i + 1;
-      while (j < sectors.length && sectors[j] === sectors[j - 1]! + 1) j++;
-      const first = sectors[i]!;
-      await this.devices.meta.write((base + first) * size, map.bytes.subarray(first * size, (sectors[j - 1]! + 1) * size));
+      while (j < order.length && order[j] === order[j - 1]! + 1) j++;
+      const run = new Uint8Array((j - i) * size);
+      for (let k = i; k < j; k++) run.set(sectors.get(order[k]!)!, (k - i) * size);
+      await this.devices.meta.write((base + order[i]!) * size, run);
       i = j;
     }
   }
 
   private bitmap(name: MapName): Bitmap {
     return name === 'delta' ? this.delta : this.prot;
-  }
-
-  private adopt(name: MapName, next: Bitmap): void {
-    if (name === 'delta') this.delta = next;
-    else this.prot = next;
   }
 
   // --- plumbing ------------------------------------------------------------------------------

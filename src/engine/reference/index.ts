@@ -29,7 +29,8 @@ export function createReferenceEngine(options: ReferenceOptions = {}, name = 're
       const set = delta === 'all' ? Array.from({ length: layout.extents }, (_, e) => e) : delta === 'none' ? [] : delta.flatMap((bit, e) => (bit ? [e] : []));
       const size = layout.sectorSize;
       const image = new Uint8Array(layout.totalSectors * size);
-      image.set(d.with(set, true).next.bytes, layout.deltaSector * size);
+      d.apply(d.staged(set, true));
+      image.set(d.bytes, layout.deltaSector * size);
       // Generation 1 in slot 1; slot 0 stays empty until the first commit writes generation 2.
       image.set(encodeSuperblock({ state: 'fractured', protect: true, generation: 1, geometry }, size), size);
       await devices.meta.write(0, image);
