@@ -401,13 +401,13 @@ describe('exhaust', () => {
 });
 
 describe('start', () => {
-  it('exhausts every bundled scenario at its own depth, then explores', async () => {
+  it('exhausts every bundled scenario at depth 1, then explores', async () => {
     const r = await run(['start']);
     expect(r.code).toBe(0);
     const bundled = readdirSync(join(process.cwd(), 'scenarios')).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json'));
     const exhausts = r.calls.filter((c) => c.kind === 'exhaust');
     expect(exhausts).toHaveLength(bundled.length);
-    expect(exhausts.every((c) => c.options!.depth === undefined && c.options!.seed === 'prestore-start')).toBe(true);
+    expect(exhausts.every((c) => c.options!.depth === 1 && c.options!.seed === 'prestore-start')).toBe(true);
     expect(r.calls.at(-1)!.kind).toBe('explore');
     expect(r.stdout).toContain('coverage (per scenario and cache mode)');
     expect(r.stdout).toMatch(/explore \(40 runs\)/);
