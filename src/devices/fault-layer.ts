@@ -151,6 +151,11 @@ export class VolatileCache {
     this.writes.push({ device: this.device, point, offset, data: data.slice(), fua: false, inFlight: true });
   }
 
+  /** Replaces the cache with writes recorded elsewhere (a crash state derived from a trace). */
+  preload(writes: readonly CachedWrite[]): void {
+    this.writes = writes.filter((w) => w.device === this.device).map((w) => ({ ...w }));
+  }
+
   /**
    * Every cached write to the medium, in issue order. FUA writes are written again too: they are
    * already durable, but skipping them would let an older cached write to the same sector land over
@@ -403,6 +408,33 @@ export class FaultLayer {
     this.epoch++;
     for (const d of DEVICE_NAMES) await this.caches[d].applyCrash(chosen);
     return chosen;
+  }
+
+  /**
+   * Trace entries of a recorded run, taken over as if these operations had just run: the numbering
+   * goes on after them. Used with `enterCrash` to reach a crash state without running the engine.
+   */
+  replayTrace(entries: readonly TraceEntry[]): void {
+    for (const e of entries) this.trace.push(e);
+    if (entries.length > 0) this.point = entries[entries.length - 1]!.point + 1;
+  }
+
+  /**
+   * The layer as a run leaves it when it crashes at `point`: the durable images and the cached
+   * writes (the one in flight included) a recorded run had there, the crash entry traced, the
+   * devices down until `powerLoss` decides what survives. Exhaustive search derives these from one
+   * recorded run instead of running the engine up to every point again.
+   */
+  async enterCrash(crash: { readonly entry: TraceEntry; readonly durable: Readonly<Record<DeviceName, Uint8Array>>; readonly pending: readonly CachedWrite[] }): Promise<void> {
+    for (const d of DEVICE_NAMES) {
+      await this.caches[d].backend.write(0, crash.durable[d]);
+      this.caches[d].preload(crash.pending);
+    }
+    // Traced as `begin` traces a crash: a read's bytes never arrived, so it has no digest.
+    const { point, device, op, offset, length, fua, digest: written } = crash.entry;
+    this.replayTrace([{ point, device, op, offset, length, fua, digest: op === 'write' ? written : '', outcome: 'crash' }]);
+    this.down = true;
+    this.crashedAt = crash.entry.point;
   }
 
   /** Power back on: fresh handles on the surviving images; numbering goes on where it was. */

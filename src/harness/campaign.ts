@@ -23,6 +23,11 @@ export interface CampaignOptions {
   readonly depth?: 1 | 2;
   /** exhaust: override the scenario's cache modes. */
   readonly modes?: readonly CacheMode[];
+  /**
+   * exhaust: run the engine from the start up to every crash state (the naive way, quadratic in
+   * the workload), instead of resuming from the one recorded run. For comparison and checking.
+   */
+  readonly rerunPrefix?: boolean;
   /** Stop at the first violation (explore shrinks it first). */
   readonly stopOnFirst?: boolean;
   readonly onProgress?: (progress: Progress) => void;

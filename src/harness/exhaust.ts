@@ -4,9 +4,12 @@
  * are few (`DEFAULT_ENUMERATION`), a seeded sample beyond. Depth 2 adds a second crash at every
  * I/O point of each first crash's recovery, one seeded crash state per point and mode.
  *
- * The scenario runs once with every write recorded; each crash state's surviving images are
- * derived from that record. Two crash states with byte-identical images inside the same host
- * operation recover identically, so each such class is checked once (`distinctCrashStates`).
+ * Linear cost: the scenario runs once with every write and every engine call's outcome recorded.
+ * Each crash state's devices (durable images, cached writes) are derived from that record, and the
+ * checker is resumed from it: the prefix is replayed from the record without the engine and
+ * without device I/O, and only the recovery and what follows it run live. Two crash states with
+ * byte-identical images inside the same host operation recover identically, so each such class
+ * is checked once (`distinctCrashStates`).
  */
 import { createHash } from 'node:crypto';
 import { type CachedWrite, type CacheMode, DEVICE_NAMES, type DeviceName, enumerateCrashStates, type SurvivalChoice, survivingWrites, type TraceEntry } from '../devices/fault-layer.js';
@@ -25,14 +28,25 @@ interface CrashState {
   readonly ops: number;
   /** Same key, same recovery: the interrupted operation and a hash of the surviving images. */
   readonly key: string;
+  /** The devices at the crash, before survivors are chosen. */
+  readonly at: DevicesAt;
+}
+
+interface DevicesAt {
+  readonly durable: Record<DeviceName, Uint8Array>;
+  readonly pending: readonly CachedWrite[];
 }
 
 export async function exhaust(engine: EngineFactory, scenario: Scenario, options: CampaignOptions): Promise<CampaignResult> {
   const modes = options.modes ?? scenario.modes;
   const depth = options.depth ?? scenario.depth;
-  const base: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [] };
+  const scenarioCase: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [] };
   const runOptions = { seed: options.seed, engineArgs: options.engineArgs };
-  const recorded = await runCase(engine, base, { ...runOptions, recordData: true });
+  const recorded = await runCase(engine, scenarioCase, { ...runOptions, recordData: true, record: true });
+  // Power losses the workload itself asks for keep the survivors the recorded run drew.
+  const base: Case = { ...scenarioCase, workload: recorded.resolved.workload };
+  const from = (state: CrashState) =>
+    options.rerunPrefix === true ? {} : { resume: { events: recorded.events, trace: recorded.trace, point: state.point, ...state.at } };
   const violations: Violation[] = [...recorded.violations];
   const rng = seededRng(`${options.seed}/exhaust/${scenario.name}`);
   const { states, enumerated } = await crashStatesOf(engine, base, recorded, modes, rng);
@@ -55,13 +69,13 @@ export async function exhaust(engine: EngineFactory, scenario: Scenario, options
     distinctCrashStates++;
     row.distinct++;
     const c: Case = { ...base, workload: base.workload.slice(0, state.ops), crashes: [{ point: state.point, mode: state.mode, choice: state.choice }] };
-    const run = await runCase(engine, c, { ...runOptions, recordData: depth === 2 });
+    const run = await runCase(engine, c, { ...runOptions, ...from(state) });
     cases++;
     violations.push(...run.violations);
     if (depth === 2 && run.violations.length === 0) {
       for (const second of secondCrashes(c, run, modes)) {
         if (stop()) break;
-        const again = await runCase(engine, second, runOptions);
+        const again = await runCase(engine, second, { ...runOptions, ...from(state) });
         cases++;
         crashStates += again.crashStates - 1;
         rows.get(second.crashes[1]!.mode)!.second++;
@@ -94,20 +108,29 @@ async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRu
   const states: CrashState[] = [];
   const enumerated = new Map(modes.map((m) => [m, { exhaustive: 0, sampled: 0 }]));
   const trace = recorded.trace;
+  // Power losses the workload asks for happen between I/Os, where their operation begins.
+  const losses = base.workload.flatMap((op, i) => (op.op === 'powerLoss' && op.choice !== undefined ? [{ at: recorded.opStarts[i]!, choice: op.choice }] : []));
   let next = 0;
+  const applyUpTo = (point: number) => {
+    while (next < trace.length && trace[next]!.point < point) cached = apply(trace[next++]!, cached, durable);
+  };
   for (let point = 0; point < recorded.armedEnd; point++) {
-    while (next < trace.length && trace[next]!.point < point) {
-      cached = apply(trace[next]!, cached, durable);
-      next++;
+    while (losses.length > 0 && losses[0]!.at <= point) {
+      const loss = losses.shift()!;
+      applyUpTo(loss.at);
+      for (const d of DEVICE_NAMES) for (const w of survivingWrites(cached.filter((c) => c.device === d), loss.choice, sectorSize)) durable[d].set(w.data, w.offset);
+      cached = [];
     }
+    applyUpTo(point);
     const entry = trace[next];
     const inFlight: CachedWrite[] = entry?.op === 'write' && entry.data !== undefined ? [{ device: entry.device, point, offset: entry.offset, data: entry.data, fua: entry.fua, inFlight: true }] : [];
     const pending = [...cached, ...inFlight];
+    const at: DevicesAt = { durable: { source: durable.source.slice(), clone: durable.clone.slice(), meta: durable.meta.slice() }, pending };
     const ops = recorded.opStarts.filter((start) => start <= point).length;
     for (const mode of modes) {
       const { choices, exhaustive } = enumerateCrashStates(pending, mode, sectorSize, rng);
       enumerated.get(mode)![exhaustive ? 'exhaustive' : 'sampled']++;
-      for (const choice of choices) states.push({ point, mode, choice, ops: Math.min(ops, base.workload.length), key: `${ops}:${imageHash(durable, pending, choice, sectorSize)}` });
+      for (const choice of choices) states.push({ point, mode, choice, ops: Math.min(ops, base.workload.length), key: `${ops}:${imageHash(durable, pending, choice, sectorSize)}`, at });
     }
   }
   return { states, enumerated };

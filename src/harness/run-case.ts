@@ -5,7 +5,7 @@
  */
 import { VolumeModel, sectorValue } from '../../model/volume-model.js';
 import { MemoryDevice } from '../devices/memory-device.js';
-import { type CacheMode, CrashError, describeSurvival, FaultLayer, formatTraceEntry, type SurvivalChoice, type TraceEntry } from '../devices/fault-layer.js';
+import { type CachedWrite, type CacheMode, CrashError, type DeviceName, describeSurvival, FaultLayer, formatTraceEntry, type SurvivalChoice, type TraceEntry } from '../devices/fault-layer.js';
 import { CloneBusyError, type EngineFactory, type EngineStatus, extentCount, extentsOf, type Geometry, type InitialDelta, type RestoreDevices, type RestoreEngine } from '../engine/contract.js';
 import type { Case, CaseResult, CrashPlan, HostOp, Violation, Volume } from './case.js';
 import { cloneUnchanged, cloneWrites } from './oracle/clone-preserved.js';
@@ -29,6 +29,28 @@ export interface RunOptions {
   readonly traceLines?: number;
   /** Keep the bytes of every write in the trace, so crash states can be derived from it. */
   readonly recordData?: boolean;
+  /** Keep what every engine call returned and every device image the checks looked at. */
+  readonly record?: boolean;
+  /** Start from a crash state of a recorded run instead of running the engine up to it. */
+  readonly resume?: Resume;
+}
+
+/**
+ * What the checker saw of the engine, in order: each call's outcome and how far the trace had
+ * got when it returned, and each image a check peeked at. Replaying it drives the checker
+ * through a prefix of the run exactly as before, without the engine and without device I/O.
+ */
+export type RecordedEvent =
+  | { readonly kind: 'call'; readonly outcome: Outcome<unknown>; readonly traceEnd: number }
+  | { readonly kind: 'peek'; readonly bytes: Uint8Array };
+
+/** A crash state of a recorded run: its events and trace, and the devices at the crash. */
+export interface Resume {
+  readonly events: readonly RecordedEvent[];
+  readonly trace: readonly TraceEntry[];
+  readonly point: number;
+  readonly durable: Readonly<Record<DeviceName, Uint8Array>>;
+  readonly pending: readonly CachedWrite[];
 }
 
 export interface CaseRun extends CaseResult {
@@ -41,6 +63,8 @@ export interface CaseRun extends CaseResult {
   readonly opStarts: readonly number[];
   /** Crash points from here on are not armed: the end checks run without faults. */
   readonly armedEnd: number;
+  /** With `record`: what the checker saw, for resuming from any crash state of this run. */
+  readonly events: readonly RecordedEvent[];
 }
 
 /** The three devices of a case as they are before the workload: initial images, fresh metadata. */
@@ -69,7 +93,7 @@ class Stop extends Error {
 }
 
 /** What happened to one engine call. */
-type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly crashed: boolean; readonly faulted: boolean; readonly busy: boolean; readonly error: unknown };
+export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly crashed: boolean; readonly faulted: boolean; readonly busy: boolean; readonly error: unknown };
 
 export async function runCase(factory: EngineFactory, c: Case, options: RunOptions): Promise<CaseRun> {
   const run = new CaseRunner(factory, c, options);
@@ -105,6 +129,11 @@ class CaseRunner {
   private readonly log: { point: number; text: string }[] = [];
   private readonly opStarts: number[] = [];
   private armedEnd = 0;
+  private readonly events: RecordedEvent[] = [];
+  /** While resuming: the next recorded event to replay; live once the crash is reached. */
+  private replayAt: number | undefined;
+  /** The engine object of a replayed open belongs to the recorded run: never disposed here. */
+  private engineIsRecorded = false;
 
   constructor(
     private readonly factory: EngineFactory,
@@ -114,6 +143,7 @@ class CaseRunner {
     this.geometry = c.geometry;
     this.sectorSize = c.geometry.sectorSize;
     this.plans = new Map(c.crashes.map((p) => [p.point, p]));
+    if (options.resume !== undefined) this.replayAt = 0;
   }
 
   async run(): Promise<CaseRun> {
@@ -130,7 +160,7 @@ class CaseRunner {
       if (!(e instanceof Stop)) throw e;
       violation = this.violation(e.finding);
     } finally {
-      await this.engine?.dispose?.();
+      if (!this.engineIsRecorded) await this.engine?.dispose?.();
     }
     return {
       violations: violation === undefined ? [] : [violation],
@@ -141,6 +171,7 @@ class CaseRunner {
       trace: this.layer?.trace ?? [],
       opStarts: this.opStarts,
       armedEnd: this.c.finish === false ? (this.layer?.nextPoint ?? 0) : this.armedEnd,
+      events: this.events,
     };
   }
 
@@ -167,6 +198,7 @@ class CaseRunner {
       const opened = await this.call(() => this.factory.open(this.layer.devices as RestoreDevices, this.geometry));
       if (opened.ok) {
         this.engine = opened.value;
+        this.engineIsRecorded = this.replayAt !== undefined;
         return;
       }
       if (opened.crashed) {
@@ -192,8 +224,9 @@ class CaseRunner {
     if (point !== undefined && plan !== undefined) this.resolvedCrashes.push({ ...plan, choice: chosen });
     this.note(`POWER LOSS${point === undefined ? '' : ` at I/O point ${point}`}: ${describeSurvival(pending, chosen)}`);
     this.crashStates++;
-    await this.engine?.dispose?.();
+    if (!this.engineIsRecorded) await this.engine?.dispose?.();
     this.engine = undefined;
+    this.engineIsRecorded = false;
     this.source.crash();
     this.clone.crash();
     this.layer.restart();
@@ -222,7 +255,7 @@ class CaseRunner {
       await this.widenCopyAllowed();
     }
     if (this.phase === 'restoring' && this.protect) {
-      this.check(cloneUnchanged(this.cloneAtStart!, await this.layer.peek('clone'), this.sectorSize, 'during the restore, as seen after recovery'));
+      this.check(cloneUnchanged(this.cloneAtStart!, await this.peek('clone'), this.sectorSize, 'during the restore, as seen after recovery'));
     }
     this.checkRestoreTrace();
   }
@@ -364,7 +397,7 @@ class CaseRunner {
     this.clone = cloneModel;
     this.clone.flush();
     this.source.assignFrom(this.clone);
-    const image = await this.layer.peek('clone');
+    const image = await this.peek('clone');
     this.check(readMatchesModel(this.clone, 'the clone device at the start of the restore', 0, image, this.sectorSize, 'clone-preserved'));
     this.cloneAtStart = image;
     await this.captureDeltaAtStart();
@@ -425,7 +458,7 @@ class CaseRunner {
   private async checkDeltaCovers(when: string): Promise<void> {
     if (this.engine?.inspect === undefined) return;
     const maps = await this.must('inspect', () => this.engine!.inspect!());
-    this.check(deltaCoversDifferences(this.geometry, await this.layer.peek('source'), await this.layer.peek('clone'), maps.delta, when));
+    this.check(deltaCoversDifferences(this.geometry, await this.peek('source'), await this.peek('clone'), maps.delta, when));
   }
 
   // --- the end of the case -------------------------------------------------------------------
@@ -440,8 +473,8 @@ class CaseRunner {
     await this.must('the final flushClone', () => this.engine!.flushClone());
     this.source.flush();
     this.clone.flush();
-    const source = await this.layer.peek('source');
-    const clone = await this.layer.peek('clone');
+    const source = await this.peek('source');
+    const clone = await this.peek('clone');
     this.check(sourceMatchesModel(this.source, source, this.sectorSize));
     // Host writes after the completion (fractured again) may make the pair differ, legitimately.
     if (!this.protect && !this.writtenSinceRestore) this.check(pairEqual(source, clone, this.sectorSize, 'restore-ends-right', 'after an unprotected restore'));
@@ -453,7 +486,7 @@ class CaseRunner {
     await this.beginRestore(true, this.clone);
     await this.runToCompletion();
     await this.must('flushSource after the second restore', () => this.engine!.flushSource());
-    this.check(pairEqual(await this.layer.peek('source'), await this.layer.peek('clone'), this.sectorSize, 'delta-map-sound', 'after a second restore with no host writes'));
+    this.check(pairEqual(await this.peek('source'), await this.peek('clone'), this.sectorSize, 'delta-map-sound', 'after a second restore with no host writes'));
   }
 
   /** Steps until the restore completes; each recovery restarts the count (rule 6). */
@@ -490,6 +523,46 @@ class CaseRunner {
   // --- plumbing ------------------------------------------------------------------------------
 
   private async call<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+    if (this.replayAt !== undefined) return this.replayCall() as Promise<Outcome<T>>;
+    const outcome = await this.liveCall(fn);
+    if (this.options.record) this.events.push({ kind: 'call', outcome, traceEnd: this.layer.trace.length });
+    return outcome;
+  }
+
+  /**
+   * The next recorded call, replayed: its I/O goes into the trace as it was, and its outcome is
+   * returned as it was, until the call in which the crash point falls. There the devices take the
+   * crash state, the call fails as a crash, and the run goes on live.
+   */
+  private async replayCall(): Promise<Outcome<unknown>> {
+    const resume = this.options.resume!;
+    const event = resume.events[this.replayAt!++];
+    if (event?.kind !== 'call') throw new Error('resuming: the recorded run made no call here; the checker is not deterministic');
+    const entries = resume.trace.slice(this.layer.trace.length, event.traceEnd);
+    const crashAt = entries.findIndex((e) => e.point >= resume.point);
+    if (crashAt < 0) {
+      this.layer.replayTrace(entries);
+      return event.outcome;
+    }
+    this.layer.replayTrace(entries.slice(0, crashAt));
+    await this.layer.enterCrash({ entry: entries[crashAt]!, durable: resume.durable, pending: resume.pending });
+    this.replayAt = undefined;
+    return { ok: false, crashed: true, faulted: false, busy: false, error: new CrashError(resume.point) };
+  }
+
+  /** The cached view of a device, for a check: recorded, and replayed while resuming. */
+  private async peek(device: DeviceName): Promise<Uint8Array> {
+    if (this.replayAt !== undefined) {
+      const event = this.options.resume!.events[this.replayAt++];
+      if (event?.kind !== 'peek') throw new Error('resuming: the recorded run took no image here; the checker is not deterministic');
+      return event.bytes;
+    }
+    const bytes = await this.layer.peek(device);
+    if (this.options.record) this.events.push({ kind: 'peek', bytes });
+    return bytes;
+  }
+
+  private async liveCall<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
     const traceFrom = this.layer.trace.length;
     try {
       return { ok: true, value: await fn() };
