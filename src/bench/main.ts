@@ -8,6 +8,8 @@
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { benchFaultLayer } from './fault-layer.js';
+import { benchMapCommit } from './map-commit.js';
+import { benchImage } from './image.js';
 
 export type Figures = Record<string, number | string | boolean>;
 
@@ -20,9 +22,19 @@ export interface BenchSection {
 
 export const SECTIONS: readonly BenchSection[] = [
   {
+    name: 'mapCommit',
+    title: 'map commit cost of the reference engine, 1,000 vs 1,000,000 extents (500 host writes to extents not yet copied, median of 7 rounds)',
+    run: async () => ({ ...(await benchMapCommit()) }),
+  },
+  {
     name: 'faultLayer',
     title: 'fault layer overhead (100,000 4 KiB writes, flush every 64, median of 5 rounds)',
     run: async () => ({ ...(await benchFaultLayer()) }),
+  },
+  {
+    name: 'image',
+    title: 'image restore vs cp (1 GiB unless PRESTORE_BENCH_IMAGE_SIZE; all extents differ, final flush included; median of 3 rounds)',
+    run: async () => ({ ...(await benchImage()) }),
   },
 ];
 

@@ -50,15 +50,23 @@ export class FileDevice implements BlockDevice {
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
+    // Checked before allocating, so a bad length is an IoRangeError, not a RangeError.
     checkIo(this.name, this, 'read', offset, length);
     const bytes = new Uint8Array(length);
+    await this.readInto(offset, bytes);
+    return bytes;
+  }
+
+  /** Fills `bytes` from `offset`: for callers that reuse their buffers (src/images/buffer-pool.ts). */
+  async readInto(offset: number, bytes: Uint8Array): Promise<void> {
+    const length = bytes.length;
+    checkIo(this.name, this, 'read', offset, length);
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.handle.read(bytes, done, length - done, offset + done);
       if (bytesRead === 0) throw new Error(`${this.name}: read at offset ${offset + done}: unexpected end of file`);
       done += bytesRead;
     }
-    return bytes;
   }
 
   async write(offset: number, data: Uint8Array, options?: WriteOptions): Promise<void> {

@@ -1,0 +1,351 @@
+/**
+ * The image commands in-process (init, restore, resume, status through the dispatcher) on small
+ * real files in the OS temp directory, and the refusals: wrong sizes, a different clone, a changed
+ * source, a lock held, a damaged metadata file.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import type { CommandIo } from '../cli/command.js';
+import { runCli } from '../cli/dispatch.js';
+import { MemoryDevice } from '../devices/memory-device.js';
+import { BufferPool } from './buffer-pool.js';
+import { EarlyWritebackDevice } from './early-writeback.js';
+import { imageEngine } from './engine.js';
+import { scribble, sha256File, writeSeededImage } from './fixtures.js';
+import { decodeHeader, encodeHeader, HEADER_SIZE } from './header.js';
+import { OffsetDevice } from './offset-device.js';
+import { OverlayDevice } from './overlay-device.js';
+import { openDevices, readHeader } from './pair.js';
+import { parseSize } from './sizes.js';
+
+class Sink extends Writable {
+  text = '';
+  override _write(chunk: unknown, _e: BufferEncoding, done: (error?: Error | null) => void): void {
+    this.text += String(chunk);
+    done();
+  }
+}
+
+const root = mkdtempSync(join(tmpdir(), 'prestore-images-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+let dir = '';
+let n = 0;
+beforeEach(() => {
+  dir = join(root, `t${n++}`);
+  rmSync(dir, { recursive: true, force: true });
+  spawnSync('mkdir', ['-p', dir]);
+});
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new Sink();
+  const stderr = new Sink();
+  const io: CommandIo = { stdout, stderr, env: { CI: '1' }, cwd: dir };
+  const code = await runCli(argv, io);
+  return { code, out: stdout.text, err: stderr.text };
+}
+
+const EXTENT = 4096;
+const SIZE = 1 << 20;
+
+/** A pair in `dir`: the clone seeded, the source a copy of it with `differ` extents changed. */
+async function pair(differ: readonly number[], size = SIZE): Promise<void> {
+  await writeSeededImage(join(dir, 'c.img'), size, 'clone');
+  writeFileSync(join(dir, 's.img'), readFileSync(join(dir, 'c.img')));
+  await scribble(join(dir, 's.img'), differ.map((e) => ({ offset: e * EXTENT, length: Math.min(EXTENT, size - e * EXTENT) })), 'source');
+}
+
+async function status(): Promise<Record<string, unknown>> {
+  const r = await cli('status', '--meta', 'm.meta', '--json', '-');
+  expect(r.code, r.err).toBe(0);
+  return JSON.parse(r.out) as Record<string, unknown>;
+}
+
+const same = (a: string, b: string) => readFileSync(join(dir, a)).equals(readFileSync(join(dir, b)));
+
+describe('init', () => {
+  it('--compare marks exactly the extents that differ, the short last one included', async () => {
+    const size = SIZE + 1024;
+    await pair([3, 100, 256], size);
+    const r = await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--extent', '4K', '--compare');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('differ    3 extents');
+    const s = await status();
+    expect(s).toMatchObject({ state: 'fractured', protect: null, extents: 257, deltaCount: 3, protectedCount: 0, extentsRemaining: 0 });
+  });
+
+  it('--all-differ sets every bit; the header records both images by absolute path', async () => {
+    await pair([]);
+    expect((await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--extent', '64K', '--all-differ')).code).toBe(0);
+    expect(await status()).toMatchObject({ deltaCount: 16, extents: 16 });
+    const header = await readHeader(join(dir, 'm.meta'));
+    expect(header.source.path).toBe(join(dir, 's.img'));
+    expect(header.clone.path).toBe(join(dir, 'c.img'));
+    expect(header.geometry).toEqual({ volumeSize: SIZE, sectorSize: 512, extentSectors: 128 });
+  });
+
+  it('needs --compare or --all-differ, and says why; writes nothing', async () => {
+    await pair([1]);
+    const r = await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('never under-approximate');
+    expect(existsSync(join(dir, 'm.meta'))).toBe(false);
+    expect((await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--compare', '--all-differ')).code).toBe(2);
+  });
+
+  it('refuses bad extents, unequal or unaligned images, one file twice, and an existing meta without --force', async () => {
+    await pair([1]);
+    const base = ['init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--all-differ'];
+    let r = await cli(...base, '--extent', '1000');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('multiple of the sector size')]);
+    r = await cli(...base, '--extent', '12Q');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('expected a size')]);
+    writeFileSync(join(dir, 'odd.img'), new Uint8Array(SIZE + 512));
+    r = await cli('init', '--source', 's.img', '--clone', 'odd.img', '--meta', 'm.meta', '--all-differ');
+    expect([r.code, r.err]).toEqual([2, expect.stringMatching(/1048576 bytes and clone image .*odd.img is 1049088/)]);
+    writeFileSync(join(dir, 'a.img'), new Uint8Array(1000));
+    writeFileSync(join(dir, 'b.img'), new Uint8Array(1000));
+    r = await cli('init', '--source', 'a.img', '--clone', 'b.img', '--meta', 'm.meta', '--all-differ');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('multiple of the sector size 512')]);
+    r = await cli('init', '--source', 's.img', '--clone', 's.img', '--meta', 'm.meta', '--all-differ');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('same file')]);
+    r = await cli('init', '--source', 'missing.img', '--clone', 'c.img', '--meta', 'm.meta', '--all-differ');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('missing.img: does not exist')]);
+    r = await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'nowhere/m.meta', '--all-differ');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('does not exist')]);
+    expect(existsSync(join(dir, 'm.meta'))).toBe(false);
+    expect((await cli(...base)).code).toBe(0);
+    r = await cli(...base);
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('already exists; pass --force')]);
+    expect((await cli(...base, '--force')).code).toBe(0);
+  });
+});
+
+describe('restore', () => {
+  it('makes the source equal to the clone, leaves the clone alone, and can run again', async () => {
+    await pair([0, 7, 200, 255]);
+    const cloneHash = await sha256File(join(dir, 'c.img'));
+    expect((await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--extent', '4K', '--compare')).code).toBe(0);
+    const r = await cli('restore', '--meta', 'm.meta', '--json', '-');
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ outcome: 'complete', protect: true, extentsCopied: 4, bytesCopied: 4 * EXTENT, extentsRemaining: 0 });
+    expect(same('s.img', 'c.img')).toBe(true);
+    expect(await sha256File(join(dir, 'c.img'))).toBe(cloneHash);
+    expect(await status()).toMatchObject({ state: 'fractured', deltaCount: 0, lock: 'free' });
+    expect(existsSync(join(dir, 'm.meta.lock'))).toBe(false);
+    // The source now carries the clone's fingerprint, which a completed restore is allowed.
+    expect((await cli('restore', '--meta', 'm.meta')).code).toBe(0);
+  });
+
+  it('unprotected restores too, without writing the clone', async () => {
+    await pair([5]);
+    const cloneHash = await sha256File(join(dir, 'c.img'));
+    await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--extent', '4K', '--all-differ');
+    const r = await cli('restore', '--meta', 'm.meta', '--unprotected');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('unprotected');
+    expect(same('s.img', 'c.img')).toBe(true);
+    expect(await sha256File(join(dir, 'c.img'))).toBe(cloneHash);
+  });
+
+  it('refuses a resized or different clone, and a source changed since init, naming the image', async () => {
+    await pair([1]);
+    await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--extent', '4K', '--compare');
+    const before = readFileSync(join(dir, 's.img'));
+
+    await scribble(join(dir, 's.img'), [{ offset: 0, length: 512 }], 'changed');
+    let r = await cli('restore', '--meta', 'm.meta');
+    expect([r.code, r.err]).toEqual([2, expect.stringMatching(/source image .*s\.img does not match .*init --compare --force/)]);
+    writeFileSync(join(dir, 's.img'), before);
+
+    const clone = readFileSync(join(dir, 'c.img'));
+    await scribble(join(dir, 'c.img'), [{ offset: SIZE / 2 - 4096, length: 4096 }], 'other');
+    r = await cli('restore', '--meta', 'm.meta');
+    expect([r.code, r.err]).toEqual([2, expect.stringMatching(/clone image .*c\.img does not match the image .* was made for \(fingerprint/)]);
+    expect((await cli('status', '--meta', 'm.meta')).code).toBe(2);
+
+    writeFileSync(join(dir, 'c.img'), clone);
+    truncateSync(join(dir, 'c.img'), SIZE - 512);
+    r = await cli('restore', '--meta', 'm.meta');
+    expect([r.code, r.err]).toEqual([2, expect.stringMatching(/clone image .*c\.img is 1048064 bytes, but .* was made for 1048576 bytes: it was resized/)]);
+    writeFileSync(join(dir, 'c.img'), clone);
+
+    rmSync(join(dir, 'c.img'));
+    r = await cli('restore', '--meta', 'm.meta');
+    expect([r.code, r.err]).toEqual([2, expect.stringMatching(/clone image .*c\.img: does not exist/)]);
+    writeFileSync(join(dir, 'c.img'), clone);
+
+    expect(readFileSync(join(dir, 's.img')).equals(before)).toBe(true);
+    expect((await cli('restore', '--meta', 'm.meta')).code).toBe(0);
+  });
+
+  it('refuses a pair locked by a running process, and clears a stale lock with a notice', async () => {
+    await pair([1]);
+    await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--extent', '4K', '--compare');
+    writeFileSync(join(dir, 'm.meta.lock'), `${process.ppid} ${hostname()}\n`);
+    let r = await cli('restore', '--meta', 'm.meta');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining(`locked by process ${process.ppid}, which is running`)]);
+    expect(same('s.img', 'c.img')).toBe(false);
+    expect((await status()).lock).toContain('held by');
+
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    writeFileSync(join(dir, 'm.meta.lock'), `${dead} ${hostname()}\n`);
+    expect((await status()).lock).toContain('stale');
+    r = await cli('restore', '--meta', 'm.meta');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain(`stale lock left by process ${dead}`);
+    expect(same('s.img', 'c.img')).toBe(true);
+    expect(existsSync(join(dir, 'm.meta.lock'))).toBe(false);
+
+    writeFileSync(join(dir, 'm.meta.lock'), '');
+    r = await cli('restore', '--meta', 'm.meta');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('cannot read')]);
+  });
+
+  it('refuses a metadata file that is not one, is damaged, or is truncated', async () => {
+    await pair([1]);
+    writeFileSync(join(dir, 'junk.meta'), new Uint8Array(8192).fill(7));
+    let r = await cli('restore', '--meta', 'junk.meta');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('not a prestore metadata file')]);
+    r = await cli('status', '--meta', 'nothing.meta');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('nothing.meta: does not exist')]);
+
+    await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--extent', '4K', '--compare');
+    const good = readFileSync(join(dir, 'm.meta'));
+    const bad = Buffer.from(good);
+    bad[60]! ^= 1;
+    writeFileSync(join(dir, 'm.meta'), bad);
+    r = await cli('resume', '--meta', 'm.meta');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('checksum mismatch')]);
+    writeFileSync(join(dir, 'm.meta'), good.subarray(0, HEADER_SIZE + 512));
+    r = await cli('restore', '--meta', 'm.meta');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('truncated')]);
+    // The engine's region damaged (both superblock slots): the engine's MetadataError, exit 2.
+    const region = Buffer.from(good);
+    region.fill(0xee, HEADER_SIZE, HEADER_SIZE + 1024);
+    writeFileSync(join(dir, 'm.meta'), region);
+    r = await cli('restore', '--meta', 'm.meta');
+    expect(r.code, r.err).toBe(2);
+    expect(same('s.img', 'c.img')).toBe(false);
+  });
+
+  it('bad usage: no --meta, an unknown flag, --unprotected on resume', async () => {
+    expect((await cli('restore')).err).toContain('--meta FILE is required');
+    expect((await cli('restore', '--meta', 'm', '--fast')).code).toBe(2);
+    expect((await cli('resume', '--meta', 'm', '--unprotected')).code).toBe(2);
+    expect((await cli('restore', '--meta', 'm', '--batch', 'lots')).code).toBe(2);
+  });
+});
+
+describe('resume and status mid-restore', () => {
+  /** A restore started and stepped a little, then abandoned as a crash would leave it. */
+  async function interrupted(steps: number): Promise<void> {
+    const meta = join(dir, 'm.meta');
+    const header = await readHeader(meta);
+    const opened = await openDevices(header, meta, { readOnly: false });
+    const engine = await imageEngine(header.geometry, 8 * EXTENT).open(opened.devices, header.geometry);
+    await engine.startRestore({ protect: true });
+    for (let i = 0; i < steps; i++) await engine.step();
+    await opened.close();
+  }
+
+  it('status reports it, restore and init --force refuse it, resume finishes it', async () => {
+    await pair(Array.from({ length: 64 }, (_, i) => i * 4));
+    const cloneHash = await sha256File(join(dir, 'c.img'));
+    await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--extent', '4K', '--compare');
+    let r = await cli('resume', '--meta', 'm.meta');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('no restore is in progress')]);
+
+    await interrupted(3);
+    const s = await status();
+    expect(s).toMatchObject({ state: 'restoring', protect: true, extentsRemaining: 64 - 24, deltaCount: 40, protectedCount: 0 });
+    expect(String((s.source as { check: string }).check)).toContain('not comparable mid-restore');
+
+    r = await cli('restore', '--meta', 'm.meta');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('already in progress')]);
+    r = await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--all-differ', '--force');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('records a restore in progress')]);
+
+    r = await cli('resume', '--meta', 'm.meta', '--json', '-');
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ command: 'resume', outcome: 'complete', extentsAtStart: 40, extentsCopied: 40 });
+    expect(same('s.img', 'c.img')).toBe(true);
+    expect(await sha256File(join(dir, 'c.img'))).toBe(cloneHash);
+    expect(await status()).toMatchObject({ state: 'fractured', deltaCount: 0 });
+  });
+});
+
+describe('building blocks', () => {
+  it('sizes', () => {
+    expect(parseSize('extent', '64K')).toBe(65536);
+    expect(parseSize('extent', '1MiB')).toBe(1 << 20);
+    expect(parseSize('extent', '4096')).toBe(4096);
+    expect(() => parseSize('extent', '0')).toThrow('positive');
+    expect(() => parseSize('extent', '1.5M')).toThrow('expected a size');
+  });
+
+  it('header round-trips and refuses what is not one', () => {
+    const h = {
+      engine: 'reference',
+      geometry: { volumeSize: 1 << 30, sectorSize: 512, extentSectors: 128 },
+      metaOffset: HEADER_SIZE,
+      metaSize: 8192,
+      source: { path: '/a/s.img', size: 1 << 30, fingerprint: 'ab' },
+      clone: { path: '/a/c.img', size: 1 << 30, fingerprint: 'cd' },
+    };
+    expect(decodeHeader(encodeHeader(h), 'm')).toEqual(h);
+    expect(() => encodeHeader({ ...h, source: { ...h.source, path: 'x'.repeat(5000) } })).toThrow('too long');
+    expect(() => decodeHeader(new Uint8Array(100), 'm')).toThrow('shorter than');
+  });
+
+  it('an offset device is a window, an overlay keeps writes in memory', async () => {
+    const inner = MemoryDevice.zeroed(8192, 512, 'inner');
+    const win = new OffsetDevice(inner, 4096, 2048);
+    await win.write(512, new Uint8Array(512).fill(9));
+    expect((await inner.read(4096 + 512, 512))[0]).toBe(9);
+    await expect(win.read(2048, 512)).rejects.toThrow('past the device size');
+    const over = new OverlayDevice(inner);
+    await over.write(0, new Uint8Array(1024).fill(5));
+    expect([...(await over.read(0, 1536))].filter((b) => b === 5).length).toBe(1024);
+    expect((await inner.read(0, 512))[0]).toBe(0);
+  });
+
+  it('a pooled buffer given back is detached from its holder, so misuse fails loudly', () => {
+    const pool = new BufferPool(1 << 20);
+    const a = pool.take(4096);
+    a.fill(1);
+    pool.give(a);
+    expect(a.length).toBe(0);
+    const b = pool.take(4096);
+    expect(b.length).toBe(4096);
+    expect(b[0]).toBe(1); // the same memory, reused, not a fresh allocation
+    const foreign = new Uint8Array(4096);
+    pool.give(foreign);
+    expect(foreign.length).toBe(4096);
+  });
+
+  it('early writeback never loses a background flush failure', async () => {
+    const inner = MemoryDevice.zeroed(1 << 16, 512, 'inner');
+    let failNext = true;
+    const flaky = {
+      size: inner.size,
+      sectorSize: 512,
+      read: inner.read.bind(inner),
+      write: inner.write.bind(inner),
+      flush: async () => {
+        if (failNext) {
+          failNext = false;
+          throw new Error('EIO in writeback');
+        }
+      },
+    };
+    const dev = new EarlyWritebackDevice(flaky, 4096);
+    await dev.write(0, new Uint8Array(4096));
+    await expect(dev.flush()).rejects.toThrow('EIO in writeback');
+    await expect(dev.flush()).resolves.toBeUndefined();
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * `restore` and `resume`: the pair checked, locked, and the copier run to the end, stopping only
+ * between steps when asked. Every step leaves the metadata consistent on disk (that is the
+ * engine's contract), so a stop between steps, and equally a SIGKILL inside one, loses nothing:
+ * `resume` takes up from the maps.
+ */
+import { InputError } from '../cli/command.js';
+import { extentBytes } from '../engine/contract.js';
+import { DEFAULT_BATCH_BYTES, imageEngine } from './engine.js';
+import type { MetaHeader } from './header.js';
+import { ioError } from './io-error.js';
+import { acquireLock, type Lock } from './lock.js';
+import { checkIdleSource, checkImages, openDevices, probe, readHeader } from './pair.js';
+
+export interface SessionOptions {
+  /** Absolute path of the metadata file. */
+  readonly meta: string;
+  readonly mode: 'restore' | 'resume';
+  /** `restore` only; a resumed restore keeps the protection it was started with. */
+  readonly protect?: boolean;
+  readonly batchBytes?: number;
+  /** Aborted: stop at the next point between steps. */
+  readonly signal?: AbortSignal;
+  readonly now: () => number;
+  readonly notice: (message: string) => void;
+  /** Called once the lock is held, so a hard exit can still release it. */
+  readonly onLock?: (lock: Lock) => void;
+  /** Called once the copy starts, with the bytes to copy; then with the bytes copied so far. */
+  readonly onStart?: (totalBytes: number) => void;
+  readonly onProgress?: (doneBytes: number) => void;
+}
+
+export interface SessionOutcome {
+  readonly header: MetaHeader;
+  /** `complete`: source equals clone and the pair is fractured again; `interrupted`: resumable. */
+  readonly outcome: 'complete' | 'interrupted' | 'not-started';
+  readonly protect: boolean;
+  readonly extentsAtStart: number;
+  readonly extentsCopied: number;
+  readonly bytesCopied: number;
+  readonly extentsRemaining: number;
+  /** From the start of the restore (or the resume) to the final flush. */
+  readonly elapsedMs: number;
+}
+
+export async function runSession(options: SessionOptions): Promise<SessionOutcome> {
+  const { meta, mode } = options;
+  const header = await readHeader(meta);
+  await checkImages(header, meta);
+  const lock = await acquireLock(meta, options.notice).catch((e: unknown) => {
+    throw ioError(e, `cannot lock ${meta}`);
+  });
+  options.onLock?.(lock);
+  try {
+    const engine = imageEngine(header.geometry, options.batchBytes ?? DEFAULT_BATCH_BYTES);
+    const { status } = await probe(header, meta, engine, false);
+    if (mode === 'restore' && status.state === 'restoring') {
+      throw new InputError(`${meta}: a restore of this pair is already in progress (it was interrupted); finish it with: prestore resume --meta ${meta}`);
+    }
+    if (mode === 'resume' && status.state === 'fractured') {
+      throw new InputError(`${meta}: no restore is in progress, so there is nothing to resume; to start one: prestore restore --meta ${meta}`);
+    }
+    if (mode === 'restore') await checkIdleSource(header, meta);
+    return await copy(header, options);
+  } catch (e) {
+    throw ioError(e, `${mode} of ${meta}`);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function copy(header: MetaHeader, options: SessionOptions): Promise<SessionOutcome> {
+  const { geometry } = header;
+  const per = extentBytes(geometry);
+  const bytesOf = (extents: number) => Math.min(extents * per, geometry.volumeSize);
+  const opened = await openDevices(header, options.meta, { readOnly: false });
+  try {
+    const engine = await imageEngine(geometry, options.batchBytes ?? DEFAULT_BATCH_BYTES).open(opened.devices, geometry);
+    const base = { header, extentsCopied: 0, bytesCopied: 0, elapsedMs: 0 };
+    const started = options.now();
+    if (options.mode === 'restore') {
+      // The last point where stopping leaves the pair as it was: after this the restore is durable.
+      if (options.signal?.aborted) return { ...base, outcome: 'not-started', protect: options.protect ?? true, extentsAtStart: 0, extentsRemaining: 0 };
+      await engine.startRestore({ protect: options.protect ?? true });
+    }
+    const first = await engine.status();
+    const protect = first.state === 'restoring' ? first.protect : (options.protect ?? true);
+    const atStart = first.state === 'restoring' ? first.extentsRemaining : 0;
+    options.onStart?.(bytesOf(atStart));
+    let remaining = atStart;
+    let done = first.state === 'fractured';
+    while (!done) {
+      if (options.signal?.aborted) break;
+      const r = await engine.step();
+      remaining = r.remaining;
+      done = r.done;
+      options.onProgress?.(bytesOf(atStart - remaining));
+    }
+    if (done) await engine.flushSource();
+    await engine.dispose?.();
+    const copied = atStart - remaining;
+    return { ...base, outcome: done ? 'complete' : 'interrupted', protect, extentsAtStart: atStart, extentsCopied: copied, bytesCopied: bytesOf(copied), extentsRemaining: remaining, elapsedMs: options.now() - started };
+  } finally {
+    await opened.close();
+  }
+}
