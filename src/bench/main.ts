@@ -8,6 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { benchFaultLayer } from './fault-layer.js';
+import { benchHarness } from './harness.js';
 import { benchMapCommit } from './map-commit.js';
 import { benchImage } from './image.js';
 
@@ -21,6 +22,11 @@ export interface BenchSection {
 }
 
 export const SECTIONS: readonly BenchSection[] = [
+  {
+    name: 'harness',
+    title: 'harness: exhaust throughput, checker overhead over the bare engine, exhaust growth for 10x the workload (linear beside naive)',
+    run: async () => ({ ...(await benchHarness()) }),
+  },
   {
     name: 'mapCommit',
     title: 'map commit cost of the reference engine, 1,000 vs 1,000,000 extents (500 host writes to extents not yet copied, median of 7 rounds)',

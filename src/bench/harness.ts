@@ -1,0 +1,104 @@
+/**
+ * What the harness costs and how it scales, each figure measured side by side in one run:
+ * - crashStatesPerSec: `exhaust` over every bundled scenario at depth 1, all cache modes;
+ * - overheadRatio: one crash-free case through the fault layer and the oracle, over the same
+ *   host operations issued straight to the reference engine on bare memory devices;
+ * - exhaustGrowth10x: exhaust time for a workload with ten times the host operations (and about
+ *   ten times the I/O points) over the original, resuming from the recorded run; and the same
+ *   growth when every crash state re-runs its prefix, for comparison.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { MemoryDevice } from '../devices/memory-device.js';
+import type { Geometry, RestoreEngine } from '../engine/contract.js';
+import { referenceEngine } from '../engine/reference/index.js';
+import type { Case, HostOp, Scenario } from '../harness/case.js';
+import { exhaust } from '../harness/exhaust.js';
+import { runCase } from '../harness/run-case.js';
+import { bundledScenariosDir, loadScenario } from '../harness/scenario-file.js';
+import { hostWriteData, initialImages } from '../harness/sector-data.js';
+
+/** Eight extents: the copy to the end after a crash stays short, so the workload's length shows. */
+const GEOMETRY: Geometry = { sectorSize: 512, extentSectors: 2, volumeSize: 8 * 2 * 512 };
+
+/** A protected restore with `writes` host writes during it, each followed by a flush. */
+function restoreWithWrites(writes: number): HostOp[] {
+  const ops: HostOp[] = [{ op: 'startRestore', protect: true }];
+  for (let i = 0; i < writes; i++) ops.push({ op: 'write', volume: 'source', sector: (i * 5) % 16, sectors: 1, pattern: i % 256 }, { op: 'flush', volume: 'source' });
+  return ops;
+}
+
+function scenario(name: string, workload: HostOp[]): Scenario {
+  return { name, description: name, geometry: GEOMETRY, initial: { differ: 'all', delta: 'exact' }, workload, modes: ['drop'], depth: 1 };
+}
+
+/** The same operations the checker would issue, straight to the engine, then the copier to the end. */
+async function bare(ops: readonly HostOp[]): Promise<void> {
+  const { source, clone } = initialImages(GEOMETRY, { differ: 'all', delta: 'exact' }, GEOMETRY.volumeSize / (GEOMETRY.extentSectors * GEOMETRY.sectorSize));
+  const devices = { source: new MemoryDevice(source), clone: new MemoryDevice(clone), meta: MemoryDevice.zeroed(referenceEngine.metadataSize(GEOMETRY)) };
+  await referenceEngine.format(devices, GEOMETRY, 'all');
+  const engine: RestoreEngine = await referenceEngine.open(devices, GEOMETRY);
+  for (const op of ops) {
+    if (op.op === 'startRestore') await engine.startRestore({ protect: op.protect });
+    else if (op.op === 'write') await engine.writeSource(op.sector * 512, hostWriteData(op.pattern, op.sector, op.sectors, 512));
+    else if (op.op === 'flush') await engine.flushSource();
+    else if (op.op === 'step') await engine.step();
+  }
+  while (!(await engine.step()).done);
+  await engine.flushSource();
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const started = performance.now();
+  const value = await fn();
+  return [value, performance.now() - started];
+}
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export interface HarnessBench {
+  crashStatesPerSec: number;
+  overheadRatio: number;
+  exhaustGrowth10x: number;
+  exhaustGrowth10xNaive: number;
+  ioPoints1x: number;
+  ioPoints10x: number;
+}
+
+export async function benchHarness(rounds = 5): Promise<HarnessBench> {
+  const dir = bundledScenariosDir();
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json'));
+  const bundled = await Promise.all(files.map((f) => loadScenario(join(dir, f), f)));
+  const [states, exhaustMs] = await timed(async () => {
+    let n = 0;
+    for (const s of bundled) n += (await exhaust(referenceEngine, s, { seed: 'bench', depth: 1 })).crashStates;
+    return n;
+  });
+
+  const ops = restoreWithWrites(200);
+  const c: Case = { geometry: GEOMETRY, initial: { differ: 'all', delta: 'exact' }, workload: ops, crashes: [], eio: [] };
+  const checked: number[] = [];
+  const plain: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    checked.push((await timed(() => runCase(referenceEngine, c, { seed: 'bench' })))[1]);
+    plain.push((await timed(() => bare(ops)))[1]);
+  }
+
+  const small = scenario('bench-1x', restoreWithWrites(12));
+  const large = scenario('bench-10x', restoreWithWrites(180));
+  const time = async (s: Scenario, rerunPrefix: boolean) => (await timed(() => exhaust(referenceEngine, s, { seed: 'bench', rerunPrefix })))[1];
+  const points = async (s: Scenario) => (await runCase(referenceEngine, { geometry: GEOMETRY, initial: s.initial, workload: s.workload, crashes: [], eio: [] }, { seed: 'bench' })).armedEnd;
+  const growth = { linear: [] as number[], naive: [] as number[] };
+  for (let r = 0; r < Math.max(1, Math.floor(rounds / 2)); r++) {
+    growth.linear.push((await time(large, false)) / (await time(small, false)));
+    growth.naive.push((await time(large, true)) / (await time(small, true)));
+  }
+  return {
+    crashStatesPerSec: Math.round(states / (exhaustMs / 1000)),
+    overheadRatio: median(checked) / median(plain),
+    exhaustGrowth10x: median(growth.linear),
+    exhaustGrowth10xNaive: median(growth.naive),
+    ioPoints1x: await points(small),
+    ioPoints10x: await points(large),
+  };
+}
