@@ -3,9 +3,9 @@
  * - crashStatesPerSec: `exhaust` over every bundled scenario at depth 1, all cache modes;
  * - overheadRatio: one crash-free case through the fault layer and the oracle, over the same
  *   host operations issued straight to the reference engine on bare memory devices;
- * - exhaustGrowth10x: exhaust time for a workload with ten times the host operations (and about
- *   ten times the I/O points) over the original, resuming from the recorded run; and the same
- *   growth when every crash state re-runs its prefix, for comparison.
+ * - exhaustGrowth10x: exhaust time for a workload with ten times the I/O points over the
+ *   original, resuming each crash state from the recorded run; and the same growth when every
+ *   crash state re-runs its prefix (`exhaustGrowth10xNaive`), for comparison.
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,6 +63,10 @@ export interface HarnessBench {
   exhaustGrowth10xNaive: number;
   ioPoints1x: number;
   ioPoints10x: number;
+  distinctStates1x: number;
+  distinctStates10x: number;
+  msPerDistinctState1x: number;
+  msPerDistinctState10x: number;
 }
 
 export async function benchHarness(rounds = 5): Promise<HarnessBench> {
@@ -84,10 +88,19 @@ export async function benchHarness(rounds = 5): Promise<HarnessBench> {
     plain.push((await timed(() => bare(ops)))[1]);
   }
 
+  // Each host write and its flush add two I/O points to a fixed 46 (start, the copy, the end):
+  // 12 writes give 70 points, 327 give 700.
   const small = scenario('bench-1x', restoreWithWrites(12));
-  const large = scenario('bench-10x', restoreWithWrites(180));
-  const time = async (s: Scenario, rerunPrefix: boolean) => (await timed(() => exhaust(referenceEngine, s, { seed: 'bench', rerunPrefix })))[1];
+  const large = scenario('bench-10x', restoreWithWrites(327));
+  const perState: Record<string, number> = {};
+  const time = async (s: Scenario, rerunPrefix: boolean) => {
+    const [result, ms] = await timed(() => exhaust(referenceEngine, s, { seed: 'bench', rerunPrefix }));
+    if (!rerunPrefix) perState[s.name] = ms / result.distinctCrashStates;
+    perState[`${s.name}/distinct`] = result.distinctCrashStates;
+    return ms;
+  };
   const points = async (s: Scenario) => (await runCase(referenceEngine, { geometry: GEOMETRY, initial: s.initial, workload: s.workload, crashes: [], eio: [] }, { seed: 'bench' })).armedEnd;
+  await time(small, false);
   const growth = { linear: [] as number[], naive: [] as number[] };
   for (let r = 0; r < Math.max(1, Math.floor(rounds / 2)); r++) {
     growth.linear.push((await time(large, false)) / (await time(small, false)));
@@ -100,5 +113,11 @@ export async function benchHarness(rounds = 5): Promise<HarnessBench> {
     exhaustGrowth10xNaive: median(growth.naive),
     ioPoints1x: await points(small),
     ioPoints10x: await points(large),
+    // Deduplication removes more of the short workload's crash states: the growth in time
+    // follows the distinct states, each checked at a cost that does not grow with the prefix.
+    distinctStates1x: perState['bench-1x/distinct']!,
+    distinctStates10x: perState['bench-10x/distinct']!,
+    msPerDistinctState1x: perState['bench-1x']!,
+    msPerDistinctState10x: perState['bench-10x']!,
   };
 }
