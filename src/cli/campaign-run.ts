@@ -12,6 +12,7 @@ import { type CommandIo, UsageError } from './command.js';
 import { ENGINE_OPTIONS, type EngineChoice, resolveEngine } from './engine-arg.js';
 import { progressDisplay, type ProgressDisplay } from './progress.js';
 import { checkReportTarget, exitCode, jsonReport, junitReport, type Part, type RunReport, writeAtomically } from './report.js';
+import { checkSaveTarget, SAVE_FAILURES_HELP, saveFailures } from './save-failures.js';
 import { type Seams, seamsOf } from './seams.js';
 import { summaryLines } from './summary.js';
 
@@ -21,12 +22,14 @@ export const CAMPAIGN_OPTIONS = {
   seed: { type: 'string' },
   json: { type: 'string' },
   junit: { type: 'string' },
+  'save-failures': { type: 'string' },
 } as const;
 
 export const REPORT_HELP = `Reports:
   --json FILE               write the result as JSON (- for standard output; the summary
                             then goes to standard error)
-  --junit FILE              write a JUnit XML report for CI (- for standard output)`;
+  --junit FILE              write a JUnit XML report for CI (- for standard output)
+${SAVE_FAILURES_HELP}`;
 
 export const EXIT_HELP = `Exit status: 0 every check held, 1 a violation was found, 2 bad usage or bad input,
 3 an internal error (a bug in prestore: please report it).`;
@@ -37,6 +40,7 @@ export interface CampaignFlags {
   readonly seed?: string;
   readonly json?: string;
   readonly junit?: string;
+  readonly 'save-failures'?: string;
 }
 
 export interface CampaignContext {
@@ -70,6 +74,7 @@ export async function prepare(io: CommandIo, flags: CampaignFlags, defaultSeed: 
   if (flags.json === '-' && flags.junit === '-') throw new UsageError('--json and --junit cannot both go to standard output');
   await checkReportTarget('json', flags.json, cwd);
   await checkReportTarget('junit', flags.junit, cwd);
+  await checkSaveTarget(flags['save-failures'], cwd);
   const seed = seedFlag(flags.seed) ?? defaultSeed(seams);
   const engine = await resolveEngine(flags, seams.engineModules, cwd);
   return { io, seams, cwd, engine, seed, progress: progressDisplay(io, seams.now), flags, started: seams.now() };
@@ -125,5 +130,7 @@ export async function finish(ctx: CampaignContext, command: string, parts: reado
   }
   const human = json === '-' || junit === '-' ? ctx.io.stderr : ctx.io.stdout;
   human.write(summaryLines(report).join('\n') + '\n');
+  const saveDir = ctx.flags['save-failures'];
+  for (const file of saveDir === undefined ? [] : await saveFailures(saveDir, report, ctx.cwd)) human.write(`counterexample saved: ${file} (prestore replay ${file})\n`);
   return exitCode(report);
 }

@@ -91,6 +91,7 @@ export function jsonReport(report: RunReport): object {
       ...(v.extent === undefined ? {} : { extent: v.extent }),
       ...(v.expected === undefined ? {} : { expected: v.expected }),
       ...(v.actual === undefined ? {} : { actual: v.actual }),
+      ...(v.crash === undefined ? {} : { crash: v.crash }),
       trace: v.trace,
     })),
     elapsedMs: round(report.elapsedMs),

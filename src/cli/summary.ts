@@ -28,6 +28,7 @@ function n(value: number): string {
 export function formatViolation(v: Violation, where?: string): string[] {
   const lines = [`VIOLATION of rule ${RULE_NUMBER[v.rule]} (${v.rule})${where === undefined ? '' : ` in ${where}`}: ${v.message}`];
   if (v.expected !== undefined || v.actual !== undefined) lines.push(`  expected ${v.expected ?? '?'}, got ${v.actual ?? '?'}`);
+  for (const crash of v.crash ?? []) lines.push(`  ${crash}`);
   lines.push(`  replay with:`, v.replay);
   return lines;
 }

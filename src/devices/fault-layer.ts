@@ -190,7 +190,9 @@ export function survivingWrites(pending: readonly CachedWrite[], choice: Surviva
     if (!durable && !byPoint.has(w.point)) continue;
     const sectors = durable ? undefined : byPoint.get(w.point);
     if (sectors === undefined) out.push({ offset: w.offset, data: w.data });
-    else for (const s of sectors) out.push({ offset: w.offset + s * sectorSize, data: w.data.subarray(s * sectorSize, (s + 1) * sectorSize) });
+    // A choice recorded against one engine's I/O may be replayed against another's (a regression
+    // file run on the reference engine): sectors past the end of this write name nothing here.
+    else for (const s of sectors) if (s >= 0 && (s + 1) * sectorSize <= w.data.length) out.push({ offset: w.offset + s * sectorSize, data: w.data.subarray(s * sectorSize, (s + 1) * sectorSize) });
   }
   return out;
 }

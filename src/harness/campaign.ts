@@ -30,6 +30,8 @@ export interface CampaignOptions {
   readonly rerunPrefix?: boolean;
   /** Stop at the first violation (explore shrinks it first). */
   readonly stopOnFirst?: boolean;
+  /** Runs spent shrinking each reported crash (./shrink-crash.ts); 0 reports crashes as found. */
+  readonly crashShrinkAttempts?: number;
   readonly onProgress?: (progress: Progress) => void;
 }
 

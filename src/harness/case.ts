@@ -69,6 +69,8 @@ export interface Violation {
   readonly trace: readonly string[];
   /** The one line that reproduces the violation. */
   readonly replay: string;
+  /** What survived each crash before the violation, in words; set once the crash is shrunk. */
+  readonly crash?: readonly string[];
 }
 
 export interface CaseResult {

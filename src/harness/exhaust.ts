@@ -17,7 +17,9 @@ import { seededRng } from '../devices/rng.js';
 import type { EngineFactory } from '../engine/contract.js';
 import { type CampaignOptions, type CampaignResult, type CoverageRow, countByRule } from './campaign.js';
 import type { Case, Scenario, Violation } from './case.js';
+import { assertDeterministic } from './determinism.js';
 import { type CaseRun, formattedDevices, runCase } from './run-case.js';
+import { shrinkFirstOfEachRule } from './shrink-crash.js';
 
 /** One crash state to check: the crash point, its cache mode and exactly what survived. */
 interface CrashState {
@@ -43,6 +45,8 @@ export async function exhaust(engine: EngineFactory, scenario: Scenario, options
   const scenarioCase: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [] };
   const runOptions = { seed: options.seed, engineArgs: options.engineArgs };
   const recorded = await runCase(engine, scenarioCase, { ...runOptions, recordData: true, record: true });
+  // Every crash state below is derived from this one record: it must be what the engine always does.
+  assertDeterministic(recorded, await runCase(engine, scenarioCase, runOptions));
   // Power losses the workload itself asks for keep the survivors the recorded run drew.
   const base: Case = { ...scenarioCase, workload: recorded.resolved.workload };
   const from = (state: CrashState) =>
@@ -83,6 +87,7 @@ export async function exhaust(engine: EngineFactory, scenario: Scenario, options
       }
     }
   }
+  violations.splice(0, violations.length, ...(await shrinkFirstOfEachRule(engine, violations, { maxAttempts: options.crashShrinkAttempts })));
   const coverage: CoverageRow[] = modes.map((mode) => ({
     scenario: scenario.name,
     mode,

@@ -9,6 +9,7 @@ import { caseArb } from './arbitraries.js';
 import { type CampaignOptions, type CampaignResult, countByRule } from './campaign.js';
 import type { Violation } from './case.js';
 import { runCase } from './run-case.js';
+import { shrinkCrash } from './shrink-crash.js';
 
 /** fast-check wants a 32-bit seed; ours is a string, hashed the same way every time. */
 export function numericSeed(seed: string): number {
@@ -37,6 +38,6 @@ export async function explore(engine: EngineFactory, options: CampaignOptions): 
   );
   // A failure without a violation is the harness or the engine module throwing: never a pass.
   if (details.failed && found === undefined) throw details.errorInstance;
-  const violations = details.failed && found !== undefined ? [found] : [];
+  const violations = details.failed && found !== undefined ? [await shrinkCrash(engine, found, { maxAttempts: options.crashShrinkAttempts })] : [];
   return { engine: engine.name, seed: options.seed, cases, crashStates, distinctCrashStates: crashStates, violations, violationsByRule: countByRule(violations), coverage: [] };
 }

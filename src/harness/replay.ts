@@ -1,6 +1,7 @@
 /** Replay: re-run the one case of a replay line and tell its story, I/O by I/O. */
 import type { EngineFactory } from '../engine/contract.js';
 import type { Violation } from './case.js';
+import { assertDeterministic } from './determinism.js';
 import { decodeCase } from './replay-line.js';
 import { runCase } from './run-case.js';
 
@@ -8,6 +9,8 @@ export async function replay(engine: EngineFactory, line: string, engineArgs?: s
   const token = line.trim().split(/\s+/).pop() ?? '';
   const { case: c, seed } = decodeCase(token);
   const run = await runCase(engine, c, { seed, engineArgs, transcript: true });
+  // A story told once may be a story the engine never tells again: run it twice and compare.
+  assertDeterministic(run, await runCase(engine, c, { seed, engineArgs }));
   const verdict = run.violations.length === 0 ? ['every check held'] : run.violations.map((v) => `VIOLATION of rule ${v.rule}: ${v.message}`);
   return { violations: run.violations, transcript: [...run.transcript, ...verdict] };
 }

@@ -99,7 +99,7 @@ export function parseScenario(text: string, file: string): Scenario {
 
 // --- JSON syntax ---------------------------------------------------------------------------------
 
-function parseJson(text: string, file: string): unknown {
+export function parseJson(text: string, file: string): unknown {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   try {
     return JSON.parse(body);
@@ -276,7 +276,7 @@ function typeName(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
-function schemaErrors(errors: readonly ErrorObject[], file: string): string {
+export function schemaErrors(errors: readonly ErrorObject[], file: string): string {
   // A failed oneOf reports every branch; keep the branch whose type matched, else say what fits.
   const oneOfs = errors.filter((e) => e.keyword === 'oneOf');
   const inBranch = (e: ErrorObject, o: ErrorObject) => e !== o && e.schemaPath.startsWith(o.schemaPath.replace(/\/oneOf$/, '/oneOf/'));

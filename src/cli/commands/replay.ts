@@ -3,6 +3,7 @@ import { decodeCase } from '../../harness/replay-line.js';
 import { parse, shellSplit } from '../args.js';
 import { type Command, InputError, UsageError } from '../command.js';
 import { ENGINE_HELP, ENGINE_OPTIONS, type EngineFlags, resolveEngine } from '../engine-arg.js';
+import { isCounterexamplePath, replayFile } from '../replay-file.js';
 import { seamsOf } from '../seams.js';
 import { formatViolation } from '../summary.js';
 
@@ -12,6 +13,7 @@ const replay: Command = {
   name: 'replay',
   summary: 're-run one case from its replay line, printing every host operation and device I/O',
   help: `Usage: prestore replay [ENGINE] LINE
+       prestore replay [ENGINE] FILE.json
 
 Re-runs the one case a replay line carries (its c1.… token holds the case and the seed) and
 prints what happened: each host operation, every device I/O with its I/O point, each crash with
@@ -23,16 +25,23 @@ engine is the one the line names, unless --engine or --engine-cmd is given here:
 mutant's failure against another engine with
   prestore replay --engine reference 'prestore replay --engine mutant:NAME c1.…'
 
+FILE.json is a counterexample file (see scenarios/counterexample.schema.json), as
+--save-failures writes them: it lists every crash's survivors, so no seed is involved (the
+replay checks that two seeds give the same run). Its engine is the one the file names, unless
+--engine or --engine-cmd is given here.
+
 Options:
   -h, --help                this help
 
 ${ENGINE_HELP}
 
-Exit status: 0 every check held, 1 the case violates a rule, 2 bad usage or a damaged line,
-3 an internal error (a bug in prestore: please report it).`,
+Exit status: 0 every check held, 1 the case violates a rule, 2 bad usage, a damaged line, a bad
+file, or an engine that does not repeat its I/O for the same case, 3 an internal error (a bug in
+prestore: please report it).`,
   async run(argv, io) {
     const { values, positionals } = parse(argv, ENGINE_OPTIONS, { positionals: true });
     if (positionals.length === 0) throw new UsageError('replay needs the replay line (or its c1.… token)');
+    if (positionals.length === 1 && isCounterexamplePath(positionals[0]!)) return replayFile(positionals[0]!, values, io);
     const { flags: lineFlags, token } = splitLine(positionals);
     const flags: EngineFlags = values.engine !== undefined || values['engine-cmd'] !== undefined ? values : lineFlags;
     let seed: string;

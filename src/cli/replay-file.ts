@@ -1,0 +1,55 @@
+/**
+ * `prestore replay FILE.json`: replays a counterexample file (./save-failures.ts writes them) in
+ * process. No seed is involved: the file lists every crash's survivors, and the replay checks
+ * that two seeds give the same run. Exit 1 when the case breaks a rule (normally the one the file
+ * records), 0 when every check holds, 2 for a bad file or an engine that does not repeat itself.
+ */
+import { resolve } from 'node:path';
+import { loadCounterexample, replayCounterexample } from '../harness/counterexample.js';
+import { parse, shellSplit } from './args.js';
+import { type CommandIo, InputError } from './command.js';
+import { ENGINE_OPTIONS, type EngineFlags, resolveEngine } from './engine-arg.js';
+import { RULE_NUMBER } from './report.js';
+import { seamsOf } from './seams.js';
+import { formatViolation } from './summary.js';
+
+/** A replay argument naming a file rather than a line: a c1.… token never ends in `.json`. */
+export function isCounterexamplePath(arg: string): boolean {
+  return /\.json$/i.test(arg.trim());
+}
+
+/** The engine flags a file records (`engine.args`), parsed as the command line would. */
+export function engineFlagsOf(args: string, where: string): EngineFlags {
+  let parsed: { values: EngineFlags; positionals: string[] };
+  try {
+    parsed = parse(shellSplit(args), ENGINE_OPTIONS, { positionals: true });
+  } catch (e) {
+    throw new InputError(`${where}: ${(e as Error).message}`);
+  }
+  if (parsed.positionals.length > 0) throw new InputError(`${where}: unexpected ${JSON.stringify(parsed.positionals[0])}: only --engine or --engine-cmd belong here`);
+  return parsed.values;
+}
+
+export async function replayFile(arg: string, flags: EngineFlags, io: CommandIo): Promise<number> {
+  const cwd = io.cwd ?? process.cwd();
+  const { file, case: c } = await loadCounterexample(resolve(cwd, arg), arg);
+  const given = flags.engine !== undefined || flags['engine-cmd'] !== undefined;
+  const engine = await resolveEngine(given ? flags : engineFlagsOf(file.engine.args, `${arg}: engine.args`), seamsOf(io).engineModules, cwd);
+  const result = await replayCounterexample(engine.factory, c, engine.engineArgs);
+  const recorded = `rule ${RULE_NUMBER[file.rule]} (${file.rule})`;
+  const out = [
+    `prestore replay: engine ${engine.label}, counterexample ${arg} (seed-free: every crash lists its survivors)`,
+    `recorded: ${recorded} against ${file.engine.label ?? file.engine.args}: ${file.message}`,
+    ...(file.crash ?? []).map((line) => `  ${line}`),
+    '',
+    ...result.transcript,
+  ];
+  const v = result.violations[0];
+  if (v === undefined) out.push('', `the recorded violation of ${recorded} did not happen against ${engine.label}: every check held`);
+  else {
+    out.push('', ...formatViolation(v));
+    if (v.rule !== file.rule) out.push(`note: the file records a violation of ${recorded}; this replay broke rule ${RULE_NUMBER[v.rule]} (${v.rule})`);
+  }
+  io.stdout.write(out.join('\n') + '\n');
+  return v === undefined ? 0 : 1;
+}

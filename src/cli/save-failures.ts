@@ -1,0 +1,62 @@
+/**
+ * `--save-failures DIR`: each minimal failure of a campaign, written as a counterexample file
+ * (../harness/counterexample.ts) that `prestore replay FILE.json` replays without a seed and that,
+ * dropped into scenarios/regressions/, `npm test` replays on every run.
+ *
+ * Minimal failures are those whose crash went through the shrinker (they carry `crash`): explore's
+ * one, and exhaust's first of each rule per scenario. The others are the same bug seen again.
+ */
+import { mkdir, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { counterexampleFileName, counterexampleOf, counterexampleSchemaPath, formatCounterexample } from '../harness/counterexample.js';
+import { packageRoot } from '../harness/scenario-file.js';
+import { InputError, UsageError } from './command.js';
+import { type RunReport, writeAtomically } from './report.js';
+
+export const SAVE_FAILURES_HELP = `  --save-failures DIR       write each minimal failure to DIR as a counterexample file (JSON,
+                            see scenarios/counterexample.schema.json); prestore replay FILE
+                            replays it without a seed`;
+
+/** Checks before a long run that DIR could hold the files: absent (it is created) or a directory. */
+export async function checkSaveTarget(dir: string | undefined, cwd: string): Promise<void> {
+  if (dir === undefined) return;
+  if (dir === '') throw new UsageError('--save-failures needs a directory');
+  const s = await stat(resolve(cwd, dir)).catch(() => undefined);
+  if (s !== undefined && !s.isDirectory()) throw new UsageError(`--save-failures ${dir}: is a file, not a directory`);
+}
+
+/** The `$schema` a file in `target` should carry: relative, when both live in this package. */
+function schemaRef(target: string): string | undefined {
+  const schema = counterexampleSchemaPath();
+  const inside = relative(packageRoot(), target);
+  if (inside.startsWith('..') || isAbsolute(inside)) return undefined;
+  return relative(target, schema).split(sep).join('/');
+}
+
+/** Writes the minimal failures of `report` to `dir`; returns the files written, as reports name them. */
+export async function saveFailures(dir: string, report: RunReport, cwd: string): Promise<string[]> {
+  const target = resolve(cwd, dir);
+  const minimal = report.parts.flatMap((p) => p.result.violations.filter((v) => v.crash !== undefined).map((v) => ({ v, p })));
+  if (minimal.length === 0) return [];
+  try {
+    await mkdir(target, { recursive: true });
+  } catch (e) {
+    throw new InputError(`--save-failures ${dir}: cannot create the directory: ${(e as Error).message}`);
+  }
+  const $schema = schemaRef(target);
+  const written: string[] = [];
+  for (const { v, p } of minimal) {
+    const file = counterexampleOf(v, {
+      engineArgs: report.engineArgs,
+      engineLabel: report.engine,
+      command: report.command,
+      ...(p.kind === 'exhaust' ? { scenario: p.name } : {}),
+      seed: report.seed,
+      ...($schema === undefined ? {} : { $schema }),
+    });
+    const name = join(dir, counterexampleFileName(file));
+    await writeAtomically(name, formatCounterexample(file), cwd);
+    if (!written.includes(name)) written.push(name);
+  }
+  return written;
+}
