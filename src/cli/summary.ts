@@ -24,11 +24,12 @@ function n(value: number): string {
   return value.toLocaleString('en-US');
 }
 
-/** One violation: the rule, the message, then the replay line alone on its line. */
+/** One violation: the rule, the message, the crash, the trace before it, then the replay line alone on its line. */
 export function formatViolation(v: Violation, where?: string): string[] {
   const lines = [`VIOLATION of rule ${RULE_NUMBER[v.rule]} (${v.rule})${where === undefined ? '' : ` in ${where}`}: ${v.message}`];
   if (v.expected !== undefined || v.actual !== undefined) lines.push(`  expected ${v.expected ?? '?'}, got ${v.actual ?? '?'}`);
   for (const crash of v.crash ?? []) lines.push(`  ${crash}`);
+  if (v.trace.length > 0) lines.push('  the last I/O before it:', ...v.trace.map((t) => `    ${t}`));
   lines.push(`  replay with:`, v.replay);
   return lines;
 }
