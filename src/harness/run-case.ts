@@ -668,6 +668,8 @@ class CaseRunner {
     try {
       return { ok: true, value: await fn() };
     } catch (error) {
+      // An engine process that broke the protocol is bad input, not a rule the engine failed.
+      if (error instanceof Error && error.name === 'EngineProtocolError') throw error;
       const crashed = this.layer.isDown || error instanceof CrashError;
       const faulted = this.layer.trace.slice(traceFrom).some((e) => e.outcome === 'eio');
       const busy = error instanceof CloneBusyError || (error instanceof Error && error.name === 'CloneBusyError');

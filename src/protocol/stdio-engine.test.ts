@@ -1,0 +1,114 @@
+/**
+ * The stdio protocol: the Python example engine passes the harness over it, one of its bugs is
+ * caught, and each way a process can misbehave ends in a clear EngineProtocolError (exit 2 on the
+ * command line) with no process left behind.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../cli/dispatch.js';
+import { referenceEngine } from '../engine/reference/index.js';
+import type { Case } from '../harness/case.js';
+import { runCase } from '../harness/run-case.js';
+import { liveProcesses, stdioEngine } from './stdio-engine.js';
+
+const PYTHON = 'python3 examples/python_engine.py';
+const GEOMETRY = { sectorSize: 512, extentSectors: 2, volumeSize: 5 * 512 };
+
+/** A protected restore with a partial host write, crashed in the copier, plus an unprotected one. */
+const CASES: Case[] = [
+  {
+    geometry: GEOMETRY,
+    initial: { differ: 'all', delta: 'exact' },
+    workload: [{ op: 'startRestore', protect: true }, { op: 'write', volume: 'source', sector: 2, sectors: 1, pattern: 1 }, { op: 'step', count: 2 }],
+    crashes: [{ point: 14, mode: 'torn' }],
+    eio: [],
+  },
+  {
+    geometry: GEOMETRY,
+    initial: { differ: [0, 2], delta: 'exact' },
+    workload: [{ op: 'write', volume: 'clone', sector: 4, sectors: 1, pattern: 2 }, { op: 'startRestore', protect: false }, { op: 'write', volume: 'source', sector: 0, sectors: 2, pattern: 3 }, { op: 'flush', volume: 'source' }],
+    crashes: [{ point: 9, mode: 'subset' }, { point: 20, mode: 'drop' }],
+    eio: [{ point: 12, sticky: false }],
+  },
+];
+
+const dir = mkdtempSync(join(tmpdir(), 'prestore-protocol-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => expect(liveProcesses()).toBe(0));
+
+describe('the Python example over the protocol', () => {
+  it.each(CASES.map((c, i) => [i, c] as const))('passes case %i, crashes and EIO included, as the reference engine does', { timeout: 30_000 }, async (_, c) => {
+    const python = await runCase(stdioEngine(PYTHON), c, { seed: 'protocol' });
+    const reference = await runCase(referenceEngine, c, { seed: 'protocol' });
+    expect(python.violations).toEqual([]);
+    expect(reference.violations).toEqual([]);
+    expect(python.crashStates).toBeGreaterThan(0);
+  });
+
+  it('is caught when its copier clears D before the copy is durable', { timeout: 30_000 }, async () => {
+    const c: Case = { geometry: GEOMETRY, initial: { differ: 'all', delta: 'exact' }, workload: [{ op: 'startRestore', protect: true }, { op: 'step' }], crashes: [{ point: 11, mode: 'drop' }], eio: [] };
+    const found = await runCase(stdioEngine(`${PYTHON} --bug no-flush-before-clear`), c, { seed: 'protocol' });
+    expect(found.violations.map((v) => v.rule)).toEqual(['reads-right']);
+    expect((await runCase(stdioEngine(PYTHON), c, { seed: 'protocol' })).violations).toEqual([]);
+  });
+});
+
+/** A tiny engine in Node that misbehaves as told, after a proper handshake (unless told not to). */
+function misbehaving(name: string, body: string): string {
+  const file = join(dir, `${name}.mjs`);
+  writeFileSync(
+    file,
+    `import { createInterface } from 'node:readline';
+const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+${body.includes('NO_HELLO') ? '' : `send({ type: 'hello', protocol: 'prestore-engine', version: 1, name: '${name}' });`}
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const call = JSON.parse(line);
+  if (call.method === 'metadataSize') return send({ type: 'result', id: call.id, value: 4096 });
+  ${body.replace('NO_HELLO', '')}
+});
+`,
+  );
+  return `node ${file}`;
+}
+
+const BAD: [string, string, RegExp][] = [
+  ['garbage', `process.stdout.write('hello, world\\n');`, /not a JSON object: "hello, world"/],
+  ['unknown-message', `send({ type: 'gossip', id: call.id });`, /message of unknown type "gossip"/],
+  ['wrong-id', `send({ type: 'result', id: call.id + 7 });`, /replied to call 8, but call 1 \(format\) was outstanding/],
+  ['hang', `/* never answers */`, /sent nothing for 300 ms while the harness waited for format/],
+  ['exit', `process.exit(3);`, /exited with code 3 during format/],
+  ['outside', `send({ type: 'io', id: 1, device: 'meta', op: 'read', offset: 1 << 20, length: 512 });`, /I\/O outside the device: meta: read at offset 1048576, length 512/],
+  ['unaligned', `send({ type: 'io', id: 1, device: 'source', op: 'write', offset: 100, length: 512, data: Buffer.alloc(512).toString('base64') });`, /outside the device: source: write at offset 100/],
+  ['bad-base64', `send({ type: 'io', id: 1, device: 'source', op: 'write', offset: 0, length: 3, data: '%%%' });`, /write to source\): not base64/],
+  ['bad-version', `NO_HELLO`, /speaks protocol version 9/],
+];
+
+describe('a misbehaving engine process', () => {
+  it.each(BAD)('%s: a clear error, and no process left behind', async (name, body, message) => {
+    const command = name === 'bad-version' ? misbehavingHello() : misbehaving(name, body);
+    const engine = stdioEngine(command, { timeoutMs: 300 });
+    const c: Case = { geometry: GEOMETRY, initial: { differ: 'all', delta: 'exact' }, workload: [], crashes: [], eio: [] };
+    const error = await runCase(engine, c, { seed: 'x' }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.name).toBe('EngineProtocolError');
+    expect(error?.message).toMatch(message);
+  });
+
+  it('ends the command line with exit 2 and the message', { timeout: 30_000 }, async () => {
+    const out: string[] = [];
+    const sink = { write: (s: string) => out.push(s) !== 0 } as unknown as NodeJS.WritableStream;
+    const code = await runCli(['explore', '--runs', '2', '--engine-cmd', misbehaving('garbage-cli', `process.stdout.write('oops\\n');`)], { stdout: sink, stderr: sink, env: {} });
+    expect(code).toBe(2);
+    expect(out.join('')).toMatch(/not a JSON object: "oops"/);
+  });
+});
+
+function misbehavingHello(): string {
+  const file = join(dir, 'bad-version.mjs');
+  writeFileSync(file, `process.stdout.write(JSON.stringify({ type: 'hello', protocol: 'prestore-engine', version: 9 }) + '\\n'); setInterval(() => {}, 1000);\n`);
+  return `node ${file}`;
+}

@@ -1,0 +1,348 @@
+/**
+ * An out-of-process engine: a child process speaking the stdio protocol (docs/protocol.md),
+ * newline-delimited JSON with binary data in base64. The harness serves every device I/O the
+ * engine asks for, so the fault layer still numbers and controls every I/O point; a crash kills
+ * the process, and the next `open` starts a new one on the surviving images.
+ *
+ * One process per `format` and per `open`. The timeout is the only wall-clock use in the harness:
+ * it fires only when an engine hangs, ending the run with an error, so it never shapes a trace.
+ */
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
+import { type BlockDevice, checkIo, IoRangeError } from '../devices/block-device.js';
+import { CrashError, EioError } from '../devices/fault-layer.js';
+import {
+  CloneBusyError,
+  type EngineFactory,
+  type EngineMaps,
+  type EngineStatus,
+  EngineStateError,
+  type Geometry,
+  type InitialDelta,
+  MetadataError,
+  type RestoreDevices,
+  type RestoreEngine,
+  type StepResult,
+} from '../engine/contract.js';
+
+export const PROTOCOL = 'prestore-engine';
+export const PROTOCOL_VERSION = 1;
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** The engine process broke the protocol: what it did, in words. Exit 2 on the command line. */
+export class EngineProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EngineProtocolError';
+  }
+}
+
+export interface StdioOptions {
+  /** How long the engine may stay silent while a call is outstanding. */
+  readonly timeoutMs?: number;
+}
+
+/** Every engine process still running, so none outlives the harness. */
+const live = new Set<ChildProcessWithoutNullStreams>();
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/** Processes started by this module and not yet ended (for tests that check nothing is left). */
+export function liveProcesses(): number {
+  return live.size;
+}
+
+type DeviceName = keyof RestoreDevices;
+const DEVICES: readonly DeviceName[] = ['source', 'clone', 'meta'];
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function decode(text: unknown, what: string): Uint8Array {
+  if (typeof text !== 'string' || !BASE64.test(text)) throw new EngineProtocolError(`${what}: not base64`);
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
+const encode = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+
+/** The engine's error reply, as the error class the harness knows. */
+function engineError(error: unknown, method: string): Error {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as { kind?: unknown; message?: unknown };
+  const message = typeof e.message === 'string' ? e.message : `${method} failed`;
+  switch (e.kind) {
+    case 'clone-busy':
+      return new CloneBusyError(method);
+    case 'state':
+      return new EngineStateError(message);
+    case 'metadata':
+      return new MetadataError(message);
+    case 'io':
+    case 'other':
+      return new Error(message);
+    default:
+      throw new EngineProtocolError(`the engine answered ${method} with an error of unknown kind ${JSON.stringify(e.kind)}`);
+  }
+}
+
+/** One engine process: the call in progress, and the device I/O it asks for. */
+class EngineProcess {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private buffered = '';
+  private readonly stderr: string[] = [];
+  private nextId = 1;
+  private pending: { id: number; method: string; resolve: (v: unknown) => void; reject: (e: Error) => void } | undefined;
+  private hello: { resolve: (capabilities: readonly string[]) => void; reject: (e: Error) => void } | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private failure: Error | undefined;
+  /** Device I/O requests are served one at a time, in the order they arrive. */
+  private serving: Promise<void> = Promise.resolve();
+  capabilities: readonly string[] = [];
+
+  constructor(
+    command: string,
+    private readonly devices: RestoreDevices,
+    private readonly timeoutMs: number,
+  ) {
+    // `exec` replaces the shell, so killing the child kills the engine itself.
+    this.child = spawn('/bin/sh', ['-c', `exec ${command}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    live.add(this.child);
+    this.child.stdout.setEncoding('utf8');
+    this.child.stdout.on('data', (chunk: string) => this.receive(chunk));
+    this.child.stderr.setEncoding('utf8');
+    this.child.stderr.on('data', (chunk: string) => {
+      this.stderr.push(...chunk.split('\n').filter((l) => l !== ''));
+      this.stderr.splice(0, Math.max(0, this.stderr.length - 10));
+    });
+    this.child.stdin.on('error', () => undefined);
+    this.child.on('error', (e) => this.fail(new EngineProtocolError(`cannot start the engine process "${command}": ${e.message}`)));
+    this.child.on('exit', (code, signal) => {
+      live.delete(this.child);
+      const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
+      this.fail(new EngineProtocolError(`the engine process ${how} ${this.pending ? `during ${this.pending.method}` : 'before its handshake'}${this.stderrTail()}`));
+    });
+  }
+
+  /** Waits for the handshake line. */
+  start(): Promise<void> {
+    return new Promise<readonly string[]>((resolve, reject) => {
+      this.hello = { resolve, reject };
+      this.arm('the handshake');
+    }).then((capabilities) => {
+      this.capabilities = capabilities;
+    });
+  }
+
+  call(method: string, args: Record<string, unknown>): Promise<unknown> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending = { id, method, resolve, reject };
+      this.arm(method);
+      this.send({ type: 'call', id, method, args });
+    });
+  }
+
+  /** Ends the process (dispose, or after a crash). */
+  kill(): void {
+    clearTimeout(this.timer);
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    live.delete(this.child);
+    this.failure ??= new CrashError(undefined);
+  }
+
+  private send(message: object): void {
+    this.child.stdin.write(`${JSON.stringify(message)}\n`);
+  }
+
+  private arm(what: string): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.fail(new EngineProtocolError(`the engine sent nothing for ${this.timeoutMs} ms while the harness waited for ${what} (a hang?)`)), this.timeoutMs);
+  }
+
+  private stderrTail(): string {
+    return this.stderr.length === 0 ? '' : `; its last standard error lines:\n  ${this.stderr.join('\n  ')}`;
+  }
+
+  /** The first failure ends the process and rejects whatever waits. */
+  private fail(error: Error): void {
+    if (this.failure !== undefined) return;
+    this.failure = error;
+    this.kill();
+    this.hello?.reject(error);
+    this.pending?.reject(error);
+    this.hello = undefined;
+    this.pending = undefined;
+  }
+
+  private receive(chunk: string): void {
+    this.buffered += chunk;
+    for (let nl = this.buffered.indexOf('\n'); nl >= 0; nl = this.buffered.indexOf('\n')) {
+      const line = this.buffered.slice(0, nl).trim();
+      this.buffered = this.buffered.slice(nl + 1);
+      if (line !== '' && this.failure === undefined) this.message(line);
+    }
+  }
+
+  private message(line: string): void {
+    let msg: Record<string, unknown>;
+    try {
+      msg = JSON.parse(line) as Record<string, unknown>;
+      if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) throw new Error('not an object');
+    } catch {
+      return this.fail(new EngineProtocolError(`the engine wrote a line that is not a JSON object: ${JSON.stringify(line.slice(0, 120))}`));
+    }
+    if (this.pending !== undefined) this.arm(this.pending.method);
+    try {
+      this.dispatch(msg);
+    } catch (e) {
+      this.fail(e instanceof EngineProtocolError ? e : new EngineProtocolError(String((e as Error).message)));
+    }
+  }
+
+  private dispatch(msg: Record<string, unknown>): void {
+    if (msg.type === 'hello') return this.handshake(msg);
+    if (this.hello !== undefined) throw new EngineProtocolError(`the engine's first line must be its handshake, not ${JSON.stringify(msg).slice(0, 120)}`);
+    if (msg.type === 'io' || msg.type === 'result' || msg.type === 'error') {
+      // In arrival order: I/O one request at a time, and a reply after the I/O asked before it.
+      this.serving = this.serving.then(() => (this.failure !== undefined ? undefined : msg.type === 'io' ? this.serve(msg) : this.reply(msg))).catch((e: unknown) => this.fail(e as Error));
+      return;
+    }
+    throw new EngineProtocolError(`the engine sent a message of unknown type ${JSON.stringify(msg.type)}`);
+  }
+
+  private handshake(msg: Record<string, unknown>): void {
+    if (this.hello === undefined) throw new EngineProtocolError('the engine sent a second handshake');
+    const capabilities = checkHello(msg);
+    const hello = this.hello;
+    this.hello = undefined;
+    clearTimeout(this.timer);
+    hello.resolve(capabilities);
+  }
+
+  private reply(msg: Record<string, unknown>): void {
+    const pending = this.pending;
+    if (pending === undefined || msg.id !== pending.id) {
+      throw new EngineProtocolError(`the engine replied to call ${JSON.stringify(msg.id)}, but ${pending ? `call ${pending.id} (${pending.method})` : 'no call'} was outstanding`);
+    }
+    this.pending = undefined;
+    clearTimeout(this.timer);
+    if (msg.type === 'result') pending.resolve(msg.value);
+    else pending.reject(engineError(msg.error, pending.method));
+  }
+
+  /** One device I/O on the engine's behalf, through the harness's devices (the fault layer). */
+  private async serve(msg: Record<string, unknown>): Promise<void> {
+    const { id, device, op } = msg;
+    const what = `I/O request ${JSON.stringify(id)}`;
+    if (!DEVICES.includes(device as DeviceName)) throw new EngineProtocolError(`${what}: unknown device ${JSON.stringify(device)} (source, clone or meta)`);
+    const dev: BlockDevice = this.devices[device as DeviceName];
+    try {
+      if (op === 'read') {
+        checkIo(String(device), dev, 'read', msg.offset as number, msg.length as number);
+        const bytes = await dev.read(msg.offset as number, msg.length as number);
+        this.send({ type: 'io-result', id, data: encode(bytes) });
+      } else if (op === 'write') {
+        const data = decode(msg.data, `${what} (write to ${String(device)})`);
+        checkIo(String(device), dev, 'write', msg.offset as number, data.length);
+        await dev.write(msg.offset as number, data, { fua: msg.fua === true });
+        this.send({ type: 'io-result', id });
+      } else if (op === 'flush') {
+        await dev.flush();
+        this.send({ type: 'io-result', id });
+      } else {
+        throw new EngineProtocolError(`${what}: unknown op ${JSON.stringify(op)} (read, write or flush)`);
+      }
+    } catch (e) {
+      // A medium error goes back to the engine, which must report it to its caller.
+      if (e instanceof EioError) return this.send({ type: 'io-error', id, error: { kind: 'eio', message: e.message } });
+      if (e instanceof IoRangeError) throw new EngineProtocolError(`the engine asked for I/O outside the device: ${e.message}`);
+      // Anything else, power loss (CrashError) included, ends the process: it dies with the machine,
+      // and the call in progress fails with the same error.
+      throw e;
+    }
+  }
+}
+
+/** A handshake this harness can talk to, or the reason not; its capabilities. */
+function checkHello(msg: Record<string, unknown>): readonly string[] {
+  if (msg.protocol !== PROTOCOL) throw new EngineProtocolError(`the engine's handshake names protocol ${JSON.stringify(msg.protocol)}, not "${PROTOCOL}"`);
+  if (msg.version !== PROTOCOL_VERSION) throw new EngineProtocolError(`the engine speaks protocol version ${JSON.stringify(msg.version)}; this harness speaks version ${PROTOCOL_VERSION}`);
+  return Array.isArray(msg.capabilities) ? msg.capabilities.filter((c): c is string => typeof c === 'string') : [];
+}
+
+/** The engine proxy the harness holds: each contract call is one protocol call. */
+function proxy(engine: EngineProcess): RestoreEngine {
+  const call = (method: string, args: Record<string, unknown> = {}) => engine.call(method, args);
+  const bytes = async (method: string, args: Record<string, unknown>) => decode(await call(method, args), `the reply to ${method}`);
+  const proxied: RestoreEngine = {
+    readSource: (offset, length) => bytes('readSource', { offset, length }),
+    writeSource: async (offset, data) => void (await call('writeSource', { offset, data: encode(data) })),
+    flushSource: async () => void (await call('flushSource')),
+    readClone: (offset, length) => bytes('readClone', { offset, length }),
+    writeClone: async (offset, data) => void (await call('writeClone', { offset, data: encode(data) })),
+    flushClone: async () => void (await call('flushClone')),
+    startRestore: async ({ protect }) => void (await call('startRestore', { protect })),
+    step: async () => (await call('step')) as StepResult,
+    status: async () => (await call('status')) as EngineStatus,
+    dispose: async () => engine.kill(),
+  };
+  if (engine.capabilities.includes('inspect')) proxied.inspect = async () => (await call('inspect')) as EngineMaps;
+  return proxied;
+}
+
+/** `metadataSize` is synchronous in the contract: one short-lived process answers it. */
+function askMetadataSize(command: string, geometry: Geometry, timeoutMs: number): number {
+  const request = JSON.stringify({ type: 'call', id: 1, method: 'metadataSize', args: { geometry } });
+  const run = spawnSync('/bin/sh', ['-c', `exec ${command}`], { input: `${request}\n`, timeout: timeoutMs, encoding: 'utf8', killSignal: 'SIGKILL' });
+  const lines = (run.stdout ?? '').split('\n').filter((l) => l.trim() !== '');
+  for (const line of lines) {
+    let msg: { type?: unknown; id?: unknown; value?: unknown };
+    try {
+      msg = JSON.parse(line) as typeof msg;
+    } catch {
+      throw new EngineProtocolError(`the engine wrote a line that is not a JSON object when asked for metadataSize: ${JSON.stringify(line.slice(0, 120))}`);
+    }
+    if (msg.type === 'hello') checkHello(msg as Record<string, unknown>);
+    if (msg.type === 'result' && msg.id === 1) {
+      if (!Number.isSafeInteger(msg.value) || (msg.value as number) <= 0) throw new EngineProtocolError(`metadataSize: the engine answered ${JSON.stringify(msg.value)}, not a positive whole number of bytes`);
+      return msg.value as number;
+    }
+  }
+  if (run.error !== undefined) throw new EngineProtocolError(`the engine process "${command}" did not answer metadataSize: ${run.error.message}`);
+  const stderr = (run.stderr ?? '').trim().split('\n').slice(-5).join('\n  ');
+  throw new EngineProtocolError(`the engine process "${command}" gave no metadataSize (exit ${run.status ?? run.signal})${stderr === '' ? '' : `; its last standard error lines:\n  ${stderr}`}`);
+}
+
+export function stdioEngine(command: string, options: StdioOptions = {}): EngineFactory {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const sizes = new Map<string, number>();
+  const started = async (devices: RestoreDevices) => {
+    const engine = new EngineProcess(command, devices, timeoutMs);
+    await engine.start();
+    return engine;
+  };
+  return {
+    name: `cmd: ${command}`,
+    metadataSize(geometry) {
+      const key = JSON.stringify(geometry);
+      if (!sizes.has(key)) sizes.set(key, askMetadataSize(command, geometry, timeoutMs));
+      return sizes.get(key)!;
+    },
+    async format(devices: RestoreDevices, geometry: Geometry, delta: InitialDelta) {
+      const engine = await started(devices);
+      try {
+        await engine.call('format', { geometry, delta });
+      } finally {
+        engine.kill();
+      }
+    },
+    async open(devices: RestoreDevices, geometry: Geometry) {
+      const engine = await started(devices);
+      try {
+        await engine.call('open', { geometry });
+      } catch (e) {
+        engine.kill();
+        throw e;
+      }
+      return proxy(engine);
+    },
+  };
+}
