@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { benchFaultLayer } from './fault-layer.js';
 import { benchHarness } from './harness.js';
 import { benchMapCommit } from './map-commit.js';
+import { benchProtocol } from './protocol.js';
 import { benchImage } from './image.js';
 
 export type Figures = Record<string, number | string | boolean>;
@@ -31,6 +32,11 @@ export const SECTIONS: readonly BenchSection[] = [
     name: 'mapCommit',
     title: 'map commit cost of the reference engine, 1,000 vs 1,000,000 extents (500 host writes to extents not yet copied, median of 7 rounds)',
     run: async () => ({ ...(await benchMapCommit()) }),
+  },
+  {
+    name: 'protocol',
+    title: 'stdio protocol cost per I/O: the reference engine in process vs served over the protocol (one crash-free case, median of 5 rounds)',
+    run: async () => ({ ...(await benchProtocol()) }),
   },
   {
     name: 'faultLayer',

@@ -55,6 +55,18 @@ describe('the Python example over the protocol', () => {
   });
 });
 
+describe('any in-process engine served over the protocol', () => {
+  // `npm test` builds dist/ first; the served engine runs from there.
+  it('runs the reference engine through the same I/O, crash for crash, as in process', { timeout: 30_000 }, async () => {
+    for (const c of CASES) {
+      const served = await runCase(stdioEngine('node dist/src/protocol/serve-reference.js'), c, { seed: 'protocol' });
+      const local = await runCase(referenceEngine, c, { seed: 'protocol' });
+      expect(served.trace.map((e) => `${e.point} ${e.device} ${e.op} ${e.offset} ${e.length} ${e.digest} ${e.outcome}`)).toEqual(local.trace.map((e) => `${e.point} ${e.device} ${e.op} ${e.offset} ${e.length} ${e.digest} ${e.outcome}`));
+      expect(served.violations).toEqual([]);
+    }
+  });
+});
+
 /** A tiny engine in Node that misbehaves as told, after a proper handshake (unless told not to). */
 function misbehaving(name: string, body: string): string {
   const file = join(dir, `${name}.mjs`);
