@@ -13,3 +13,5 @@ export { type CampaignOptions, type CampaignResult, exhaust, explore, replay } f
 export { RULES, type Case, type HostOp, type RuleName, type Scenario, type Violation } from './harness/case.js';
 export { runCase } from './harness/run-case.js';
 export { loadScenario } from './harness/scenario-file.js';
+export { EngineProtocolError, stdioEngine } from './protocol/stdio-engine.js';
+export { serveEngine } from './protocol/serve-engine.js';
