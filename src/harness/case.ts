@@ -5,6 +5,7 @@
  */
 import type { CacheMode, EioFault, SurvivalChoice } from '../devices/fault-layer.js';
 import type { Geometry } from '../engine/contract.js';
+import type { Finding } from './oracle/finding.js';
 
 export type Volume = 'source' | 'clone';
 
@@ -57,14 +58,8 @@ export const RULES = {
 export type RuleNumber = keyof typeof RULES;
 export type RuleName = (typeof RULES)[RuleNumber];
 
-export interface Violation {
-  readonly rule: RuleName;
-  readonly message: string;
-  readonly sector?: number;
-  readonly extent?: number;
-  /** Short hex of the bytes the model allows and the bytes seen. */
-  readonly expected?: string;
-  readonly actual?: string;
+/** A rule's finding, with what a reader needs to see it happen again. */
+export interface Violation extends Finding {
   /** The last I/O trace lines before the violation. */
   readonly trace: readonly string[];
   /** The one line that reproduces the violation. */
