@@ -15,6 +15,7 @@ import { checkReportTarget, exitCode, jsonReport, junitReport, type Part, type R
 import { checkSaveTarget, SAVE_FAILURES_HELP, saveFailures } from './save-failures.js';
 import { type Seams, seamsOf } from './seams.js';
 import { summaryLines } from './summary.js';
+import { formatShard, parseShard, type Shard } from '../harness/shard.js';
 
 /** The flags every campaign command takes besides its own. */
 export const CAMPAIGN_OPTIONS = {
@@ -23,13 +24,16 @@ export const CAMPAIGN_OPTIONS = {
   json: { type: 'string' },
   junit: { type: 'string' },
   'save-failures': { type: 'string' },
+  shard: { type: 'string' },
 } as const;
 
 export const REPORT_HELP = `Reports:
   --json FILE               write the result as JSON (- for standard output; the summary
                             then goes to standard error)
   --junit FILE              write a JUnit XML report for CI (- for standard output)
-${SAVE_FAILURES_HELP}`;
+${SAVE_FAILURES_HELP}
+  --shard i/n               run only shard i of n (a deterministic partition of the cases, for
+                            n CI jobs); prestore merge combines the shards' --json results`;
 
 export const EXIT_HELP = `Exit status: 0 every check held, 1 a violation was found, 2 bad usage or bad input,
 3 an internal error (a bug in prestore: please report it).`;
@@ -41,6 +45,7 @@ export interface CampaignFlags {
   readonly json?: string;
   readonly junit?: string;
   readonly 'save-failures'?: string;
+  readonly shard?: string;
 }
 
 export interface CampaignContext {
@@ -51,6 +56,7 @@ export interface CampaignContext {
   readonly seed: string;
   readonly progress: ProgressDisplay;
   readonly flags: CampaignFlags;
+  readonly shard: Shard | undefined;
   readonly started: number;
 }
 
@@ -76,12 +82,18 @@ export async function prepare(io: CommandIo, flags: CampaignFlags, defaultSeed: 
   await checkReportTarget('junit', flags.junit, cwd);
   await checkSaveTarget(flags['save-failures'], cwd);
   const seed = seedFlag(flags.seed) ?? defaultSeed(seams);
+  let shard: Shard | undefined;
+  try {
+    shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   const engine = await resolveEngine(flags, seams.engineModules, cwd);
-  return { io, seams, cwd, engine, seed, progress: progressDisplay(io, seams.now), flags, started: seams.now() };
+  return { io, seams, cwd, engine, seed, progress: progressDisplay(io, seams.now), flags, shard, started: seams.now() };
 }
 
 function options(ctx: CampaignContext, extra: Partial<CampaignOptions>): CampaignOptions {
-  return { seed: ctx.seed, engineArgs: ctx.engine.engineArgs, onProgress: (p) => ctx.progress.update(p), ...extra };
+  return { seed: ctx.seed, engineArgs: ctx.engine.engineArgs, onProgress: (p) => ctx.progress.update(p), ...(ctx.shard === undefined ? {} : { shard: ctx.shard }), ...extra };
 }
 
 async function timed(ctx: CampaignContext, label: string, unit: string, run: () => Promise<CampaignResult>): Promise<{ result: CampaignResult; elapsedMs: number }> {
@@ -114,6 +126,7 @@ export async function finish(ctx: CampaignContext, command: string, parts: reado
     engineName: ctx.engine.factory.name,
     engineArgs: ctx.engine.engineArgs,
     seed: ctx.seed,
+    ...(ctx.shard === undefined ? {} : { shard: formatShard(ctx.shard) }),
     parts,
     elapsedMs: ctx.seams.now() - ctx.started,
   };

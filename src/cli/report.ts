@@ -33,6 +33,8 @@ export interface RunReport {
   readonly engineName: string;
   readonly engineArgs: string;
   readonly seed: string;
+  /** `i/n` when the run was one shard of a larger one. */
+  readonly shard?: string;
   readonly parts: readonly Part[];
   readonly elapsedMs: number;
 }
@@ -78,6 +80,7 @@ export function jsonReport(report: RunReport): object {
   return {
     engine: report.engine,
     seed: report.seed,
+    ...(report.shard === undefined ? {} : { shard: report.shard }),
     cases: t.cases,
     crashStates: t.crashStates,
     distinctCrashStates: t.distinctCrashStates,

@@ -61,7 +61,7 @@ export function summaryLines(report: RunReport): string[] {
     if (hidden > 0) out.push(`... and ${n(hidden)} more violation${hidden === 1 ? '' : 's'}${named ? ` in ${p.name}` : ''} (--json FILE lists every one)`, '');
   }
 
-  out.push(`prestore ${report.command}: engine ${report.engine}, seed ${report.seed}`);
+  out.push(`prestore ${report.command}: engine ${report.engine}, seed ${report.seed}${report.shard === undefined ? '' : `, shard ${report.shard}`}`);
   if (report.parts.length > 1 || report.parts[0]?.kind === 'exhaust') {
     const rows: string[][] = [['', 'cases', 'crash states', 'distinct', 'violations', 'time']];
     for (const p of report.parts) rows.push([p.kind === 'explore' ? `explore (${n(p.runs ?? p.result.cases)} runs)` : p.name, n(p.result.cases), n(p.result.crashStates), n(p.result.distinctCrashStates), n(p.result.violations.length), formatMs(p.elapsedMs)]);

@@ -5,6 +5,7 @@
  */
 import type { CacheMode } from '../devices/fault-layer.js';
 import { RULES, type RuleName, type Violation } from './case.js';
+import type { Shard } from './shard.js';
 
 export interface Progress {
   readonly done: number;
@@ -28,6 +29,8 @@ export interface CampaignOptions {
    * the workload), instead of resuming from the one recorded run. For comparison and checking.
    */
   readonly rerunPrefix?: boolean;
+  /** Run only this shard of the cases (./shard.ts); the shards of one run add up to it. */
+  readonly shard?: Shard;
   /** Stop at the first violation (explore shrinks it first). */
   readonly stopOnFirst?: boolean;
   /** Runs spent shrinking each reported crash (./shrink-crash.ts); 0 reports crashes as found. */

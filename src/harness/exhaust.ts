@@ -20,6 +20,7 @@ import type { Case, Scenario, Violation } from './case.js';
 import { assertDeterministic } from './determinism.js';
 import { type CaseRun, formattedDevices, runCase } from './run-case.js';
 import { shrinkFirstOfEachRule } from './shrink-crash.js';
+import { owns, ownsShared } from './shard.js';
 
 /** One crash state to check: the crash point, its cache mode and exactly what survived. */
 interface CrashState {
@@ -51,23 +52,27 @@ export async function exhaust(engine: EngineFactory, scenario: Scenario, options
   const base: Case = { ...scenarioCase, workload: recorded.resolved.workload };
   const from = (state: CrashState) =>
     options.rerunPrefix === true ? {} : { resume: { events: recorded.events, trace: recorded.trace, point: state.point, ...state.at } };
-  const violations: Violation[] = [...recorded.violations];
+  const violations: Violation[] = ownsShared(options.shard) ? [...recorded.violations] : [];
   const rng = seededRng(`${options.seed}/exhaust/${scenario.name}`);
   const { states, enumerated } = await crashStatesOf(engine, base, recorded, modes, rng);
 
   const rows = new Map<CacheMode, { crashStates: number; distinct: number; second: number }>(modes.map((m) => [m, { crashStates: 0, distinct: 0, second: 0 }]));
   const seen = new Set<string>();
-  let cases = 1;
+  // Shards split the distinct crash states, in order of first appearance; the dedup stays global.
+  const distinctIndex = new Map<string, number>();
+  for (const state of states) if (!distinctIndex.has(state.key)) distinctIndex.set(state.key, distinctIndex.size);
+  const mine = states.filter((state) => owns(options.shard, distinctIndex.get(state.key)!));
+  let cases = ownsShared(options.shard) ? 1 : 0;
   let crashStates = 0;
   let distinctCrashStates = 0;
   let done = 0;
   const stop = () => options.stopOnFirst === true && violations.length > 0;
-  for (const state of states) {
+  for (const state of mine) {
     if (stop()) break;
     const row = rows.get(state.mode)!;
     crashStates++;
     row.crashStates++;
-    options.onProgress?.({ done: ++done, total: states.length, crashStates, violations: violations.length });
+    options.onProgress?.({ done: ++done, total: mine.length, crashStates, violations: violations.length });
     if (seen.has(state.key)) continue;
     seen.add(state.key);
     distinctCrashStates++;

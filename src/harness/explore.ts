@@ -10,6 +10,7 @@ import { type CampaignOptions, type CampaignResult, countByRule } from './campai
 import type { Violation } from './case.js';
 import { runCase } from './run-case.js';
 import { shrinkCrash } from './shrink-crash.js';
+import { owns } from './shard.js';
 
 /** fast-check wants a 32-bit seed; ours is a string, hashed the same way every time. */
 export function numericSeed(seed: string): number {
@@ -23,12 +24,16 @@ export async function explore(engine: EngineFactory, options: CampaignOptions): 
   let cases = 0;
   let crashStates = 0;
   let found: Violation | undefined;
+  let drawn = 0;
   const details = await fc.check(
     fc.asyncProperty(caseArb, async (c) => {
+      // Another shard's run passes untried; once a run of this shard fails, its shrinking is ours.
+      if (found === undefined && !owns(options.shard, drawn++)) return true;
       const result = await runCase(engine, c, { seed: options.seed, engineArgs: options.engineArgs });
       cases++;
       crashStates += result.crashStates;
-      if (cases <= runs) options.onProgress?.({ done: Math.min(cases, runs), total: runs, crashStates, violations: found ? 1 : 0 });
+      const total = options.shard === undefined ? runs : Math.ceil((runs - options.shard.index + 1) / options.shard.count);
+      if (cases <= total) options.onProgress?.({ done: Math.min(cases, total), total, crashStates, violations: found ? 1 : 0 });
       const v = result.violations[0];
       // fast-check shrinks from the first failure; the last failure it sees is the smallest.
       if (v !== undefined) found = v;

@@ -9,6 +9,7 @@ export { default as mutants } from './mutants.js';
 export { default as replay } from './replay.js';
 export { default as start } from './start.js';
 export { default as init } from './init.js';
+export { default as merge } from './merge.js';
 export { default as restore } from './restore.js';
 export { default as resume } from './resume.js';
 export { default as status } from './status.js';
