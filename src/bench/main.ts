@@ -11,6 +11,7 @@ import { benchFaultLayer } from './fault-layer.js';
 import { benchHarness } from './harness.js';
 import { benchMapCommit } from './map-commit.js';
 import { benchProtocol } from './protocol.js';
+import { benchWorkers } from './workers.js';
 import { benchImage } from './image.js';
 
 export type Figures = Record<string, number | string | boolean>;
@@ -37,6 +38,11 @@ export const SECTIONS: readonly BenchSection[] = [
     name: 'protocol',
     title: 'stdio protocol cost per I/O: the reference engine in process vs served over the protocol (one crash-free case, median of 5 rounds)',
     run: async () => ({ ...(await benchProtocol()) }),
+  },
+  {
+    name: 'workers',
+    title: 'exhaust --workers 2 over one thread (every bundled scenario, depth 2, torn)',
+    run: async () => ({ ...(await benchWorkers()) }),
   },
   {
     name: 'faultLayer',

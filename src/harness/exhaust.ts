@@ -92,7 +92,7 @@ export async function exhaust(engine: EngineFactory, scenario: Scenario, options
       }
     }
   }
-  violations.splice(0, violations.length, ...(await shrinkFirstOfEachRule(engine, violations, { maxAttempts: options.crashShrinkAttempts })));
+  violations.splice(0, violations.length, ...(await shrinkFirstOfEachRule(engine, inCrashOrder(violations), { maxAttempts: options.crashShrinkAttempts })));
   const coverage: CoverageRow[] = modes.map((mode) => ({
     scenario: scenario.name,
     mode,
@@ -182,4 +182,12 @@ function secondCrashes(c: Case, run: CaseRun, modes: readonly CacheMode[]): Case
     for (const mode of modes) cases.push({ ...c, crashes: [first, { point, mode }] });
   }
   return cases;
+}
+
+/**
+ * Violations in one fixed order (by replay line, which names the case exactly), so that shards
+ * and workers merged give the list one run gives, and shrink the same ones.
+ */
+export function inCrashOrder(violations: readonly Violation[]): Violation[] {
+  return [...violations].sort((a, b) => (a.replay < b.replay ? -1 : a.replay > b.replay ? 1 : 0));
 }

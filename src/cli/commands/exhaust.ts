@@ -1,8 +1,9 @@
 /** `prestore exhaust`: crash scenarios at every I/O point, in each cache mode. */
-import { depthFlag, modesFlag, parse } from '../args.js';
+import { depthFlag, integerFlag, modesFlag, parse } from '../args.js';
 import { CAMPAIGN_OPTIONS, EXIT_HELP, exhaustPart, finish, prepare, REPORT_HELP } from '../campaign-run.js';
 import { type Command, UsageError } from '../command.js';
 import { ENGINE_HELP } from '../engine-arg.js';
+import { exhaustInWorkers } from '../exhaust-workers.js';
 import type { Part } from '../report.js';
 import { loadScenarios, scenarioArgs } from '../scenario-args.js';
 import { seamsOf } from '../seams.js';
@@ -13,7 +14,7 @@ const exhaust: Command = {
   name: 'exhaust',
   summary: 'crash scenario workloads at every I/O point, in every cache mode (systematic)',
   help: `Usage: prestore exhaust SCENARIO... [--depth 1|2] [--modes drop,keep,subset,torn] [--seed S]
-                        [ENGINE] [--json FILE] [--junit FILE] [--stop-on-first]
+                        [ENGINE] [--json FILE] [--junit FILE] [--stop-on-first] [--workers N]
 
 Runs each scenario's workload once, then crashes it at every I/O point (of the workload and of
 the restore's run to completion) in each cache mode: where a crash leaves few cached writes,
@@ -31,6 +32,8 @@ Options:
                             drop, keep, subset, torn
   --seed S                  the seed for sampled crash states (default ${DEFAULT_EXHAUST_SEED})
   --stop-on-first           stop at the first violation
+  --workers N               split the crash states among N worker threads (default 1); the
+                            result is the same as with one, only sooner
   -h, --help                this help
 
 ${ENGINE_HELP}
@@ -44,7 +47,10 @@ Examples:
   prestore exhaust scenarios/ --depth 2 --modes torn --junit exhaust.xml
   prestore exhaust my-scenario.json --engine ./dist/my-engine.js`,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, { ...CAMPAIGN_OPTIONS, depth: { type: 'string' }, modes: { type: 'string' }, 'stop-on-first': { type: 'boolean' } }, { positionals: true });
+    const { values, positionals } = parse(argv, { ...CAMPAIGN_OPTIONS, depth: { type: 'string' }, modes: { type: 'string' }, 'stop-on-first': { type: 'boolean' }, workers: { type: 'string' } }, { positionals: true });
+    const workers = integerFlag('workers', values.workers, 1, 1, 64);
+    if (workers > 1 && values['stop-on-first'] === true) throw new UsageError('--workers and --stop-on-first do not go together: each worker would stop at its own first violation');
+    if (workers > 1 && values.shard !== undefined) throw new UsageError('--workers and --shard do not go together: workers already split the run');
     if (positionals.length === 0) throw new UsageError('exhaust needs at least one scenario file (or a bundled scenario name)');
     const depth = depthFlag(values.depth);
     const modes = modesFlag(values.modes);
@@ -54,6 +60,12 @@ Examples:
     const ctx = await prepare(io, values, () => DEFAULT_EXHAUST_SEED);
     const stopOnFirst = values['stop-on-first'] === true;
     const parts: Part[] = [];
+    const overrides = { ...(depth === undefined ? {} : { depth }), ...(modes === undefined ? {} : { modes }) };
+    if (workers > 1) {
+      const job = { engineFlags: values, cwd: ctx.cwd, scenarios: scenarios.map((s) => s.scenario), options: { seed: ctx.seed, engineArgs: ctx.engine.engineArgs, ...overrides } };
+      const results = await exhaustInWorkers(ctx.engine.factory, job, workers);
+      return finish(ctx, 'exhaust', results.map(({ result, elapsedMs }, i) => ({ kind: 'exhaust', name: scenarios[i]!.scenario.name, file: scenarios[i]!.file, result, elapsedMs })));
+    }
     for (const { scenario, file } of scenarios) {
       const part = await exhaustPart(ctx, scenario, file, { ...(depth === undefined ? {} : { depth }), ...(modes === undefined ? {} : { modes }), stopOnFirst });
       parts.push(part);

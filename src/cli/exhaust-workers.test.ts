@@ -1,0 +1,39 @@
+/**
+ * `--workers N` changes when the answer comes, never the answer: the same counts, coverage and
+ * violations (shrunk alike) as one thread, for an engine that passes and one that fails. The
+ * workers run the compiled harness in dist/, which `npm test` builds first.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { CommandIo } from './command.js';
+import { runCli } from './dispatch.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'prestore-workers-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function exhaust(engine: string, workers: number): Promise<Record<string, unknown>> {
+  const file = `${engine.replace(/\W/g, '-')}-${workers}.json`;
+  const sink = { write: () => true } as unknown as CommandIo['stdout'];
+  const code = await runCli(['exhaust', 'fractured-writes', 'unprotected-restore', '--engine', engine, '--workers', String(workers), '--json', file], { stdout: sink, stderr: sink, env: {}, cwd: dir });
+  expect(code).toBe(engine === 'reference' ? 0 : 1);
+  const { elapsedMs: _, parts, ...result } = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Record<string, unknown> & { parts: Record<string, unknown>[] };
+  return { ...result, parts: parts.map(({ elapsedMs: __, ...p }) => p) };
+}
+
+describe('exhaust --workers', () => {
+  it.each(['reference', 'mutant:unprotected-no-mirror'])('gives the one-thread result with 2 and 3 workers: %s', { timeout: 120_000 }, async (engine) => {
+    const one = await exhaust(engine, 1);
+    expect(await exhaust(engine, 2)).toEqual(one);
+    expect(await exhaust(engine, 3)).toEqual(one);
+  });
+
+  it('refuses --workers with --stop-on-first or --shard', async () => {
+    const out: string[] = [];
+    const sink = { write: (s: string) => out.push(s) > 0 } as unknown as CommandIo['stdout'];
+    expect(await runCli(['exhaust', 'nearly-equal', '--workers', '2', '--stop-on-first'], { stdout: sink, stderr: sink, env: {}, cwd: dir })).toBe(2);
+    expect(await runCli(['exhaust', 'nearly-equal', '--workers', '2', '--shard', '1/2'], { stdout: sink, stderr: sink, env: {}, cwd: dir })).toBe(2);
+    expect(out.join('')).toMatch(/--workers and --stop-on-first.*\n?[\s\S]*--workers and --shard/);
+  });
+});
