@@ -93,10 +93,11 @@ function start(command: string): { child: ChildProcess; exit: Promise<Exit> } {
 
 const wait = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-async function expectRestored(cloneHash: string): Promise<void> {
+/** `killed`: the process died by SIGKILL, which may leave its lock behind (the next run clears a dead pid's lock). */
+async function expectRestored(cloneHash: string, killed = false): Promise<void> {
   expect(readFileSync(source).equals(readFileSync(clone)), 'source equals clone').toBe(true);
   expect(await sha256File(clone), 'clone unchanged').toBe(cloneHash);
-  expect(existsSync(`${meta}.lock`)).toBe(false);
+  if (!killed) expect(existsSync(`${meta}.lock`)).toBe(false);
 }
 
 describe('a restore killed at any moment loses nothing', () => {
@@ -126,7 +127,7 @@ describe('a restore killed at any moment loses nothing', () => {
       }
       if (!started && exit.code === null) continue; // killed before the restore began: the pair is as it was
       // The restore completed, before the kill or despite it: check this campaign, begin another.
-      await expectRestored(cloneHash);
+      await expectRestored(cloneHash, exit.code === null);
       campaign++;
       started = false;
       await newPair(`kill-source-${campaign}`);
