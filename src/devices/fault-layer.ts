@@ -31,7 +31,7 @@
  *   data, outcome), and with `recordData` the written bytes too, so a crash state can be derived
  *   from the record instead of by running the engine again.
  *
- * Nothing here reads the clock or `Math.random`: the layer's only randomness is its seed.
+ * Nothing here reads the clock or an unseeded random source: the layer's only randomness is its seed.
  */
 import { type BlockDevice, checkIo, type IoOp, type WriteOptions } from './block-device.js';
 import { digest, type Rng, seededRng } from './rng.js';

@@ -11,15 +11,8 @@ import { checkReportTarget, exitCode, jsonReport, junitReport, type Part, type R
 import { summaryLines } from '../summary.js';
 
 /** The fields of a `--json` result that merging reads. */
-interface ShardResult {
-  readonly command: string;
-  readonly version: string;
-  readonly engine: string;
-  readonly engineName: string;
-  readonly engineArgs: string;
-  readonly seed: string;
+interface ShardResult extends Omit<RunReport, 'parts' | 'shard'> {
   readonly shard: string;
-  readonly elapsedMs: number;
   readonly violations: readonly (Violation & { readonly scenario?: string })[];
   readonly parts: readonly { kind: 'explore' | 'exhaust'; name: string; file?: string; runs?: number; cases: number; crashStates: number; distinctCrashStates: number; elapsedMs: number }[];
   readonly coverage: readonly CoverageRow[];
