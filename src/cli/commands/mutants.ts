@@ -51,7 +51,7 @@ Exit status: 0 every mutant was killed, 1 a mutant survived, 2 bad usage or bad 
     const seams = seamsOf(io);
     const all = ((await seams.engineModules.mutants()) as { mutants: readonly Mutant[] }).mutants;
     if (values.list === true) {
-      io.stdout.write(table([['mutant', 'expected rule', 'bug'], ...all.map((m) => [m.name, m.rule, m.description])], 2).join('\n') + '\n');
+      io.stdout.write(table([['mutant', 'expected rule', 'bug'], ...all.map((m) => [m.name, m.rule, m.description])], 3).join('\n') + '\n');
       return 0;
     }
     const unknown = positionals.filter((n) => !all.some((m) => m.name === n));
@@ -93,7 +93,7 @@ Exit status: 0 every mutant was killed, 1 a mutant survived, 2 bad usage or bad 
       ...table([
         ['mutant', 'killed', 'rule', 'expected', 'cases', 'time'],
         ...rows.map((r) => [r.mutant, r.killed ? 'yes' : 'NO', r.rule ?? '-', r.expectedRule, r.casesToKill === null ? '-' : String(r.casesToKill), formatMs(r.elapsedMs)]),
-      ]),
+      ], 4),
       '',
       killed === rows.length ? 'every mutant was killed' : `${rows.length - killed} mutant(s) survived: the harness has a blind spot`,
     ];
