@@ -4,7 +4,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { exhaustInWorkers } from '../cli/exhaust-workers.js';
+import { exhaustInWorkers } from '../cli/campaign-workers.js';
 import { referenceEngine } from '../engine/reference/index.js';
 import { exhaust } from '../harness/exhaust.js';
 import { bundledScenariosDir, loadScenario } from '../harness/scenario-file.js';

@@ -29,6 +29,8 @@ export interface CampaignOptions {
    * the workload), instead of resuming from the one recorded run. For comparison and checking.
    */
   readonly rerunPrefix?: boolean;
+  /** explore: start at this run (a fast-check replay path), to shrink a failure a worker found. */
+  readonly fromRun?: number;
   /** Run only this shard of the cases (./shard.ts); the shards of one run add up to it. */
   readonly shard?: Shard;
   /** Stop at the first violation (explore shrinks it first). */

@@ -39,10 +39,52 @@ export async function explore(engine: EngineFactory, options: CampaignOptions): 
       if (v !== undefined) found = v;
       return v === undefined;
     }),
-    { seed: numericSeed(options.seed), numRuns: runs },
+    // From a run index: fast-check's replay path, which runs that case and shrinks from it.
+    { seed: numericSeed(options.seed), numRuns: runs, ...(options.fromRun === undefined ? {} : { path: String(options.fromRun) }) },
   );
   // A failure without a violation is the harness or the engine module throwing: never a pass.
   if (details.failed && found === undefined) throw details.errorInstance;
   const violations = details.failed && found !== undefined ? [await shrinkCrash(engine, found, { maxAttempts: options.crashShrinkAttempts })] : [];
   return { engine: engine.name, seed: options.seed, cases, crashStates, distinctCrashStates: crashStates, violations, violationsByRule: countByRule(violations), coverage: [] };
+}
+
+/** What one shard's runs found, without shrinking: crash states by run index, the first failing run. */
+export interface ShardScan {
+  readonly crashStates: Readonly<Record<number, number>>;
+  readonly firstFailure?: number;
+}
+
+/** Runs a shard's cases in order and stops at its first failure, leaving the shrinking to the merge. */
+export async function scanShard(engine: EngineFactory, options: CampaignOptions): Promise<ShardScan> {
+  const crashStates: Record<number, number> = {};
+  let firstFailure: number | undefined;
+  let drawn = 0;
+  await fc.check(
+    fc.asyncProperty(caseArb, async (c) => {
+      const run = drawn++;
+      if (!owns(options.shard, run)) return true;
+      const result = await runCase(engine, c, { seed: options.seed, engineArgs: options.engineArgs });
+      crashStates[run] = result.crashStates;
+      if (result.violations.length > 0) firstFailure ??= run;
+      return result.violations.length === 0;
+    }),
+    { seed: numericSeed(options.seed), numRuns: options.runs ?? 100, endOnFailure: true },
+  );
+  return firstFailure === undefined ? { crashStates } : { crashStates, firstFailure };
+}
+
+/**
+ * The shards' scans, merged into what one `explore` gives: every run passed, or the earliest
+ * failing run across the shards is replayed and shrunk exactly as one run would have shrunk it.
+ */
+export async function mergeScans(engine: EngineFactory, options: CampaignOptions, scans: readonly ShardScan[]): Promise<CampaignResult> {
+  const failures = scans.flatMap((s) => (s.firstFailure === undefined ? [] : [s.firstFailure]));
+  const first = failures.length === 0 ? undefined : Math.min(...failures);
+  const before = scans.flatMap((s) => Object.entries(s.crashStates)).filter(([run]) => first === undefined || Number(run) < first);
+  const passed = before.reduce((t, [, n]) => t + n, 0);
+  if (first === undefined) return { engine: engine.name, seed: options.seed, cases: before.length, crashStates: passed, distinctCrashStates: passed, violations: [], violationsByRule: countByRule([]), coverage: [] };
+  const { shard: _, ...rest } = options;
+  const shrunk = await explore(engine, { ...rest, fromRun: first });
+  const crashStates = passed + shrunk.crashStates;
+  return { ...shrunk, cases: first + shrunk.cases, crashStates, distinctCrashStates: crashStates };
 }

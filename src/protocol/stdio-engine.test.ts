@@ -3,6 +3,7 @@
  * caught, and each way a process can misbehave ends in a clear EngineProtocolError (exit 2 on the
  * command line) with no process left behind.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { runCli } from '../cli/dispatch.js';
 import { referenceEngine } from '../engine/reference/index.js';
 import type { Case } from '../harness/case.js';
 import { runCase } from '../harness/run-case.js';
-import { liveProcesses, stdioEngine } from './stdio-engine.js';
+import { allProcessesEnded, liveProcesses, stdioEngine } from './stdio-engine.js';
 
 const PYTHON = 'python3 examples/python_engine.py';
 const GEOMETRY = { sectorSize: 512, extentSectors: 2, volumeSize: 5 * 512 };
@@ -36,7 +37,17 @@ const CASES: Case[] = [
 
 const dir = mkdtempSync(join(tmpdir(), 'prestore-protocol-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(() => expect(liveProcesses()).toBe(0));
+/** Processes whose parent is this test process, as the system lists them (ps itself aside). */
+function children(): string[] {
+  const rows = execFileSync('ps', ['-A', '-o', 'pid=,ppid=,comm='], { encoding: 'utf8' }).split('\n');
+  return rows.map((r) => r.trim().split(/\s+/)).filter(([, ppid, comm]) => Number(ppid) === process.pid && comm !== 'ps').map((r) => r.join(' '));
+}
+
+afterEach(async () => {
+  await allProcessesEnded();
+  expect(liveProcesses()).toBe(0);
+  expect(children()).toEqual([]);
+});
 
 describe('the Python example over the protocol', () => {
   it.each(CASES.map((c, i) => [i, c] as const))('passes case %i, crashes and EIO included, as the reference engine does', { timeout: 30_000 }, async (_, c) => {
@@ -52,6 +63,21 @@ describe('the Python example over the protocol', () => {
     const found = await runCase(stdioEngine(`${PYTHON} --bug no-flush-before-clear`), c, { seed: 'protocol' });
     expect(found.violations.map((v) => v.rule)).toEqual(['reads-right']);
     expect((await runCase(stdioEngine(PYTHON), c, { seed: 'protocol' })).violations).toEqual([]);
+  });
+
+  it('is caught when it reads extents not yet copied from the source', { timeout: 30_000 }, async () => {
+    const c: Case = { geometry: GEOMETRY, initial: { differ: [1], delta: 'exact' }, workload: [{ op: 'startRestore', protect: true }, { op: 'read', volume: 'source', sector: 2, sectors: 2 }], crashes: [], eio: [] };
+    const found = await runCase(stdioEngine(`${PYTHON} --bug read-source`), c, { seed: 'protocol' });
+    expect(found.violations.map((v) => v.rule)).toEqual(['reads-right']);
+    expect((await runCase(stdioEngine(PYTHON), c, { seed: 'protocol' })).violations).toEqual([]);
+  });
+
+  it('holds under prestore explore on the command line', { timeout: 60_000 }, async () => {
+    const out: string[] = [];
+    const sink = { write: (s: string) => out.push(s) !== 0 } as unknown as NodeJS.WritableStream;
+    const code = await runCli(['explore', '--runs', '4', '--seed', '3', '--engine-cmd', PYTHON], { stdout: sink, stderr: sink, env: {} });
+    expect(out.join('')).toMatch(/every check held/);
+    expect(code).toBe(0);
   });
 });
 
@@ -90,7 +116,10 @@ const BAD: [string, string, RegExp][] = [
   ['unknown-message', `send({ type: 'gossip', id: call.id });`, /message of unknown type "gossip"/],
   ['wrong-id', `send({ type: 'result', id: call.id + 7 });`, /replied to call 8, but call 1 \(format\) was outstanding/],
   ['hang', `/* never answers */`, /sent nothing for 300 ms while the harness waited for format/],
-  ['exit', `process.exit(3);`, /exited with code 3 during format/],
+  ['exit', `process.stderr.write('Traceback (most recent call last):\\nKeyError: 7\\n'); process.exit(3);`, /exited with code 3 during format; its last standard error lines:\n {2}Traceback \(most recent call last\):\n {2}KeyError: 7$/],
+  // One write, so both lines arrive before the harness can send its next call.
+  ['io-after-answer', `process.stdout.write(JSON.stringify({ type: 'result', id: call.id, value: null }) + '\\n' + JSON.stringify({ type: 'io', id: 1, device: 'meta', op: 'flush' }) + '\\n');`, /asked for device I\/O .* while no call was outstanding/],
+  ['length-mismatch', `send({ type: 'io', id: 1, device: 'source', op: 'write', offset: 0, length: 1024, data: Buffer.alloc(512).toString('base64') });`, /says length 1024 but carries 512 bytes/],
   ['outside', `send({ type: 'io', id: 1, device: 'meta', op: 'read', offset: 1 << 20, length: 512 });`, /I\/O outside the device: meta: read at offset 1048576, length 512/],
   ['unaligned', `send({ type: 'io', id: 1, device: 'source', op: 'write', offset: 100, length: 512, data: Buffer.alloc(512).toString('base64') });`, /outside the device: source: write at offset 100/],
   ['bad-base64', `send({ type: 'io', id: 1, device: 'source', op: 'write', offset: 0, length: 3, data: '%%%' });`, /write to source\): not base64/],

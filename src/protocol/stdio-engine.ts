@@ -41,15 +41,23 @@ export interface StdioOptions {
   readonly timeoutMs?: number;
 }
 
-/** Every engine process still running, so none outlives the harness. */
-const live = new Set<ChildProcessWithoutNullStreams>();
+/**
+ * Every engine process not yet reaped, with the promise of its end: a killed process stays here
+ * until the system confirms it is gone, so the exit hook and the tests see what really runs.
+ */
+const live = new Map<ChildProcessWithoutNullStreams, Promise<void>>();
 process.on('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
+  for (const child of live.keys()) child.kill('SIGKILL');
 });
 
 /** Processes started by this module and not yet ended (for tests that check nothing is left). */
 export function liveProcesses(): number {
   return live.size;
+}
+
+/** Resolves once every engine process started so far has ended and been reaped. */
+export async function allProcessesEnded(): Promise<void> {
+  await Promise.all(live.values());
 }
 
 type DeviceName = keyof RestoreDevices;
@@ -88,6 +96,8 @@ class EngineProcess {
   private buffered = '';
   private readonly stderr: string[] = [];
   private nextId = 1;
+  /** Reply lines seen, counted as they arrive: an I/O request after the last reply is outside any call. */
+  private answered = 0;
   private pending: { id: number; method: string; resolve: (v: unknown) => void; reject: (e: Error) => void } | undefined;
   private hello: { resolve: (capabilities: readonly string[]) => void; reject: (e: Error) => void } | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -103,7 +113,13 @@ class EngineProcess {
   ) {
     // `exec` replaces the shell, so killing the child kills the engine itself.
     this.child = spawn('/bin/sh', ['-c', `exec ${command}`], { stdio: ['pipe', 'pipe', 'pipe'] });
-    live.add(this.child);
+    const child = this.child;
+    const ended = new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      // A process that never started sends no `exit`.
+      child.once('error', () => child.pid === undefined && resolve());
+    });
+    live.set(child, ended.finally(() => live.delete(child)));
     this.child.stdout.setEncoding('utf8');
     this.child.stdout.on('data', (chunk: string) => this.receive(chunk));
     this.child.stderr.setEncoding('utf8');
@@ -113,10 +129,11 @@ class EngineProcess {
     });
     this.child.stdin.on('error', () => undefined);
     this.child.on('error', (e) => this.fail(new EngineProtocolError(`cannot start the engine process "${command}": ${e.message}`)));
-    this.child.on('exit', (code, signal) => {
-      live.delete(this.child);
+    // `close`, not `exit`: it comes after the last bytes of standard output and error, so a reply
+    // written just before exiting is still read, and the stderr tail holds the whole traceback.
+    this.child.on('close', (code, signal) => {
       const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
-      this.fail(new EngineProtocolError(`the engine process ${how} ${this.pending ? `during ${this.pending.method}` : 'before its handshake'}${this.stderrTail()}`));
+      this.fail(new EngineProtocolError(`the engine process ${how} ${this.pending ? `during ${this.pending.method}` : this.hello ? 'before its handshake' : 'between calls'}${this.stderrTail()}`));
     });
   }
 
@@ -144,7 +161,6 @@ class EngineProcess {
   kill(): void {
     clearTimeout(this.timer);
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-    live.delete(this.child);
     this.failure ??= new CrashError(undefined);
   }
 
@@ -200,6 +216,12 @@ class EngineProcess {
   private dispatch(msg: Record<string, unknown>): void {
     if (msg.type === 'hello') return this.handshake(msg);
     if (this.hello !== undefined) throw new EngineProtocolError(`the engine's first line must be its handshake, not ${JSON.stringify(msg).slice(0, 120)}`);
+    if (msg.type === 'result' || msg.type === 'error') this.answered++;
+    // Counted on arrival, in the engine's own order: I/O sent after answering the last call is
+    // background I/O the harness cannot place in the run, whenever it happens to be served.
+    if (msg.type === 'io' && this.answered >= this.nextId - 1) {
+      throw new EngineProtocolError(`the engine asked for device I/O (${JSON.stringify(msg).slice(0, 120)}) while no call was outstanding; it may do I/O only between a call and its answer`);
+    }
     if (msg.type === 'io' || msg.type === 'result' || msg.type === 'error') {
       // In arrival order: I/O one request at a time, and a reply after the I/O asked before it.
       this.serving = this.serving.then(() => (this.failure !== undefined ? undefined : msg.type === 'io' ? this.serve(msg) : this.reply(msg))).catch((e: unknown) => this.fail(e as Error));
@@ -241,6 +263,9 @@ class EngineProcess {
         this.send({ type: 'io-result', id, data: encode(bytes) });
       } else if (op === 'write') {
         const data = decode(msg.data, `${what} (write to ${String(device)})`);
+        if (msg.length !== undefined && msg.length !== data.length) {
+          throw new EngineProtocolError(`${what}: a write to ${String(device)} at offset ${JSON.stringify(msg.offset)} says length ${JSON.stringify(msg.length)} but carries ${data.length} bytes`);
+        }
         checkIo(String(device), dev, 'write', msg.offset as number, data.length);
         await dev.write(msg.offset as number, data, { fua: msg.fua === true });
         this.send({ type: 'io-result', id });

@@ -3,7 +3,7 @@ import { depthFlag, integerFlag, modesFlag, parse } from '../args.js';
 import { CAMPAIGN_OPTIONS, EXIT_HELP, exhaustPart, finish, prepare, REPORT_HELP } from '../campaign-run.js';
 import { type Command, UsageError } from '../command.js';
 import { ENGINE_HELP } from '../engine-arg.js';
-import { exhaustInWorkers } from '../exhaust-workers.js';
+import { exhaustInWorkers } from '../campaign-workers.js';
 import type { Part } from '../report.js';
 import { loadScenarios, scenarioArgs } from '../scenario-args.js';
 import { seamsOf } from '../seams.js';

@@ -1,7 +1,7 @@
 /**
  * `--workers N` changes when the answer comes, never the answer: the same counts, coverage and
- * violations (shrunk alike) as one thread, for an engine that passes and one that fails. The
- * workers run the compiled harness in dist/, which `npm test` builds first.
+ * violations (shrunk alike) as one thread, for explore and exhaust, for an engine that passes and
+ * one that fails. The workers run the compiled harness in dist/, which `npm test` builds first.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,20 +13,30 @@ import { runCli } from './dispatch.js';
 const dir = mkdtempSync(join(tmpdir(), 'prestore-workers-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function exhaust(engine: string, workers: number): Promise<Record<string, unknown>> {
-  const file = `${engine.replace(/\W/g, '-')}-${workers}.json`;
+const CAMPAIGNS = {
+  exhaust: ['exhaust', 'fractured-writes', 'unprotected-restore'],
+  explore: ['explore', '--runs', '300', '--seed', 'workers'],
+};
+
+async function campaign(kind: keyof typeof CAMPAIGNS, engine: string, workers: number): Promise<Record<string, unknown>> {
+  const file = `${kind}-${engine.replace(/\W/g, '-')}-${workers}.json`;
   const sink = { write: () => true } as unknown as CommandIo['stdout'];
-  const code = await runCli(['exhaust', 'fractured-writes', 'unprotected-restore', '--engine', engine, '--workers', String(workers), '--json', file], { stdout: sink, stderr: sink, env: {}, cwd: dir });
+  const code = await runCli([...CAMPAIGNS[kind], '--engine', engine, '--workers', String(workers), '--json', file], { stdout: sink, stderr: sink, env: {}, cwd: dir });
   expect(code).toBe(engine === 'reference' ? 0 : 1);
   const { elapsedMs: _, parts, ...result } = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Record<string, unknown> & { parts: Record<string, unknown>[] };
   return { ...result, parts: parts.map(({ elapsedMs: __, ...p }) => p) };
 }
 
-describe('exhaust --workers', () => {
-  it.each(['reference', 'mutant:unprotected-no-mirror'])('gives the one-thread result with 2 and 3 workers: %s', { timeout: 120_000 }, async (engine) => {
-    const one = await exhaust(engine, 1);
-    expect(await exhaust(engine, 2)).toEqual(one);
-    expect(await exhaust(engine, 3)).toEqual(one);
+describe('--workers', () => {
+  it.each([
+    ['exhaust', 'reference'],
+    ['exhaust', 'mutant:unprotected-no-mirror'],
+    ['explore', 'reference'],
+    ['explore', 'mutant:ack-before-intent'],
+  ] as const)('%s gives the one-thread result with 2 and 3 workers: %s', { timeout: 120_000 }, async (kind, engine) => {
+    const one = await campaign(kind, engine, 1);
+    expect(await campaign(kind, engine, 2)).toEqual(one);
+    expect(await campaign(kind, engine, 3)).toEqual(one);
   });
 
   it('refuses --workers with --stop-on-first or --shard', async () => {
