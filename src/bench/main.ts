@@ -41,7 +41,7 @@ export const SECTIONS: readonly BenchSection[] = [
   },
   {
     name: 'workers',
-    title: 'exhaust --workers 2 over one thread (every bundled scenario, depth 2, torn)',
+    title: 'exhaust --workers 2 over one thread (every bundled scenario at depth 2, torn; *Depth1: depth 1, all cache modes, median of 3 rounds)',
     run: async () => ({ ...(await benchWorkers()) }),
   },
   {

@@ -22,6 +22,9 @@ describe('prestore merge', () => {
   it('gives back the whole run from its shards', { timeout: 60_000 }, async () => {
     for (const i of [1, 2, 3]) expect((await cli(['exhaust', 'protected-restore', 'nearly-equal', '--shard', `${i}/3`, '--json', `s${i}.json`])).code).toBe(0);
     expect((await cli(['exhaust', 'protected-restore', 'nearly-equal', '--json', 'whole.json'])).code).toBe(0);
+    // Not shards of this run: another seed, another shard count.
+    expect((await cli(['exhaust', 'protected-restore', 'nearly-equal', '--seed', 'other', '--shard', '2/3', '--json', 'other-seed.json'])).code).toBe(0);
+    expect((await cli(['exhaust', 'protected-restore', 'nearly-equal', '--shard', '2/2', '--json', 'half.json'])).code).toBe(0);
     const merged = await cli(['merge', 's1.json', 's2.json', 's3.json', '--json', 'merged.json', '--junit', 'merged.xml']);
     expect(merged.code).toBe(0);
     expect(merged.out).toContain('merged 3 shards');
@@ -40,6 +43,8 @@ describe('prestore merge', () => {
     [['s1.json', 's3.json'], /shard 2\/3 missing/],
     [['s1.json', 's2.json', 's2.json', 's3.json'], /shard 2\/3 again/],
     [['s1.json', 's2.json', 'm1.json'], /not shards of one run/],
+    [['s1.json', 'other-seed.json', 's3.json'], /other-seed\.json: seed is "other", but s1\.json has "prestore": not shards of one run/],
+    [['s1.json', 'half.json', 's3.json'], /half\.json: shard 2\/2 of 2, but s1\.json is one of 3/],
     [['whole.json'], /not of a shard/],
     [['nothing.json'], /cannot read/],
   ])('refuses %j, naming why', async (files, message) => {

@@ -59,7 +59,7 @@ export async function scanShard(engine: EngineFactory, options: CampaignOptions)
   const crashStates: Record<number, number> = {};
   let firstFailure: number | undefined;
   let drawn = 0;
-  await fc.check(
+  const details = await fc.check(
     fc.asyncProperty(caseArb, async (c) => {
       const run = drawn++;
       if (!owns(options.shard, run)) return true;
@@ -70,6 +70,8 @@ export async function scanShard(engine: EngineFactory, options: CampaignOptions)
     }),
     { seed: numericSeed(options.seed), numRuns: options.runs ?? 100, endOnFailure: true },
   );
+  // The harness or the engine module threw: the runs after it never ran, so this is no pass.
+  if (details.failed && firstFailure === undefined) throw details.errorInstance;
   return firstFailure === undefined ? { crashStates } : { crashStates, firstFailure };
 }
 

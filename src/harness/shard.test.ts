@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { referenceEngine } from '../engine/reference/index.js';
 import { mutants } from '../mutants/catalogue.js';
 import { exhaust } from './exhaust.js';
-import { explore } from './explore.js';
+import { explore, mergeScans, scanShard } from './explore.js';
 import { bundledScenariosDir, loadScenario } from './scenario-file.js';
 import { owns, parseShard } from './shard.js';
 
@@ -44,5 +44,30 @@ describe('--shard i/n', () => {
     const parts = await Promise.all([1, 2, 3].map((index) => explore(referenceEngine, { seed: 'shards', runs: 90, shard: { index, count: 3 } })));
     expect(parts.map((r) => r.cases)).toEqual([30, 30, 30]);
     expect(parts.reduce((t, r) => t + r.crashStates, 0)).toBe(whole.crashStates);
+  });
+
+  it('explore against a mutant: shard cases add up to the runs, and a failure merges back to the one-run result', { timeout: 120_000 }, async () => {
+    // A mutant these 90 cases do not catch: every shard runs only its own cases, and all of them.
+    const missed = mutants.find((m) => m.name === 'protect-after-data')!.factory;
+    const whole = await explore(missed, { seed: 'shards', runs: 90 });
+    expect(whole.violations).toEqual([]);
+    const parts = await Promise.all([1, 2, 3].map((index) => explore(missed, { seed: 'shards', runs: 90, shard: { index, count: 3 } })));
+    expect(parts.reduce((t, r) => t + r.cases, 0)).toBe(90);
+    expect(parts.map((r) => r.cases)).toEqual([30, 30, 30]);
+    expect(parts.reduce((t, r) => t + r.crashStates, 0)).toBe(whole.crashStates);
+
+    // A mutant they catch: the shards' runs never overlap, cover every run before the first
+    // failure, and merged give the failure one run finds, shrunk alike.
+    const caught = mutants.find((m) => m.name === 'reads-from-source')!.factory;
+    const options = { seed: 'shards', runs: 90, crashShrinkAttempts: 0 };
+    const one = await explore(caught, options);
+    expect(one.violations).toHaveLength(1);
+    const scans = await Promise.all([1, 2, 3].map((index) => scanShard(caught, { ...options, shard: { index, count: 3 } })));
+    const ran = scans.map((s) => Object.keys(s.crashStates).map(Number));
+    ran.forEach((runs, i) => expect(runs.every((r) => r % 3 === i)).toBe(true));
+    const first = Math.min(...scans.flatMap((s) => (s.firstFailure === undefined ? [] : [s.firstFailure])));
+    expect(ran.flat().filter((r) => r <= first).sort((a, b) => a - b)).toEqual(Array.from({ length: first + 1 }, (_, r) => r));
+    const merged = await mergeScans(caught, options, scans);
+    expect({ ...merged, violations: merged.violations.map((v) => v.replay) }).toEqual({ ...one, violations: one.violations.map((v) => v.replay) });
   });
 });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../cli/dispatch.js';
+import { MemoryDevice } from '../devices/memory-device.js';
 import { referenceEngine } from '../engine/reference/index.js';
 import type { Case } from '../harness/case.js';
 import { runCase } from '../harness/run-case.js';
@@ -81,6 +82,25 @@ describe('the Python example over the protocol', () => {
   });
 });
 
+describe('large messages', () => {
+  it('carry a whole 4 MiB volume in one line each way', { timeout: 30_000 }, async () => {
+    const geometry = { sectorSize: 512, extentSectors: 128, volumeSize: 4 << 20 };
+    const engine = stdioEngine(PYTHON);
+    const meta = MemoryDevice.zeroed(engine.metadataSize(geometry), 512, 'meta');
+    const devices = { source: MemoryDevice.zeroed(geometry.volumeSize, 512, 'source'), clone: MemoryDevice.zeroed(geometry.volumeSize, 512, 'clone'), meta };
+    await engine.format(devices, geometry, 'none');
+    const open = await engine.open(devices, geometry);
+    try {
+      const data = new Uint8Array(geometry.volumeSize).map((_, i) => (i * 7) % 251);
+      await open.writeSource(0, data);
+      // Not toEqual: its element-by-element diff of 4 MiB takes seconds.
+      expect(Buffer.from(await open.readSource(0, geometry.volumeSize)).equals(data)).toBe(true);
+    } finally {
+      await open.dispose?.();
+    }
+  });
+});
+
 describe('any in-process engine served over the protocol', () => {
   // `npm test` builds dist/ first; the served engine runs from there.
   it('runs the reference engine through the same I/O, crash for crash, as in process', { timeout: 30_000 }, async () => {
@@ -115,7 +135,7 @@ const BAD: [string, string, RegExp][] = [
   ['garbage', `process.stdout.write('hello, world\\n');`, /not a JSON object: "hello, world"/],
   ['unknown-message', `send({ type: 'gossip', id: call.id });`, /message of unknown type "gossip"/],
   ['wrong-id', `send({ type: 'result', id: call.id + 7 });`, /replied to call 8, but call 1 \(format\) was outstanding/],
-  ['hang', `/* never answers */`, /sent nothing for 300 ms while the harness waited for format/],
+  ['hang', `/* never answers */`, /sent nothing for 2000 ms while the harness waited for format/],
   ['exit', `process.stderr.write('Traceback (most recent call last):\\nKeyError: 7\\n'); process.exit(3);`, /exited with code 3 during format; its last standard error lines:\n {2}Traceback \(most recent call last\):\n {2}KeyError: 7$/],
   // One write, so both lines arrive before the harness can send its next call.
   ['io-after-answer', `process.stdout.write(JSON.stringify({ type: 'result', id: call.id, value: null }) + '\\n' + JSON.stringify({ type: 'io', id: 1, device: 'meta', op: 'flush' }) + '\\n');`, /asked for device I\/O .* while no call was outstanding/],
@@ -129,7 +149,9 @@ const BAD: [string, string, RegExp][] = [
 describe('a misbehaving engine process', () => {
   it.each(BAD)('%s: a clear error, and no process left behind', async (name, body, message) => {
     const command = name === 'bad-version' ? misbehavingHello() : misbehaving(name, body);
-    const engine = stdioEngine(command, { timeoutMs: 300 });
+    // Short where the process never ends by itself (metadataSize waits for its exit); long
+    // elsewhere, so that a start-up slowed by a busy machine does not time out.
+    const engine = stdioEngine(command, { timeoutMs: name === 'hang' || name === 'bad-version' ? 2000 : 20_000 });
     const c: Case = { geometry: GEOMETRY, initial: { differ: 'all', delta: 'exact' }, workload: [], crashes: [], eio: [] };
     const error = await runCase(engine, c, { seed: 'x' }).then(
       () => undefined,

@@ -62,10 +62,14 @@ export async function allProcessesEnded(): Promise<void> {
 
 type DeviceName = keyof RestoreDevices;
 const DEVICES: readonly DeviceName[] = ['source', 'clone', 'meta'];
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/**
+ * With the length a multiple of 4, this is exactly padded base64. No group under a quantifier:
+ * V8 runs such a pattern recursively and overflows its stack on a whole-volume read.
+ */
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function decode(text: unknown, what: string): Uint8Array {
-  if (typeof text !== 'string' || !BASE64.test(text)) throw new EngineProtocolError(`${what}: not base64`);
+  if (typeof text !== 'string' || text.length % 4 !== 0 || !BASE64.test(text)) throw new EngineProtocolError(`${what}: not base64`);
   return new Uint8Array(Buffer.from(text, 'base64'));
 }
 
@@ -190,6 +194,8 @@ class EngineProcess {
 
   private receive(chunk: string): void {
     this.buffered += chunk;
+    // A whole-volume read comes in many chunks: scan only the new one, so a long line costs its length.
+    if (!chunk.includes('\n')) return;
     for (let nl = this.buffered.indexOf('\n'); nl >= 0; nl = this.buffered.indexOf('\n')) {
       const line = this.buffered.slice(0, nl).trim();
       this.buffered = this.buffered.slice(nl + 1);

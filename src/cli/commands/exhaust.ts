@@ -34,6 +34,7 @@ Options:
   --stop-on-first           stop at the first violation
   --workers N               split the crash states among N worker threads (default 1); the
                             result is the same as with one, only sooner
+                            (an in-process engine: not with --engine-cmd)
   -h, --help                this help
 
 ${ENGINE_HELP}
@@ -51,6 +52,7 @@ Examples:
     const workers = integerFlag('workers', values.workers, 1, 1, 64);
     if (workers > 1 && values['stop-on-first'] === true) throw new UsageError('--workers and --stop-on-first do not go together: each worker would stop at its own first violation');
     if (workers > 1 && values.shard !== undefined) throw new UsageError('--workers and --shard do not go together: workers already split the run');
+    if (workers > 1 && values['engine-cmd'] !== undefined) throw new UsageError('--workers and --engine-cmd do not go together: each worker thread would start its own engine process; run --shard i/n jobs instead');
     if (positionals.length === 0) throw new UsageError('exhaust needs at least one scenario file (or a bundled scenario name)');
     const depth = depthFlag(values.depth);
     const modes = modesFlag(values.modes);

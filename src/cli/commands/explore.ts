@@ -11,6 +11,7 @@ const explore: Command = {
   name: 'explore',
   summary: 'random workloads, crashes and I/O errors against an engine; failures shrink to a minimal case',
   help: `Usage: prestore explore [--runs N] [--seed S] [ENGINE] [--json FILE] [--junit FILE] [--stop-on-first]
+                        [--workers N] [--shard i/n]
 
 Draws random cases with fast-check: a geometry (short last extents included), how source and
 clone differ, host reads, writes and flushes on both volumes, a protected or unprotected
@@ -25,6 +26,7 @@ Options:
   --stop-on-first           stop at the first violation (after shrinking it)
   --workers N               split the cases among N worker threads (default 1); the result
                             is the same as with one, only sooner
+                            (an in-process engine: not with --engine-cmd)
   -h, --help                this help
 
 ${ENGINE_HELP}
@@ -42,6 +44,7 @@ Examples:
     const runs = integerFlag('runs', values.runs, DEFAULT_RUNS, 1, 10_000_000);
     const workers = integerFlag('workers', values.workers, 1, 1, 64);
     if (workers > 1 && values.shard !== undefined) throw new UsageError('--workers and --shard do not go together: workers already split the run');
+    if (workers > 1 && values['engine-cmd'] !== undefined) throw new UsageError('--workers and --engine-cmd do not go together: each worker thread would start its own engine process; run --shard i/n jobs instead');
     const ctx = await prepare(io, values, (seams) => seams.randomSeed());
     if (workers > 1) {
       const started = ctx.seams.now();

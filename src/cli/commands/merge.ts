@@ -56,7 +56,8 @@ function mergedParts(results: readonly ShardResult[]): Part[] {
   const ordered = [...results].sort((a, b) => parseShard(a.shard).index - parseShard(b.shard).index);
   return ordered[0]!.parts.map((p) => {
     const same = ordered.map((r) => r.parts.find((q) => q.kind === p.kind && q.name === p.name)).filter((q) => q !== undefined);
-    const violations = ordered.flatMap((r) => r.violations.filter((v) => p.kind === 'explore' || v.scenario === p.name).map(({ scenario: _, ...v }) => v as Violation));
+    // explore's own result names no scenario; start's names its explore part's violations "explore".
+    const violations = ordered.flatMap((r) => r.violations.filter((v) => (v.scenario ?? 'explore') === p.name).map(({ scenario: _, ...v }) => v as Violation));
     const rows = new Map<string, CoverageRow>();
     for (const row of ordered.flatMap((r) => r.coverage.filter((c) => c.scenario === p.name))) {
       const key = `${row.scenario}/${row.mode}`;
