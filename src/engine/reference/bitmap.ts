@@ -43,6 +43,16 @@ export class Bitmap {
     return sectors;
   }
 
+  /** The sectors holding `extents`, as memory has them: for rewriting what the disk may hold otherwise. */
+  current(extents: Iterable<number>): Map<number, Uint8Array> {
+    const sectors = new Map<number, Uint8Array>();
+    for (const e of extents) {
+      const index = Math.floor((e >> 3) / this.sectorSize);
+      if (!sectors.has(index)) sectors.set(index, this.bytes.slice(index * this.sectorSize, (index + 1) * this.sectorSize));
+    }
+    return sectors;
+  }
+
   /** Adopts staged sector contents. */
   apply(sectors: ReadonlyMap<number, Uint8Array>): void {
     for (const [index, image] of sectors) this.bytes.set(image, index * this.sectorSize);

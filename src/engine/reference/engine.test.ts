@@ -7,6 +7,8 @@ import type { BlockDevice } from '../../devices/block-device.js';
 import { CACHE_MODES, CrashError, FaultLayer } from '../../devices/fault-layer.js';
 import { MemoryDevice } from '../../devices/memory-device.js';
 import { CloneBusyError, EngineStateError, type Geometry, MetadataError, type RestoreDevices, type RestoreEngine } from '../contract.js';
+import { decodeCase } from '../../harness/replay-line.js';
+import { runCase } from '../../harness/run-case.js';
 import { createReferenceEngine, referenceEngine } from './index.js';
 
 const SECTOR = 512;
@@ -278,4 +280,18 @@ describe('a crash at every I/O point', () => {
       expect(checked).toBe(points * CACHE_MODES.length);
     });
   }
+});
+
+describe('regressions', () => {
+  // A mirrored write failed in an unprotected restore (EIO), so P was dropped in memory but stayed
+  // set on disk; the restore completed, the host wrote the extent while fractured, and the next
+  // start kept the stale P: after a crash, recovery trusted it and never copied the extent back.
+  it('clears on disk a P bit that a failed mirrored write dropped in memory', async () => {
+    const line = 'c1.rZHNbsJADITfZc57AFSg3WfoqRxRDquNKStCHNkOP4323atNCqVSDz30Nhrbn8fygBiU4Ae8Ex_J5Fr0iZv-SJv0QfCL2dOzg1I0lslZzhcOdDFqbTPaCj_PDqlNlkJTAHXa7Ujgt7PKoabGAjzoEqIhO5xZDg2HGn47gDt4qAWxN1JjITh0wkbR4HehUcruq-ssyUp5ilfGuJdYnCke_PwmddRdMCNp4Zd3hhp1cIjctwa_-gf2-oH9-xUm_fcRHZ9JXlkVDkeuy6oDTZn2nOL4i5--9nJKp3HvdkDHqSRfrHKV71ChUP89fK4cogTdU0FWDpT4kf3ioJbi4Xp7QJXLONXwuCB_Ag';
+    const { case: c, seed } = decodeCase(line);
+    expect(c.eio.length).toBeGreaterThan(0);
+    const run = await runCase(referenceEngine, c, { seed });
+    expect(run.crashStates).toBeGreaterThan(0);
+    expect(run.violations.map((v) => `${v.rule}: ${v.message}`)).toEqual([]);
+  });
 });

@@ -63,6 +63,8 @@ export class ReferenceEngine implements RestoreEngine {
   private cursor = 0;
   /** A superblock commit failed: the disk may hold it or not, so the next call re-commits. */
   private commitInDoubt = false;
+  /** Extents whose P bit memory dropped but the metadata device may still hold set. */
+  private readonly protectedOnDisk = new Set<number>();
   /** Mirrored host writes may sit in the clone's cache (unprotected restores only). */
   private cloneDirty = false;
   private queue: Promise<unknown> = Promise.resolve();
@@ -165,6 +167,7 @@ export class ReferenceEngine implements RestoreEngine {
     } catch (error) {
       const before = extents.filter((e) => this.needsCopy(e)).length;
       this.prot.apply(this.prot.staged(extents, false));
+      for (const e of extents) this.protectedOnDisk.add(e);
       this.remaining += extents.filter((e) => this.needsCopy(e)).length - before;
       this.cursor = Math.min(this.cursor, ...extents);
       throw error;
@@ -331,7 +334,19 @@ export class ReferenceEngine implements RestoreEngine {
   protected async commitStart(protect: boolean): Promise<void> {
     await this.devices.clone.flush();
     await this.persistBits([['protected', [...this.prot.setBits()], false]]);
+    await this.clearProtectedOnDisk();
     await this.commit('restoring', protect);
+  }
+
+  /**
+   * P bits memory dropped after a failed mirrored write may still be set on disk; they are
+   * rewritten clear before the next start, or that start would skip those extents.
+   */
+  private async clearProtectedOnDisk(): Promise<void> {
+    if (this.protectedOnDisk.size === 0) return;
+    await this.writeMapSectors(this.layout.protectedSector, this.prot.current(this.protectedOnDisk));
+    await this.syncMetadata();
+    this.protectedOnDisk.clear();
   }
 
   /**
