@@ -16,6 +16,8 @@ import { mergeScans, type ShardScan } from '../harness/explore.js';
 import { packageRoot } from '../harness/scenario-file.js';
 import type { Shard } from '../harness/shard.js';
 import { shrinkFirstOfEachRule } from '../harness/shrink-crash.js';
+import { integerFlag } from './args.js';
+import { UsageError } from './command.js';
 import type { EngineFlags } from './engine-arg.js';
 
 type JobOptions = Pick<CampaignOptions, 'seed' | 'engineArgs' | 'depth' | 'modes' | 'runs'>;
@@ -26,6 +28,21 @@ export type WorkerJob = { readonly engineFlags: EngineFlags; readonly cwd: strin
 );
 
 type Job = WorkerJob extends infer J ? (J extends WorkerJob ? Omit<J, 'shard'> : never) : never;
+
+/** `--workers N` help, for a command that splits its `units` among the workers. */
+export function workersHelp(units: string): string {
+  return `  --workers N               split the ${units} among N worker threads (default 1); the
+                            result is the same as with one, only sooner
+                            (an in-process engine: not with --engine-cmd)`;
+}
+
+/** `--workers N`, checked against the flags it cannot go with. */
+export function workersFlag(values: { readonly workers?: string; readonly shard?: string; readonly 'engine-cmd'?: string }): number {
+  const workers = integerFlag('workers', values.workers, 1, 1, 64);
+  if (workers > 1 && values.shard !== undefined) throw new UsageError('--workers and --shard do not go together: workers already split the run');
+  if (workers > 1 && values['engine-cmd'] !== undefined) throw new UsageError('--workers and --engine-cmd do not go together: each worker thread would start its own engine process; run --shard i/n jobs instead');
+  return workers;
+}
 
 /** The compiled worker: beside this file when built, in dist/ when this runs from the sources. */
 function workerFile(): string {

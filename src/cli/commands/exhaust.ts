@@ -1,9 +1,9 @@
 /** `prestore exhaust`: crash scenarios at every I/O point, in each cache mode. */
-import { depthFlag, integerFlag, modesFlag, parse } from '../args.js';
+import { depthFlag, modesFlag, parse } from '../args.js';
 import { CAMPAIGN_OPTIONS, EXIT_HELP, exhaustPart, finish, prepare, REPORT_HELP } from '../campaign-run.js';
 import { type Command, UsageError } from '../command.js';
 import { ENGINE_HELP } from '../engine-arg.js';
-import { exhaustInWorkers } from '../campaign-workers.js';
+import { exhaustInWorkers, workersFlag, workersHelp } from '../campaign-workers.js';
 import type { Part } from '../report.js';
 import { loadScenarios, scenarioArgs } from '../scenario-args.js';
 import { seamsOf } from '../seams.js';
@@ -32,9 +32,7 @@ Options:
                             drop, keep, subset, torn
   --seed S                  the seed for sampled crash states (default ${DEFAULT_EXHAUST_SEED})
   --stop-on-first           stop at the first violation
-  --workers N               split the crash states among N worker threads (default 1); the
-                            result is the same as with one, only sooner
-                            (an in-process engine: not with --engine-cmd)
+${workersHelp('crash states')}
   -h, --help                this help
 
 ${ENGINE_HELP}
@@ -49,10 +47,8 @@ Examples:
   prestore exhaust my-scenario.json --engine ./dist/my-engine.js`,
   async run(argv, io) {
     const { values, positionals } = parse(argv, { ...CAMPAIGN_OPTIONS, depth: { type: 'string' }, modes: { type: 'string' }, 'stop-on-first': { type: 'boolean' }, workers: { type: 'string' } }, { positionals: true });
-    const workers = integerFlag('workers', values.workers, 1, 1, 64);
+    const workers = workersFlag(values);
     if (workers > 1 && values['stop-on-first'] === true) throw new UsageError('--workers and --stop-on-first do not go together: each worker would stop at its own first violation');
-    if (workers > 1 && values.shard !== undefined) throw new UsageError('--workers and --shard do not go together: workers already split the run');
-    if (workers > 1 && values['engine-cmd'] !== undefined) throw new UsageError('--workers and --engine-cmd do not go together: each worker thread would start its own engine process; run --shard i/n jobs instead');
     if (positionals.length === 0) throw new UsageError('exhaust needs at least one scenario file (or a bundled scenario name)');
     const depth = depthFlag(values.depth);
     const modes = modesFlag(values.modes);

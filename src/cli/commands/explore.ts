@@ -1,8 +1,8 @@
 /** `prestore explore`: random cases from fast-check against one engine, shrunk when one fails. */
 import { integerFlag, parse } from '../args.js';
 import { CAMPAIGN_OPTIONS, EXIT_HELP, explorePart, finish, prepare, REPORT_HELP } from '../campaign-run.js';
-import { type Command, UsageError } from '../command.js';
-import { exploreInWorkers } from '../campaign-workers.js';
+import type { Command } from '../command.js';
+import { exploreInWorkers, workersFlag, workersHelp } from '../campaign-workers.js';
 import { ENGINE_HELP } from '../engine-arg.js';
 
 export const DEFAULT_RUNS = 100;
@@ -24,9 +24,7 @@ Options:
   --seed S                  the seed (default: a fresh random one, printed in the summary);
                             the same seed, engine and runs draw the same cases
   --stop-on-first           stop at the first violation (after shrinking it)
-  --workers N               split the cases among N worker threads (default 1); the result
-                            is the same as with one, only sooner
-                            (an in-process engine: not with --engine-cmd)
+${workersHelp('cases')}
   -h, --help                this help
 
 ${ENGINE_HELP}
@@ -42,9 +40,7 @@ Examples:
   async run(argv, io) {
     const { values } = parse(argv, { ...CAMPAIGN_OPTIONS, runs: { type: 'string' }, 'stop-on-first': { type: 'boolean' }, workers: { type: 'string' } });
     const runs = integerFlag('runs', values.runs, DEFAULT_RUNS, 1, 10_000_000);
-    const workers = integerFlag('workers', values.workers, 1, 1, 64);
-    if (workers > 1 && values.shard !== undefined) throw new UsageError('--workers and --shard do not go together: workers already split the run');
-    if (workers > 1 && values['engine-cmd'] !== undefined) throw new UsageError('--workers and --engine-cmd do not go together: each worker thread would start its own engine process; run --shard i/n jobs instead');
+    const workers = workersFlag(values);
     const ctx = await prepare(io, values, (seams) => seams.randomSeed());
     if (workers > 1) {
       const started = ctx.seams.now();
