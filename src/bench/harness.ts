@@ -21,10 +21,10 @@ import { hostWriteData, initialImages } from '../harness/sector-data.js';
 /** Eight extents: the copy to the end after a crash stays short, so the workload's length shows. */
 const GEOMETRY: Geometry = { sectorSize: 512, extentSectors: 2, volumeSize: 8 * 2 * 512 };
 
-/** A protected restore with `writes` host writes during it, each followed by a flush. */
-function restoreWithWrites(writes: number): HostOp[] {
+/** A protected restore with `writes` one-sector host writes spread over `sectors`, each flushed. */
+export function restoreWithWrites(writes: number, sectors: number): HostOp[] {
   const ops: HostOp[] = [{ op: 'startRestore', protect: true }];
-  for (let i = 0; i < writes; i++) ops.push({ op: 'write', volume: 'source', sector: (i * 5) % 16, sectors: 1, pattern: i % 256 }, { op: 'flush', volume: 'source' });
+  for (let i = 0; i < writes; i++) ops.push({ op: 'write', volume: 'source', sector: (i * 5) % sectors, sectors: 1, pattern: i % 256 }, { op: 'flush', volume: 'source' });
   return ops;
 }
 
@@ -79,7 +79,7 @@ export async function benchHarness(rounds = 5): Promise<HarnessBench> {
     return n;
   });
 
-  const ops = restoreWithWrites(200);
+  const ops = restoreWithWrites(200, 16);
   const c: Case = { geometry: GEOMETRY, initial: { differ: 'all', delta: 'exact' }, workload: ops, crashes: [], eio: [] };
   const checked: number[] = [];
   const plain: number[] = [];
@@ -90,8 +90,8 @@ export async function benchHarness(rounds = 5): Promise<HarnessBench> {
 
   // Each host write and its flush add two I/O points to a fixed 46 (start, the copy, the end):
   // 12 writes give 70 points, 327 give 700.
-  const small = scenario('bench-1x', restoreWithWrites(12));
-  const large = scenario('bench-10x', restoreWithWrites(327));
+  const small = scenario('bench-1x', restoreWithWrites(12, 16));
+  const large = scenario('bench-10x', restoreWithWrites(327, 16));
   const perState: Record<string, number> = {};
   const time = async (s: Scenario, rerunPrefix: boolean) => {
     const [result, ms] = await timed(() => exhaust(referenceEngine, s, { seed: 'bench', rerunPrefix }));

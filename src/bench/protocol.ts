@@ -8,17 +8,13 @@
  */
 import { fileURLToPath } from 'node:url';
 import { referenceEngine } from '../engine/reference/index.js';
-import type { Case, HostOp } from '../harness/case.js';
+import type { Case } from '../harness/case.js';
+import { restoreWithWrites } from './harness.js';
 import { runCase } from '../harness/run-case.js';
 import { stdioEngine } from '../protocol/stdio-engine.js';
 
 const SERVED = fileURLToPath(new URL('../protocol/serve-reference.js', import.meta.url));
 
-function workload(writes: number): HostOp[] {
-  const ops: HostOp[] = [{ op: 'startRestore', protect: true }];
-  for (let i = 0; i < writes; i++) ops.push({ op: 'write', volume: 'source', sector: (i * 5) % 64, sectors: 1, pattern: i % 256 }, { op: 'flush', volume: 'source' });
-  return ops;
-}
 
 export interface ProtocolBench {
   inProcessUsPerIo: number;
@@ -32,7 +28,7 @@ const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.flo
 
 export async function benchProtocol(rounds = 5): Promise<ProtocolBench> {
   const geometry = { sectorSize: 512, extentSectors: 4, volumeSize: 64 * 512 };
-  const cases = [200, 800].map((writes): Case => ({ geometry, initial: { differ: 'all', delta: 'exact' }, workload: workload(writes), crashes: [], eio: [] }));
+  const cases = [200, 800].map((writes): Case => ({ geometry, initial: { differ: 'all', delta: 'exact' }, workload: restoreWithWrites(writes, 64), crashes: [], eio: [] }));
   const served = stdioEngine(`node ${SERVED}`);
   const engines = { local: referenceEngine, stdio: served } as const;
   const times = { local: [[], []] as number[][], stdio: [[], []] as number[][] };
