@@ -34,18 +34,4 @@ export interface CommandIo {
   readonly seams?: Partial<Seams>;
 }
 
-/** Bad usage: an unknown flag, a missing argument. Exit 2 with the message and a pointer to --help. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-/** Bad input: a malformed scenario, a wrong image, corrupt metadata, a misbehaving engine. Exit 2. */
-export class InputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InputError';
-  }
-}
+export { InputError, UsageError } from '../errors.js';

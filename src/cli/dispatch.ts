@@ -7,7 +7,8 @@
  *   misbehaving engine process); 3 an internal error, which is a bug in prestore.
  */
 import { packageVersion } from './campaign-run.js';
-import { type Command, type CommandIo, InputError, UsageError } from './command.js';
+import { InputError, UsageError } from '../errors.js';
+import type { Command, CommandIo } from './command.js';
 import * as registry from './commands/index.js';
 import { table } from './summary.js';
 
@@ -26,15 +27,6 @@ function registered(modules: Record<string, unknown>): Command[] {
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice !== undefined) throw new Error(`src/cli/commands/index.ts: two commands are named "${twice}"`);
   return commands.sort((a, b) => a.name.localeCompare(b.name));
-}
-
-/** Errors from other parts of the package that mean bad input, known by class name. */
-const INPUT_ERROR_NAMES = new Set(['InputError', 'EngineProtocolError', 'MetadataError']);
-
-export function isInputError(e: unknown): boolean {
-  if (e instanceof InputError) return true;
-  if (!(e instanceof Error)) return false;
-  return INPUT_ERROR_NAMES.has(e.name) || INPUT_ERROR_NAMES.has(e.constructor.name);
 }
 
 export function mainHelp(commands: readonly Command[] = COMMANDS): string {
@@ -124,8 +116,8 @@ export function failed(e: unknown, command: string, io: CommandIo): number {
     io.stderr.write(`prestore ${command}: ${e.message}\nsee prestore ${command} --help\n`);
     return 2;
   }
-  if (isInputError(e)) {
-    io.stderr.write(`prestore ${command}: ${(e as Error).message}\n`);
+  if (e instanceof InputError) {
+    io.stderr.write(`prestore ${command}: ${e.message}\n`);
     return 2;
   }
   const err = e instanceof Error ? e : new Error(String(e));

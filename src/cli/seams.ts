@@ -6,7 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { EngineFactory } from '../engine/contract.js';
-import { type CampaignOptions, type CampaignResult, exhaust, explore, replay } from '../harness/campaign.js';
+import type { CampaignOptions, CampaignResult } from '../harness/campaign.js';
+import { exhaust } from '../harness/exhaust.js';
+import { explore } from '../harness/explore.js';
+import { replay } from '../harness/replay.js';
 import type { Scenario, Violation } from '../harness/case.js';
 import { bundledScenariosDir, loadScenario } from '../harness/scenario-file.js';
 

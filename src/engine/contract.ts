@@ -96,13 +96,7 @@ export class EngineStateError extends Error {
   }
 }
 
-/** Metadata that cannot be trusted: refused before anything is written. */
-export class MetadataError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MetadataError';
-  }
-}
+export { MetadataError } from '../errors.js';
 
 export function extentCount(geometry: Geometry): number {
   const sectors = geometry.volumeSize / geometry.sectorSize;

@@ -1,7 +1,8 @@
 /**
  * The harness's public face for the command line: a campaign runs many cases against one engine
  * and sums up what it found. `explore` draws cases with fast-check, `exhaust` crashes one
- * scenario at every I/O point, `replay` re-runs one case from its replay line.
+ * scenario at every I/O point, `replay` re-runs one case from its replay line. Each lives in its
+ * own module, which imports the types here.
  */
 import type { CacheMode } from '../devices/fault-layer.js';
 import { RULES, type RuleName, type Violation } from './case.js';
@@ -71,7 +72,3 @@ export function countByRule(violations: readonly Violation[]): Record<RuleName, 
   for (const v of violations) counts[v.rule]++;
   return counts;
 }
-
-export { explore } from './explore.js';
-export { exhaust } from './exhaust.js';
-export { replay } from './replay.js';

@@ -45,18 +45,7 @@ export interface Case {
   readonly finish?: boolean;
 }
 
-/** The oracle's rules (SPEC section 5), numbered as there. */
-export const RULES = {
-  1: 'clone-preserved',
-  2: 'reads-right',
-  3: 'restore-ends-right',
-  4: 'delta-map-sound',
-  5: 'only-differing-copied',
-  6: 'progress',
-  7: 'atomic-start',
-} as const;
-export type RuleNumber = keyof typeof RULES;
-export type RuleName = (typeof RULES)[RuleNumber];
+export { RULES, type RuleName, type RuleNumber } from './oracle/rules.js';
 
 /** A rule's finding, with what a reader needs to see it happen again. */
 export interface Violation extends Finding {

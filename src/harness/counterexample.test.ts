@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../cli/command.js';
+import { InputError } from '../errors.js';
 import { referenceEngine } from '../engine/reference/index.js';
 import { mutants } from '../mutants/catalogue.js';
 import type { Case } from './case.js';

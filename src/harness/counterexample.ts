@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { InputError } from '../cli/command.js';
+import { InputError } from '../errors.js';
 import type { EioFault, SurvivalChoice } from '../devices/fault-layer.js';
 import { type EngineFactory, extentCount, type Geometry } from '../engine/contract.js';
 import type { Case, CrashPlan, HostOp, InitialState, RuleName, Violation } from './case.js';

@@ -6,7 +6,7 @@
  * reported as such (bad input, exit 2), never as a rule violation it might not have.
  */
 import { createHash } from 'node:crypto';
-import { InputError } from '../cli/command.js';
+import { InputError } from '../errors.js';
 import { formatTraceEntry, type TraceEntry } from '../devices/fault-layer.js';
 import type { Violation } from './case.js';
 

@@ -6,6 +6,7 @@
 import { VolumeModel, sectorValue } from '../../model/volume-model.js';
 import { MemoryDevice } from '../devices/memory-device.js';
 import { type CachedWrite, type CacheMode, CrashError, type DeviceName, describeSurvival, FaultLayer, formatTraceEntry, type SurvivalChoice, type TraceEntry } from '../devices/fault-layer.js';
+import { EngineMisbehaviourError } from '../errors.js';
 import { CloneBusyError, type EngineFactory, type EngineStatus, extentCount, extentsOf, type Geometry, type InitialDelta, type RestoreDevices, type RestoreEngine } from '../engine/contract.js';
 import type { Case, CaseResult, CrashPlan, HostOp, Violation, Volume } from './case.js';
 import { cloneUnchanged, cloneWrites } from './oracle/clone-preserved.js';
@@ -668,8 +669,8 @@ class CaseRunner {
     try {
       return { ok: true, value: await fn() };
     } catch (error) {
-      // An engine process that broke the protocol is bad input, not a rule the engine failed.
-      if (error instanceof Error && error.name === 'EngineProtocolError') throw error;
+      // An engine that broke the contract itself (a protocol error, a hang) is bad input, not a rule it failed.
+      if (error instanceof EngineMisbehaviourError) throw error;
       const crashed = this.layer.isDown || error instanceof CrashError;
       const faulted = this.layer.trace.slice(traceFrom).some((e) => e.outcome === 'eio');
       const busy = error instanceof CloneBusyError || (error instanceof Error && error.name === 'CloneBusyError');

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { InputError } from '../cli/command.js';
+import { InputError } from '../errors.js';
 import { CACHE_MODES, type CacheMode } from '../devices/fault-layer.js';
 import { extentCount, type Geometry } from '../engine/contract.js';
 import type { HostOp, InitialState, Scenario, Volume } from './case.js';

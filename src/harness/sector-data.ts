@@ -43,16 +43,3 @@ export function initialImages(geometry: Geometry, initial: InitialState, extents
   }
   return { source, clone };
 }
-
-/** Bytes for a report: the label when the sector carries one, else short hex. */
-export function describeBytes(bytes: Uint8Array): string {
-  const end = bytes.indexOf(0);
-  const label = end > 0 ? String.fromCharCode(...bytes.subarray(0, end)) : '';
-  if (/^[\w#]+$/.test(label)) return label;
-  return shortHex(bytes);
-}
-
-export function shortHex(bytes: Uint8Array, max = 12): string {
-  const hex = Array.from(bytes.subarray(0, max), (b) => b.toString(16).padStart(2, '0')).join('');
-  return bytes.length > max ? `${hex}…` : hex;
-}

@@ -13,7 +13,7 @@
  * lose the record of a pair mid-restore, and nothing in it changes during a restore.
  */
 import { createHash } from 'node:crypto';
-import { InputError } from '../cli/command.js';
+import { InputError } from '../errors.js';
 import type { Geometry } from '../engine/contract.js';
 
 export const HEADER_SIZE = 4096;

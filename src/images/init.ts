@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { InputError, UsageError } from '../cli/command.js';
+import { InputError, UsageError } from '../errors.js';
 import { FileDevice, localFs } from '../devices/file-device.js';
 import type { Geometry, InitialDelta } from '../engine/contract.js';
 import { compareImages } from './compare.js';

@@ -3,7 +3,7 @@
  * not a bug in prestore: it becomes an InputError (exit 2) that says what failed. Anything else
  * is passed through untouched, so a real bug still reports as one.
  */
-import { InputError } from '../cli/command.js';
+import { InputError } from '../errors.js';
 
 export function ioError(e: unknown, what: string): unknown {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
 import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { InputError } from '../cli/command.js';
+import { InputError } from '../errors.js';
 
 export interface LockHolder {
   readonly pid: number;

@@ -15,7 +15,7 @@
  *   post-restore fingerprint is recognised rather than recorded.
  */
 import { open, stat } from 'node:fs/promises';
-import { InputError } from '../cli/command.js';
+import { InputError } from '../errors.js';
 import { FileDevice, localFs } from '../devices/file-device.js';
 import type { EngineFactory, EngineMaps, EngineStatus, RestoreDevices } from '../engine/contract.js';
 import { BufferPool, PooledReadDevice, RecyclingWriteDevice } from './buffer-pool.js';

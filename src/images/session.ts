@@ -4,7 +4,7 @@
  * engine's contract), so a stop between steps, and equally a SIGKILL inside one, loses nothing:
  * `resume` takes up from the maps.
  */
-import { InputError } from '../cli/command.js';
+import { InputError } from '../errors.js';
 import { extentBytes } from '../engine/contract.js';
 import { DEFAULT_BATCH_BYTES, imageEngine } from './engine.js';
 import type { MetaHeader } from './header.js';

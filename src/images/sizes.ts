@@ -1,5 +1,5 @@
 /** Byte sizes as people type them (`64K`, `1M`, `1GiB`) and as they read them back. */
-import { UsageError } from '../cli/command.js';
+import { UsageError } from '../errors.js';
 
 const UNITS: Readonly<Record<string, number>> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 

@@ -10,6 +10,7 @@
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { type BlockDevice, checkIo, IoRangeError } from '../devices/block-device.js';
 import { CrashError, EioError } from '../devices/fault-layer.js';
+import { EngineProtocolError } from '../errors.js';
 import {
   CloneBusyError,
   type EngineFactory,
@@ -28,13 +29,7 @@ export const PROTOCOL = 'prestore-engine';
 export const PROTOCOL_VERSION = 1;
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
-/** The engine process broke the protocol: what it did, in words. Exit 2 on the command line. */
-export class EngineProtocolError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EngineProtocolError';
-  }
-}
+export { EngineProtocolError };
 
 export interface StdioOptions {
   /** How long the engine may stay silent while a call is outstanding. */

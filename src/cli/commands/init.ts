@@ -2,9 +2,9 @@
 import { parse } from '../args.js';
 import { type Command, UsageError } from '../command.js';
 import { seamsOf } from '../seams.js';
-import { requiredPath } from '../../images/cli-support.js';
+import { requiredPath } from '../image-support.js';
 import { DEFAULT_EXTENT_BYTES, initPair } from '../../images/init.js';
-import { byteProgress, type ByteProgress } from '../../images/progress.js';
+import { byteProgress, type ByteProgress } from '../byte-progress.js';
 import { formatBytes, parseSize } from '../../images/sizes.js';
 
 const NEEDS_DELTA = `init needs --compare or --all-differ. The delta map must never under-approximate: a clear

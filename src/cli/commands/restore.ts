@@ -1,6 +1,6 @@
 /** `prestore restore`: a protected (or unprotected) restore of a real image pair, run to the end. */
 import type { Command } from '../command.js';
-import { runRestoreCommand, SESSION_EXIT_HELP, SESSION_OPTIONS_HELP } from '../../images/restore-cli.js';
+import { runRestoreCommand, SESSION_EXIT_HELP, SESSION_OPTIONS_HELP } from '../image-session.js';
 
 const restore: Command = {
   name: 'restore',

@@ -1,6 +1,6 @@
 /** `prestore resume`: finishes an image restore that was interrupted. */
 import type { Command } from '../command.js';
-import { runRestoreCommand, SESSION_EXIT_HELP, SESSION_OPTIONS_HELP } from '../../images/restore-cli.js';
+import { runRestoreCommand, SESSION_EXIT_HELP, SESSION_OPTIONS_HELP } from '../image-session.js';
 
 const resume: Command = {
   name: 'resume',

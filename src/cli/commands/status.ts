@@ -1,7 +1,7 @@
 /** `prestore status`: what an image pair's metadata says, read without changing anything. */
 import { parse } from '../args.js';
 import type { Command } from '../command.js';
-import { checkJsonTarget, humanStream, requiredPath, writeJson } from '../../images/cli-support.js';
+import { checkJsonTarget, humanStream, requiredPath, writeJson } from '../image-support.js';
 import { formatBytes } from '../../images/sizes.js';
 import { pairStatus } from '../../images/status.js';
 import { table } from '../summary.js';

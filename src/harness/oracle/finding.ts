@@ -1,5 +1,4 @@
-import type { RuleName } from '../case.js';
-import { describeBytes } from '../sector-data.js';
+import type { RuleName } from './rules.js';
 
 /** What a rule found, before the checker adds the trace and the replay line. */
 export interface Finding {
@@ -28,4 +27,17 @@ export function sectorFinding(rule: RuleName, message: string, sector: number, e
     expected: expected.map(describeBytes).join('|'),
     actual: describeBytes(actual),
   };
+}
+
+/** Bytes for a report: the label when the sector carries one, else short hex. */
+export function describeBytes(bytes: Uint8Array): string {
+  const end = bytes.indexOf(0);
+  const label = end > 0 ? String.fromCharCode(...bytes.subarray(0, end)) : '';
+  if (/^[\w#]+$/.test(label)) return label;
+  return shortHex(bytes);
+}
+
+export function shortHex(bytes: Uint8Array, max = 12): string {
+  const hex = Array.from(bytes.subarray(0, max), (b) => b.toString(16).padStart(2, '0')).join('');
+  return bytes.length > max ? `${hex}…` : hex;
 }

@@ -1,9 +1,9 @@
 /** What the image commands share: paths, the --json output, and stopping on SIGINT/SIGTERM. */
 import { resolve } from 'node:path';
-import type { CommandIo } from '../cli/command.js';
-import { UsageError } from '../cli/command.js';
-import { checkReportTarget, writeAtomically } from '../cli/report.js';
-import type { Lock } from './lock.js';
+import type { CommandIo } from './command.js';
+import { UsageError } from '../errors.js';
+import { checkReportTarget, writeAtomically } from './report.js';
+import type { Lock } from '../images/lock.js';
 
 export function requiredPath(flag: string, value: string | undefined, io: CommandIo): string {
   if (value === undefined || value === '') throw new UsageError(`--${flag} FILE is required`);

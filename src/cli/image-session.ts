@@ -1,12 +1,12 @@
 /** The body shared by `prestore restore` and `prestore resume`. */
-import { parse } from '../cli/args.js';
-import type { CommandIo } from '../cli/command.js';
-import { seamsOf } from '../cli/seams.js';
-import { checkJsonTarget, EXIT_SIGNAL, humanStream, interruptOnSignals, requiredPath, writeJson } from './cli-support.js';
-import { DEFAULT_BATCH_BYTES } from './engine.js';
-import { byteProgress, type ByteProgress } from './progress.js';
-import { runSession } from './session.js';
-import { formatBytes, parseSize } from './sizes.js';
+import { parse } from './args.js';
+import type { CommandIo } from './command.js';
+import { seamsOf } from './seams.js';
+import { checkJsonTarget, EXIT_SIGNAL, humanStream, interruptOnSignals, requiredPath, writeJson } from './image-support.js';
+import { DEFAULT_BATCH_BYTES } from '../images/engine.js';
+import { byteProgress, type ByteProgress } from './byte-progress.js';
+import { runSession } from '../images/session.js';
+import { formatBytes, parseSize } from '../images/sizes.js';
 
 export const SESSION_OPTIONS_HELP = `  --meta FILE               the metadata file made by prestore init (required)
   --batch SIZE              bytes the copier moves per step (default ${formatBytes(DEFAULT_BATCH_BYTES).replace(' ', '')}): each step

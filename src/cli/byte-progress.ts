@@ -3,9 +3,9 @@
  * standard error, and only where `showsProgress` allows (a terminal, not CI).
  */
 import cliProgress from 'cli-progress';
-import type { CommandIo } from '../cli/command.js';
-import { showsProgress } from '../cli/progress.js';
-import { formatBytes } from './sizes.js';
+import type { CommandIo } from './command.js';
+import { showsProgress } from './progress.js';
+import { formatBytes } from '../images/sizes.js';
 
 export interface ByteProgress {
   update(doneBytes: number): void;
