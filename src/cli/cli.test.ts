@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { EngineMisbehaviourError, EngineProtocolError, MetadataError } from '../errors.js';
 import type { EngineFactory } from '../engine/contract.js';
 import { type CampaignOptions, type CampaignResult, countByRule } from '../harness/campaign.js';
 import { RULES, type Scenario, type Violation } from '../harness/case.js';
@@ -495,16 +496,17 @@ describe('errors', () => {
     expect(r.stderr).toContain('This is a bug in prestore');
   });
 
-  it.each(['EngineProtocolError', 'MetadataError'])('an error named %s is bad input: exit 2, no stack', async (name) => {
-    class Named extends Error {
-      constructor() {
-        super('the engine process answered garbage');
-        this.name = name;
-      }
-    }
-    const r = await run(['explore'], { harness: throwing(new Named()) });
+  it.each([EngineProtocolError, MetadataError, EngineMisbehaviourError])('a %o is bad input: exit 2, no stack', async (Type) => {
+    const r = await run(['explore'], { harness: throwing(new Type('the engine process answered garbage')) });
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('prestore explore: the engine process answered garbage\n');
+  });
+
+  it('an error that only calls itself MetadataError is not taken for bad input: exit 3', async () => {
+    const impostor = new Error('not ours');
+    impostor.name = 'MetadataError';
+    const r = await run(['explore'], { harness: throwing(impostor) });
+    expect(r.code).toBe(3);
   });
 });
 
