@@ -9,7 +9,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import type { CommandIo } from '../errors.js';
+import type { CommandIo } from '../cli/command.js';
 import { runCli } from '../cli/dispatch.js';
 import { MemoryDevice } from '../devices/memory-device.js';
 import { BufferPool } from './buffer-pool.js';
