@@ -35,10 +35,10 @@ describe('regression files (scenarios/regressions/)', () => {
   it.each(files)('%s: the recorded engine still fails with the recorded rule; the reference passes', { timeout: 60_000 }, async (name) => {
     const { file, case: c } = await loadCounterexample(join(dir, name), `scenarios/regressions/${name}`);
     const recorded = await resolveEngine(engineFlagsOf(file.engine.args, `${name}: engine.args`), modules, packageRoot());
-    const reference = (await replayCounterexample(referenceEngine, c, '--engine reference')).violations;
+    const reference = (await replayCounterexample(referenceEngine, c, { engineArgs: '--engine reference' })).violations;
     expect(reference.map((v) => `${v.rule}: ${v.message}`), 'the reference engine on this case').toEqual([]);
     if (recorded.factory === referenceEngine) return;
-    const again = (await replayCounterexample(recorded.factory, c, recorded.engineArgs)).violations;
+    const again = (await replayCounterexample(recorded.factory, c, { engineArgs: recorded.engineArgs })).violations;
     expect(again.map((v) => v.rule), `${recorded.label} on this case`).toEqual([file.rule]);
   });
 });

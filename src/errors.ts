@@ -51,3 +51,20 @@ export class EngineProtocolError extends EngineMisbehaviourError {
     this.name = 'EngineProtocolError';
   }
 }
+
+/**
+ * An option given from code, checked: a whole number from `min` to `max`, or an InputError naming
+ * the option (`createReferenceEngine: options.queueDepth: 0 must be ...`).
+ */
+export function wholeOption(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InputError(`${name}: ${typeof value === 'string' ? JSON.stringify(value) : String(value)} must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Refuses option names a function does not know (a misspelt option would silently do nothing). */
+export function knownOptions(name: string, options: object, known: readonly string[]): void {
+  const unknown = Object.keys(options).filter((k) => !known.includes(k));
+  if (unknown.length > 0) throw new InputError(`${name}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (the options are ${known.join(', ')})`);
+}

@@ -3,6 +3,8 @@
  * - crashStatesPerSec: `exhaust` over every bundled scenario at depth 1, all cache modes;
  * - overheadRatio: one crash-free case through the fault layer and the oracle, over the same
  *   host operations issued straight to the reference engine on bare memory devices;
+ * - guardOverheadRatio: that case with the engine behind the guard every campaign puts it behind
+ *   (answers checked, each call under a timer), over the same case with the bare engine;
  * - exhaustGrowth10x: exhaust time for a workload with ten times the I/O points over the
  *   original, resuming each crash state from the recorded run; and the same growth when every
  *   crash state re-runs its prefix (`exhaustGrowth10xNaive`), for comparison.
@@ -13,6 +15,7 @@ import { MemoryDevice } from '../devices/memory-device.js';
 import type { Geometry, RestoreEngine } from '../engine/contract.js';
 import { referenceEngine } from '../engine/reference/index.js';
 import type { Case, HostOp, Scenario } from '../harness/case.js';
+import { guardEngine } from '../harness/engine-guard.js';
 import { exhaust } from '../harness/exhaust.js';
 import { runCase } from '../harness/run-case.js';
 import { bundledScenariosDir, loadScenario } from '../harness/scenario-file.js';
@@ -59,6 +62,7 @@ const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.flo
 export interface HarnessBench {
   crashStatesPerSec: number;
   overheadRatio: number;
+  guardOverheadRatio: number;
   exhaustGrowth10x: number;
   exhaustGrowth10xNaive: number;
   ioPoints1x: number;
@@ -83,9 +87,11 @@ export async function benchHarness(rounds = 5): Promise<HarnessBench> {
   const c: Case = { geometry: GEOMETRY, initial: { differ: 'all', delta: 'exact' }, workload: ops, crashes: [], eio: [] };
   const checked: number[] = [];
   const plain: number[] = [];
+  const guarded: number[] = [];
   for (let r = 0; r < rounds; r++) {
     checked.push((await timed(() => runCase(referenceEngine, c, { seed: 'bench' })))[1]);
     plain.push((await timed(() => bare(ops)))[1]);
+    guarded.push((await timed(() => runCase(guardEngine(referenceEngine), c, { seed: 'bench' })))[1]);
   }
 
   // Each host write and its flush add two I/O points to a fixed 46 (start, the copy, the end):
@@ -109,6 +115,7 @@ export async function benchHarness(rounds = 5): Promise<HarnessBench> {
   return {
     crashStatesPerSec: Math.round(states / (exhaustMs / 1000)),
     overheadRatio: median(checked) / median(plain),
+    guardOverheadRatio: median(guarded) / median(checked),
     exhaustGrowth10x: median(growth.linear),
     exhaustGrowth10xNaive: median(growth.naive),
     ioPoints1x: await points(small),

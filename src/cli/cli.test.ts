@@ -89,8 +89,8 @@ function fakeHarness(violations: { explore?: Violation[]; exhaust?: Record<strin
       options.onProgress?.({ done: 2, total: 2, crashStates: 2, violations: 0 });
       return result(engine, options.seed, violations.exhaust?.[scenario.name] ?? [], scenario.name);
     },
-    async replay(engine, line, engineArgs) {
-      calls.push({ kind: 'replay', engine, line, engineArgs });
+    async replay(engine, line, options) {
+      calls.push({ kind: 'replay', engine, line, engineArgs: options?.engineArgs });
       const found = violations.replay ?? [];
       return { violations: found, transcript: ['open the engine', '  #0 meta read 0+512 0703c47a', found.length === 0 ? 'every check held' : `VIOLATION of rule ${found[0]!.rule}`] };
     },

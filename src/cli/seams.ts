@@ -9,7 +9,7 @@ import type { EngineFactory } from '../engine/contract.js';
 import type { CampaignOptions, CampaignResult } from '../harness/campaign.js';
 import { exhaust } from '../harness/exhaust.js';
 import { explore } from '../harness/explore.js';
-import { replay } from '../harness/replay.js';
+import { replay, type ReplayOptions } from '../harness/replay.js';
 import type { Scenario, Violation } from '../harness/case.js';
 import { bundledScenariosDir, loadScenario } from '../harness/scenario-file.js';
 
@@ -22,7 +22,7 @@ export interface ReplayResult {
 export interface Harness {
   explore(engine: EngineFactory, options: CampaignOptions): Promise<CampaignResult>;
   exhaust(engine: EngineFactory, scenario: Scenario, options: CampaignOptions): Promise<CampaignResult>;
-  replay(engine: EngineFactory, line: string, engineArgs?: string): Promise<ReplayResult>;
+  replay(engine: EngineFactory, line: string, options?: ReplayOptions): Promise<ReplayResult>;
 }
 
 /** Loaders of the modules engines come from; each resolves to the module's namespace object. */

@@ -3,6 +3,8 @@
  * store it, the fault layer wraps it. Offsets and lengths are bytes and must be whole sectors:
  * a real disk has no smaller atomic unit, and the crash model (SPEC section 3) is defined per sector.
  */
+import { InputError } from '../errors.js';
+
 export interface WriteOptions {
   /** Force unit access: the write is durable when it is acknowledged, cache or no cache. */
   readonly fua?: boolean;
@@ -50,9 +52,9 @@ export function checkIo(name: string, device: Pick<BlockDevice, 'size' | 'sector
 /** A geometry check shared by every backend: a device is a whole number of sectors. */
 export function checkDeviceShape(name: string, size: number, sectorSize: number): void {
   if (!Number.isSafeInteger(sectorSize) || sectorSize <= 0 || sectorSize % 512 !== 0) {
-    throw new Error(`${name}: sector size ${sectorSize} must be a positive multiple of 512`);
+    throw new InputError(`${name}: sector size ${sectorSize} must be a positive multiple of 512`);
   }
   if (!Number.isSafeInteger(size) || size <= 0 || size % sectorSize !== 0) {
-    throw new Error(`${name}: size ${size} must be a positive multiple of the sector size ${sectorSize}`);
+    throw new InputError(`${name}: size ${size} must be a positive multiple of the sector size ${sectorSize}`);
   }
 }

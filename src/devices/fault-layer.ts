@@ -33,6 +33,7 @@
  *
  * Nothing here reads the clock or an unseeded random source: the layer's only randomness is its seed.
  */
+import { InputError, knownOptions, wholeOption } from '../errors.js';
 import { type BlockDevice, checkIo, type IoOp, type WriteOptions } from './block-device.js';
 import { digest, type Rng, seededRng } from './rng.js';
 
@@ -329,6 +330,26 @@ export function describeSurvival(pending: readonly CachedWrite[], choice: Surviv
   return `${choice.mode}: ${parts.join(', ')}`;
 }
 
+/** The fault layer's input from code, checked: each wrong part named. */
+function checkLayerInput(backends: Record<DeviceName, BlockDevice>, plan: FaultPlan, seed: string): void {
+  for (const d of DEVICE_NAMES) {
+    const b = backends?.[d] as Partial<BlockDevice> | undefined;
+    if (typeof b !== 'object' || b === null || typeof b.read !== 'function' || typeof b.write !== 'function' || typeof b.flush !== 'function') {
+      throw new InputError(`FaultLayer: backends.${d} must be a BlockDevice (size, sectorSize, read, write, flush)`);
+    }
+  }
+  if (typeof plan !== 'object' || plan === null) throw new InputError('FaultLayer: plan must be an object');
+  knownOptions('FaultLayer: plan', plan, ['crashAt', 'eio']);
+  if (plan.crashAt !== undefined && !Array.isArray(plan.crashAt)) throw new InputError('FaultLayer: plan.crashAt must be an array of I/O points');
+  (plan.crashAt ?? []).forEach((p, i) => wholeOption(`FaultLayer: plan.crashAt[${i}]`, p, 0, Number.MAX_SAFE_INTEGER));
+  if (plan.eio !== undefined && !Array.isArray(plan.eio)) throw new InputError('FaultLayer: plan.eio must be an array of { point, sticky }');
+  (plan.eio ?? []).forEach((f, i) => {
+    wholeOption(`FaultLayer: plan.eio[${i}].point`, f?.point, 0, Number.MAX_SAFE_INTEGER);
+    if (typeof f.sticky !== 'boolean') throw new InputError(`FaultLayer: plan.eio[${i}].sticky must be true or false`);
+  });
+  if (typeof seed !== 'string') throw new InputError(`FaultLayer: seed must be a string, not ${typeof seed}`);
+}
+
 /**
  * One run's simulated disks: numbering, crash and EIO injection, caches and trace.
  * `devices` are the live handles; after a crash they are dead until `restart()`.
@@ -354,6 +375,7 @@ export class FaultLayer {
     seed = 'prestore',
     private readonly recordData = false,
   ) {
+    checkLayerInput(backends, plan, seed);
     this.caches = { source: new VolatileCache('source', backends.source), clone: new VolatileCache('clone', backends.clone), meta: new VolatileCache('meta', backends.meta) };
     this.rng = seededRng(seed);
     this.crashPoints = new Set(plan.crashAt ?? []);

@@ -1,3 +1,4 @@
+import { InputError } from '../errors.js';
 import { type BlockDevice, checkDeviceShape, checkIo, type WriteOptions } from './block-device.js';
 
 /** A device held in a Uint8Array: every write is durable at once (the fault layer adds the cache). */
@@ -9,11 +10,13 @@ export class MemoryDevice implements BlockDevice {
     readonly sectorSize = 512,
     readonly name = 'memory',
   ) {
+    if (!(bytes instanceof Uint8Array)) throw new InputError(`${name}: the bytes must be a Uint8Array`);
     checkDeviceShape(name, bytes.length, sectorSize);
     this.size = bytes.length;
   }
 
   static zeroed(size: number, sectorSize = 512, name = 'memory'): MemoryDevice {
+    checkDeviceShape(name, size, sectorSize);
     return new MemoryDevice(new Uint8Array(size), sectorSize, name);
   }
 

@@ -4,6 +4,7 @@
  * reference engine does. `inspect()` is the one optional, white-box window.
  */
 import type { BlockDevice } from '../devices/block-device.js';
+import { InputError } from '../errors.js';
 
 export interface Geometry {
   /** Bytes in each of source and clone: a whole number of sectors. */
@@ -123,12 +124,12 @@ export function extentsOf(geometry: Geometry, offset: number, length: number): {
 export function checkGeometry(geometry: Geometry): void {
   const { volumeSize, sectorSize, extentSectors } = geometry;
   if (!Number.isSafeInteger(sectorSize) || sectorSize <= 0 || sectorSize % 512 !== 0) {
-    throw new Error(`geometry.sectorSize: ${sectorSize} must be a positive multiple of 512`);
+    throw new InputError(`geometry.sectorSize: ${sectorSize} must be a positive multiple of 512`);
   }
   if (!Number.isSafeInteger(volumeSize) || volumeSize <= 0 || volumeSize % sectorSize !== 0) {
-    throw new Error(`geometry.volumeSize: ${volumeSize} must be a positive multiple of the sector size ${sectorSize}`);
+    throw new InputError(`geometry.volumeSize: ${volumeSize} must be a positive multiple of the sector size ${sectorSize}`);
   }
   if (!Number.isSafeInteger(extentSectors) || extentSectors <= 0) {
-    throw new Error(`geometry.extentSectors: ${extentSectors} must be a positive integer`);
+    throw new InputError(`geometry.extentSectors: ${extentSectors} must be a positive integer`);
   }
 }

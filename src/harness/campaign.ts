@@ -4,8 +4,10 @@
  * scenario at every I/O point, `replay` re-runs one case from its replay line. Each lives in its
  * own module, which imports the types here.
  */
-import type { CacheMode } from '../devices/fault-layer.js';
+import { CACHE_MODES, type CacheMode } from '../devices/fault-layer.js';
+import { InputError, knownOptions, wholeOption } from '../errors.js';
 import { RULES, type RuleName, type Violation } from './case.js';
+import type { GuardOptions } from './engine-guard.js';
 import type { Shard } from './shard.js';
 
 export interface Progress {
@@ -15,9 +17,13 @@ export interface Progress {
   readonly violations: number;
 }
 
-export interface CampaignOptions {
+/** Every campaign runs its engine through the guard (./engine-guard.ts): `callTimeoutMs` bounds each call. */
+export interface CampaignOptions extends GuardOptions {
   readonly seed: string;
-  /** How the replay line names the engine, e.g. `--engine reference` (the default). */
+  /**
+   * How the replay line names the engine, e.g. `--engine ./my-engine.js`. Without it the line
+   * says the engine is unnamed (`--engine from-code:NAME`), which `prestore replay` refuses.
+   */
   readonly engineArgs?: string;
   /** explore: how many cases fast-check draws. */
   readonly runs?: number;
@@ -71,4 +77,34 @@ export function countByRule(violations: readonly Violation[]): Record<RuleName, 
   const counts = Object.fromEntries(Object.values(RULES).map((r) => [r, 0])) as Record<RuleName, number>;
   for (const v of violations) counts[v.rule]++;
   return counts;
+}
+
+const OPTION_NAMES: readonly (keyof CampaignOptions)[] = [
+  'seed', 'engineArgs', 'runs', 'depth', 'modes', 'rerunPrefix', 'fromRun', 'shard', 'stopOnFirst', 'crashShrinkAttempts', 'onProgress', 'callTimeoutMs', 'callMonitor',
+];
+
+/**
+ * Campaign options given from code, checked before anything runs, each wrong one named: a run of
+ * `runs: 0` would be a green verdict on nothing, a misspelt option silently the default.
+ * (`callTimeoutMs` is the guard's to check.)
+ */
+export function checkCampaignOptions(where: string, options: CampaignOptions): void {
+  if (typeof options !== 'object' || options === null) throw new InputError(`${where}: options must be an object, with at least the seed`);
+  knownOptions(where, options, OPTION_NAMES);
+  const o = options as { readonly [K in keyof CampaignOptions]?: unknown };
+  const wrong = (name: string, what: string) => new InputError(`${where}: options.${name} must be ${what}`);
+  if (typeof o.seed !== 'string') throw wrong('seed', 'a string');
+  if (o.engineArgs !== undefined && typeof o.engineArgs !== 'string') throw wrong('engineArgs', 'a string (the flags that name the engine, e.g. --engine ./my-engine.js)');
+  if (o.runs !== undefined) wholeOption(`${where}: options.runs`, o.runs, 1, 10_000_000);
+  if (o.depth !== undefined && o.depth !== 1 && o.depth !== 2) throw wrong('depth', '1 or 2');
+  if (o.modes !== undefined && (!Array.isArray(o.modes) || o.modes.length === 0 || !o.modes.every((m) => CACHE_MODES.includes(m as CacheMode)))) throw wrong('modes', `a non-empty array of ${CACHE_MODES.join(', ')}`);
+  if (o.fromRun !== undefined) wholeOption(`${where}: options.fromRun`, o.fromRun, 0, 10_000_000);
+  if (o.crashShrinkAttempts !== undefined) wholeOption(`${where}: options.crashShrinkAttempts`, o.crashShrinkAttempts, 0, 1_000_000);
+  for (const flag of ['rerunPrefix', 'stopOnFirst'] as const) if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw wrong(flag, 'true or false');
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw wrong('onProgress', 'a function');
+  if (o.shard !== undefined) {
+    const s = o.shard as Partial<Shard> | null;
+    const count = wholeOption(`${where}: options.shard.count`, s?.count, 1, 1_000_000);
+    wholeOption(`${where}: options.shard.index`, s?.index, 1, count);
+  }
 }

@@ -91,7 +91,7 @@ describe('a counterexample file', () => {
 
   it('replays the recorded failure against the recorded engine, and the reference passes it', async () => {
     const file = await found();
-    const replayed = await replayCounterexample(engine, caseOf(file), engineArgs);
+    const replayed = await replayCounterexample(engine, caseOf(file), { engineArgs });
     expect(replayed.violations[0]?.rule).toBe(file.rule);
     expect(replayed.violations[0]?.crash).toEqual(file.crash);
     expect((await replayCounterexample(referenceEngine, caseOf(file))).violations).toEqual([]);

@@ -20,6 +20,8 @@ import type { EioFault, SurvivalChoice } from '../devices/fault-layer.js';
 import { type EngineFactory, extentCount, type Geometry } from '../engine/contract.js';
 import type { Case, CrashPlan, HostOp, InitialState, RuleName, Violation } from './case.js';
 import { assertDeterministic, traceParting } from './determinism.js';
+import { guardEngine } from './engine-guard.js';
+import type { ReplayOptions } from './replay.js';
 import { decodeCase } from './replay-line.js';
 import { runCase } from './run-case.js';
 import { bundledScenariosDir, parseJson, schemaErrors } from './scenario-file.js';
@@ -243,7 +245,9 @@ export interface CounterexampleReplay {
  * verdict. When the two part, a third run with the first seed says why: if it parts from the
  * first as well, the engine does not repeat itself; if not, the case leaves something to the seed.
  */
-export async function replayCounterexample(engine: EngineFactory, c: Case, engineArgs?: string): Promise<CounterexampleReplay> {
+export async function replayCounterexample(untrusted: EngineFactory, c: Case, replayOptions: ReplayOptions = {}): Promise<CounterexampleReplay> {
+  const engine = guardEngine(untrusted, replayOptions);
+  const { engineArgs } = replayOptions;
   const options = (seed: string) => ({ seed, ...(engineArgs === undefined ? {} : { engineArgs }) });
   const first = await runCase(engine, c, { ...options(REPLAY_SEEDS[0]), transcript: true });
   const second = await runCase(engine, c, options(REPLAY_SEEDS[1]));

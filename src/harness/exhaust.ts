@@ -15,9 +15,10 @@ import { createHash } from 'node:crypto';
 import { type CachedWrite, type CacheMode, DEVICE_NAMES, type DeviceName, enumerateCrashStates, type SurvivalChoice, survivingWrites, type TraceEntry } from '../devices/fault-layer.js';
 import { seededRng } from '../devices/rng.js';
 import type { EngineFactory } from '../engine/contract.js';
-import { type CampaignOptions, type CampaignResult, type CoverageRow, countByRule } from './campaign.js';
+import { type CampaignOptions, type CampaignResult, checkCampaignOptions, type CoverageRow, countByRule } from './campaign.js';
 import type { Case, Scenario, Violation } from './case.js';
 import { assertDeterministic } from './determinism.js';
+import { guardEngine } from './engine-guard.js';
 import { type CaseRun, formattedDevices, runCase } from './run-case.js';
 import { shrinkFirstOfEachRule } from './shrink-crash.js';
 import { owns, ownsShared } from './shard.js';
@@ -40,7 +41,9 @@ interface DevicesAt {
   readonly pending: readonly CachedWrite[];
 }
 
-export async function exhaust(engine: EngineFactory, scenario: Scenario, options: CampaignOptions): Promise<CampaignResult> {
+export async function exhaust(untrusted: EngineFactory, scenario: Scenario, options: CampaignOptions): Promise<CampaignResult> {
+  checkCampaignOptions('exhaust', options);
+  const engine = guardEngine(untrusted, options);
   const modes = options.modes ?? scenario.modes;
   const depth = options.depth ?? scenario.depth;
   const scenarioCase: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [] };

@@ -6,7 +6,8 @@
 import fc from 'fast-check';
 import type { EngineFactory } from '../engine/contract.js';
 import { caseArb } from './arbitraries.js';
-import { type CampaignOptions, type CampaignResult, countByRule } from './campaign.js';
+import { guardEngine } from './engine-guard.js';
+import { type CampaignOptions, type CampaignResult, checkCampaignOptions, countByRule } from './campaign.js';
 import type { Violation } from './case.js';
 import { runCase } from './run-case.js';
 import { shrinkCrash } from './shrink-crash.js';
@@ -19,7 +20,9 @@ export function numericSeed(seed: string): number {
   return h | 0;
 }
 
-export async function explore(engine: EngineFactory, options: CampaignOptions): Promise<CampaignResult> {
+export async function explore(untrusted: EngineFactory, options: CampaignOptions): Promise<CampaignResult> {
+  checkCampaignOptions('explore', options);
+  const engine = guardEngine(untrusted, options);
   const runs = options.runs ?? 100;
   let cases = 0;
   let crashStates = 0;
@@ -55,7 +58,9 @@ export interface ShardScan {
 }
 
 /** Runs a shard's cases in order and stops at its first failure, leaving the shrinking to the merge. */
-export async function scanShard(engine: EngineFactory, options: CampaignOptions): Promise<ShardScan> {
+export async function scanShard(untrusted: EngineFactory, options: CampaignOptions): Promise<ShardScan> {
+  checkCampaignOptions('scanShard', options);
+  const engine = guardEngine(untrusted, options);
   const crashStates: Record<number, number> = {};
   let firstFailure: number | undefined;
   let drawn = 0;

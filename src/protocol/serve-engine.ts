@@ -6,6 +6,7 @@
 import { createInterface } from 'node:readline';
 import type { BlockDevice, WriteOptions } from '../devices/block-device.js';
 import { CloneBusyError, type EngineFactory, EngineStateError, type Geometry, MetadataError, type RestoreDevices, type RestoreEngine } from '../engine/contract.js';
+import { checkFactory } from '../harness/engine-guard.js';
 import { PROTOCOL, PROTOCOL_VERSION } from './stdio-engine.js';
 
 type Message = Record<string, unknown>;
@@ -28,6 +29,7 @@ class DeviceIoError extends Error {
 }
 
 export function serveEngine(factory: EngineFactory, input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stdout): Promise<void> {
+  checkFactory(factory, 'serveEngine: factory');
   const send = (m: Message) => output.write(`${JSON.stringify(m)}\n`);
   const waiting = new Map<number, { resolve: (m: Message) => void; reject: (e: Error) => void }>();
   let ioId = 0;

@@ -10,7 +10,7 @@
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { type BlockDevice, checkIo, IoRangeError } from '../devices/block-device.js';
 import { CrashError, EioError } from '../devices/fault-layer.js';
-import { EngineProtocolError } from '../errors.js';
+import { EngineProtocolError, InputError, knownOptions, wholeOption } from '../errors.js';
 import {
   CloneBusyError,
   type EngineFactory,
@@ -338,7 +338,9 @@ function askMetadataSize(command: string, geometry: Geometry, timeoutMs: number)
 }
 
 export function stdioEngine(command: string, options: StdioOptions = {}): EngineFactory {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (typeof command !== 'string' || command.trim() === '') throw new InputError(`stdioEngine: command ${JSON.stringify(command)} must be a non-empty string`);
+  knownOptions('stdioEngine', options, ['timeoutMs']);
+  const timeoutMs = options.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : wholeOption('stdioEngine: options.timeoutMs', options.timeoutMs, 1, 2 ** 31 - 1);
   const sizes = new Map<string, number>();
   const started = async (devices: RestoreDevices) => {
     const engine = new EngineProcess(command, devices, timeoutMs);

@@ -18,6 +18,7 @@
  * arrives while another is in progress waits for it, so a copy and a host write never interleave.
  */
 import type { BlockDevice } from '../../devices/block-device.js';
+import { InputError, knownOptions, wholeOption } from '../../errors.js';
 import {
   CloneBusyError,
   EngineStateError,
@@ -47,7 +48,27 @@ export interface ReferenceOptions {
   readonly queueDepth?: number;
 }
 
-export const DEFAULT_OPTIONS: Required<ReferenceOptions> = { copyBatch: 1, maxIoBytes: 1 << 20, queueDepth: 1 };
+const DEFAULT_OPTIONS: Required<ReferenceOptions> = { copyBatch: 1, maxIoBytes: 1 << 20, queueDepth: 1 };
+
+/** The bounds of each option: a queue depth of 0 would copy nothing, a batch of 0 never finish. */
+const OPTION_BOUNDS: Readonly<Record<keyof ReferenceOptions, readonly [number, number]>> = {
+  copyBatch: [1, 2 ** 31 - 1],
+  // At least one sector; a single copy I/O holds this many bytes in memory.
+  maxIoBytes: [512, 2 ** 30],
+  queueDepth: [1, 1024],
+};
+
+/** The options checked, each named when wrong, with the defaults for those not given (or given as undefined). */
+export function referenceOptions(options: ReferenceOptions, where = 'reference engine'): Required<ReferenceOptions> {
+  if (typeof options !== 'object' || options === null) throw new InputError(`${where}: options must be an object, not ${options === null ? 'null' : typeof options}`);
+  knownOptions(where, options, Object.keys(OPTION_BOUNDS));
+  const out: Record<string, number> = { ...DEFAULT_OPTIONS };
+  for (const [name, [min, max]] of Object.entries(OPTION_BOUNDS)) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value !== undefined) out[name] = wholeOption(`${where}: options.${name}`, value, min, max);
+  }
+  return out as Required<ReferenceOptions>;
+}
 
 type MapName = 'delta' | 'protected';
 
@@ -76,7 +97,7 @@ export class ReferenceEngine implements RestoreEngine {
     protected readonly layout: Layout,
     options: ReferenceOptions = {},
   ) {
-    this.options = { ...DEFAULT_OPTIONS, ...options };
+    this.options = referenceOptions(options);
     this.delta = new Bitmap(layout.extents, layout.sectorSize);
     this.prot = new Bitmap(layout.extents, layout.sectorSize);
   }

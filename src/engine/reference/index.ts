@@ -1,11 +1,12 @@
 /**
  * The reference engine as an `EngineFactory`: sizing, formatting a fractured pair, and opening
- * (recovery). `createReferenceEngine` takes the tuning options; the mutant engines pass their
- * own subclass of `ReferenceEngine`.
+ * (recovery). `createReferenceEngine` takes the tuning options, checked when it is called; the
+ * mutant engines pass their own subclass of `ReferenceEngine`.
  */
+import { InputError } from '../../errors.js';
 import { checkGeometry, type EngineFactory, extentCount, type Geometry, type InitialDelta, type RestoreDevices } from '../contract.js';
 import { Bitmap } from './bitmap.js';
-import { checkDevices, DEFAULT_OPTIONS, ReferenceEngine, type ReferenceOptions } from './engine.js';
+import { checkDevices, ReferenceEngine, referenceOptions, type ReferenceOptions } from './engine.js';
 import { encodeSuperblock, layoutOf } from './layout.js';
 
 export { ReferenceEngine, type ReferenceOptions } from './engine.js';
@@ -18,6 +19,11 @@ function layoutFor(geometry: Geometry) {
 }
 
 export function createReferenceEngine(options: ReferenceOptions = {}, name = 'reference', Engine: EngineClass = ReferenceEngine): EngineFactory {
+  const checked = referenceOptions(options, 'createReferenceEngine');
+  if (typeof name !== 'string' || name.trim() === '') throw new InputError(`createReferenceEngine: name ${JSON.stringify(name)} must be a non-empty string`);
+  if (typeof Engine !== 'function' || !(Engine === ReferenceEngine || Engine.prototype instanceof ReferenceEngine)) {
+    throw new InputError('createReferenceEngine: Engine must be ReferenceEngine or a subclass of it');
+  }
   const metadataSize = (geometry: Geometry) => layoutFor(geometry).totalSectors * geometry.sectorSize;
   return {
     name,
@@ -39,7 +45,7 @@ export function createReferenceEngine(options: ReferenceOptions = {}, name = 're
     async open(devices: RestoreDevices, geometry: Geometry) {
       const layout = layoutFor(geometry);
       checkDevices(devices, geometry, metadataSize(geometry));
-      const engine = new Engine(devices, geometry, layout, { ...DEFAULT_OPTIONS, ...options });
+      const engine = new Engine(devices, geometry, layout, checked);
       await engine.recover();
       return engine;
     },
