@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError, UsageError } from './command.js';
-import { checkFactory, resolveEngine } from './engine-arg.js';
+import { checkFactory } from '../harness/engine-guard.js';
+import { resolveEngine } from './engine-arg.js';
 import type { EngineModules } from './seams.js';
 
 const factory = { name: 'ref', metadataSize: () => 512, format: async () => {}, open: async () => ({}) };

@@ -8,13 +8,16 @@
  * - `--engine-cmd "COMMAND"`: a vendor's out-of-process engine speaking the stdio protocol.
  *
  * The result carries `engineArgs`, the same choice as shell-quoted flags, which every replay line
- * repeats so that it re-runs the case against the same engine.
+ * repeats so that it re-runs the case against the same engine, and `--call-timeout`, the bound on
+ * each engine call (../harness/engine-guard.ts).
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { EngineFactory } from '../engine/contract.js';
-import { shellQuote } from './args.js';
+import { checkFactory, DEFAULT_CALL_TIMEOUT_MS, MAX_CALL_TIMEOUT_MS } from '../harness/engine-guard.js';
+import { UNNAMED_ENGINE } from '../harness/replay-line.js';
+import { integerFlag, shellQuote } from './args.js';
 import { InputError, UsageError } from './command.js';
 import type { EngineModules } from './seams.js';
 
@@ -24,17 +27,21 @@ export interface EngineChoice {
   readonly engineArgs: string;
   /** How reports name it: `reference`, `mutant:clone-write`, `./my-engine.js`, `cmd: python3 x.py`. */
   readonly label: string;
+  /** `--call-timeout`: how long one engine call may take before the run ends as a hang. */
+  readonly callTimeoutMs: number;
 }
 
 export interface EngineFlags {
   readonly engine?: string;
   readonly 'engine-cmd'?: string;
+  readonly 'call-timeout'?: string;
 }
 
 /** The flag definitions every engine-taking command shares, for `parse`. */
 export const ENGINE_OPTIONS = {
   engine: { type: 'string' },
   'engine-cmd': { type: 'string' },
+  'call-timeout': { type: 'string' },
 } as const;
 
 export const ENGINE_HELP = `Engine (default: --engine reference):
@@ -43,7 +50,10 @@ export const ENGINE_HELP = `Engine (default: --engine reference):
   --engine PATH             a module (./my-engine.js) exporting an EngineFactory as
                             \`default\` or \`engine\`, or \`createEngine()\` returning one
   --engine-cmd "COMMAND"    an engine process speaking the stdio protocol; the harness
-                            serves its device I/O and kills it to simulate power loss`;
+                            serves its device I/O and kills it to simulate power loss
+  --call-timeout MS         how long one engine call may take (default ${DEFAULT_CALL_TIMEOUT_MS}); a call
+                            still running then ends the run as a hang (exit 2), naming the
+                            call; an engine process must also send something within it`;
 
 const MUTANT_PREFIX = 'mutant:';
 
@@ -54,20 +64,28 @@ function looksLikePath(spec: string): boolean {
 
 export async function resolveEngine(flags: EngineFlags, modules: EngineModules, cwd: string): Promise<EngineChoice> {
   const { engine, 'engine-cmd': command } = flags;
+  const callTimeoutMs = integerFlag('call-timeout', flags['call-timeout'], DEFAULT_CALL_TIMEOUT_MS, 1, MAX_CALL_TIMEOUT_MS);
   if (engine !== undefined && command !== undefined) throw new UsageError('give --engine or --engine-cmd, not both');
   if (command !== undefined) {
     if (command.trim() === '') throw new UsageError('--engine-cmd needs a command to run');
     const mod = (await modules.stdio()) as { stdioEngine?: unknown };
     if (typeof mod.stdioEngine !== 'function') throw new Error('src/protocol/stdio-engine.js does not export stdioEngine()');
-    const factory = (mod.stdioEngine as (command: string) => unknown)(command);
-    return { factory: checkFactory(factory, `--engine-cmd ${command}`), engineArgs: `--engine-cmd ${shellQuote(command)}`, label: `cmd: ${command}` };
+    const factory = (mod.stdioEngine as (command: string, options: { timeoutMs: number }) => unknown)(command, { timeoutMs: callTimeoutMs });
+    return { factory: checkFactory(factory, `--engine-cmd ${command}`), engineArgs: `--engine-cmd ${shellQuote(command)}`, label: `cmd: ${command}`, callTimeoutMs };
   }
   const spec = engine ?? 'reference';
   if (spec.trim() === '') throw new UsageError('--engine needs a name or a path');
+  if (spec.startsWith(UNNAMED_ENGINE)) {
+    throw new InputError(
+      `--engine ${spec}: this line comes from a campaign run from code that did not say how to load its engine ` +
+        `"${spec.slice(UNNAMED_ENGINE.length)}" (no engineArgs); replay it with --engine PATH or --engine-cmd "COMMAND" naming that engine`,
+    );
+  }
   const engineArgs = `--engine ${shellQuote(spec)}`;
+  const chosen = (factory: EngineFactory, label: string): EngineChoice => ({ factory, engineArgs, label, callTimeoutMs });
   if (spec === 'reference') {
     const mod = (await modules.reference()) as { referenceEngine?: unknown };
-    return { factory: checkFactory(mod.referenceEngine, 'the reference engine'), engineArgs, label: spec };
+    return chosen(checkFactory(mod.referenceEngine, 'the reference engine'), spec);
   }
   if (spec.startsWith(MUTANT_PREFIX)) {
     const name = spec.slice(MUTANT_PREFIX.length);
@@ -78,12 +96,12 @@ export async function resolveEngine(flags: EngineFlags, modules: EngineModules, 
       const names = list.map((m) => String(m.name));
       throw new InputError(`--engine ${spec}: no mutant named "${name}"${names.length > 0 ? `; the mutants are ${names.join(', ')}` : ''} (see prestore mutants)`);
     }
-    return { factory: checkFactory(found.factory, `mutant ${name}`), engineArgs, label: spec };
+    return chosen(checkFactory(found.factory, `mutant ${name}`), spec);
   }
   if (!looksLikePath(spec)) {
     throw new InputError(`--engine ${spec}: unknown engine; use reference, mutant:NAME, or a module path such as ./${spec}.js`);
   }
-  return { factory: await engineFromFile(spec, modules, cwd), engineArgs, label: spec };
+  return chosen(await engineFromFile(spec, modules, cwd), spec);
 }
 
 async function engineFromFile(spec: string, modules: EngineModules, cwd: string): Promise<EngineFactory> {
@@ -118,15 +136,4 @@ async function engineFromFile(spec: string, modules: EngineModules, cwd: string)
     `${what}: the module exports no engine: it must export an EngineFactory as \`default\` or \`engine\`, or a function \`createEngine()\` returning one` +
       ` (it exports ${exported.length === 0 ? 'nothing' : exported.join(', ')})`,
   );
-}
-
-/** Checks the shape of an EngineFactory, naming every member that is missing or wrong. */
-export function checkFactory(value: unknown, what: string): EngineFactory {
-  if (typeof value !== 'object' || value === null) throw new InputError(`${what} is not an EngineFactory: it is ${value === null ? 'null' : typeof value}, not an object`);
-  const v = value as Record<string, unknown>;
-  const wrong: string[] = [];
-  if (typeof v.name !== 'string' || v.name === '') wrong.push('name (a non-empty string)');
-  for (const method of ['metadataSize', 'format', 'open']) if (typeof v[method] !== 'function') wrong.push(`${method}() (a function)`);
-  if (wrong.length > 0) throw new InputError(`${what} is not an EngineFactory: it lacks ${wrong.join(', ')}`);
-  return value as EngineFactory;
 }

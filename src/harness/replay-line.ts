@@ -34,3 +34,20 @@ export function decodeCase(token: string): ReplayToken {
 export function replayCommand(engineArgs: string, c: Case, seed: string): string {
   return `prestore replay ${engineArgs} ${encodeCase(c, seed)}`;
 }
+
+/** Quotes one word for a POSIX shell, only when it needs it. */
+export function shellQuote(word: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * What `--engine` says in a line whose engine the harness cannot name: a campaign run from code
+ * with no `engineArgs` knows the engine's object, not how to load it. `prestore replay` refuses an
+ * engine so named, so a pasted line never runs an engine other than the one that failed.
+ */
+export const UNNAMED_ENGINE = 'from-code:';
+
+export function unnamedEngineArgs(engineName: string): string {
+  return `--engine ${shellQuote(UNNAMED_ENGINE + engineName)}`;
+}

@@ -17,7 +17,7 @@ import { sourceWritesWithin } from './oracle/only-differing-copied.js';
 import { engineFailed, noProgress, stepBound } from './oracle/progress.js';
 import { readMatchesModel } from './oracle/reads-right.js';
 import { pairEqual, sourceMatchesModel } from './oracle/restore-ends-right.js';
-import { replayCommand } from './replay-line.js';
+import { replayCommand, unnamedEngineArgs } from './replay-line.js';
 import { differingExtents, hostWriteData, initialImages } from './sector-data.js';
 
 export interface RunOptions {
@@ -722,7 +722,7 @@ class CaseRunner {
     return {
       ...f,
       trace: this.layer === undefined ? [] : this.layer.trace.slice(-lines).map(formatTraceEntry),
-      replay: replayCommand(this.options.engineArgs ?? '--engine reference', this.resolvedCase(), this.options.seed),
+      replay: replayCommand(this.options.engineArgs ?? unnamedEngineArgs(this.factory.name), this.resolvedCase(), this.options.seed),
     };
   }
 
