@@ -11,10 +11,11 @@ import { seedFlag } from './args.js';
 import { type CommandIo, UsageError } from './command.js';
 import { ENGINE_OPTIONS, type EngineChoice, resolveEngine } from './engine-arg.js';
 import { progressDisplay, type ProgressDisplay } from './progress.js';
-import { checkReportTarget, exitCode, jsonReport, junitReport, type Part, type RunReport, writeAtomically } from './report.js';
+import { checkReportTarget, exitCode, jsonText, junitReport, type Part, type RunReport, writeAtomically } from './report.js';
 import { checkSaveTarget, SAVE_FAILURES_HELP, saveFailures } from './save-failures.js';
 import { type Seams, seamsOf } from './seams.js';
 import { summaryLines } from './summary.js';
+import { threadGuard } from './watchdog.js';
 import { formatShard, parseShard, type Shard } from '../harness/shard.js';
 
 /** The flags every campaign command takes besides its own. */
@@ -93,7 +94,14 @@ export async function prepare(io: CommandIo, flags: CampaignFlags, defaultSeed: 
 }
 
 function options(ctx: CampaignContext, extra: Partial<CampaignOptions>): CampaignOptions {
-  return { seed: ctx.seed, engineArgs: ctx.engine.engineArgs, onProgress: (p) => ctx.progress.update(p), ...(ctx.shard === undefined ? {} : { shard: ctx.shard }), ...extra };
+  return {
+    seed: ctx.seed,
+    engineArgs: ctx.engine.engineArgs,
+    ...threadGuard(ctx.engine.callTimeoutMs),
+    onProgress: (p) => ctx.progress.update(p),
+    ...(ctx.shard === undefined ? {} : { shard: ctx.shard }),
+    ...extra,
+  };
 }
 
 async function timed(ctx: CampaignContext, label: string, unit: string, run: () => Promise<CampaignResult>): Promise<{ result: CampaignResult; elapsedMs: number }> {
@@ -132,7 +140,7 @@ export async function finish(ctx: CampaignContext, command: string, parts: reado
   };
   const { json, junit } = ctx.flags;
   if (json !== undefined) {
-    const text = JSON.stringify(jsonReport(report), null, 2) + '\n';
+    const text = jsonText(report);
     if (json === '-') ctx.io.stdout.write(text);
     else await writeAtomically(json, text, ctx.cwd);
   }

@@ -12,6 +12,7 @@ import { ENGINE_OPTIONS, type EngineFlags, resolveEngine } from './engine-arg.js
 import { RULE_NUMBER } from './report.js';
 import { seamsOf } from './seams.js';
 import { formatViolation } from './summary.js';
+import { threadGuard } from './watchdog.js';
 
 /** A replay argument naming a file rather than a line: a c1.… token never ends in `.json`. */
 export function isCounterexamplePath(arg: string): boolean {
@@ -34,8 +35,9 @@ export async function replayFile(arg: string, flags: EngineFlags, io: CommandIo)
   const cwd = io.cwd ?? process.cwd();
   const { file, case: c } = await loadCounterexample(resolve(cwd, arg), arg);
   const given = flags.engine !== undefined || flags['engine-cmd'] !== undefined;
-  const engine = await resolveEngine(given ? flags : engineFlagsOf(file.engine.args, `${arg}: engine.args`), seamsOf(io).engineModules, cwd);
-  const result = await replayCounterexample(engine.factory, c, engine.engineArgs);
+  const chosen = given ? flags : { ...engineFlagsOf(file.engine.args, `${arg}: engine.args`), 'call-timeout': flags['call-timeout'] };
+  const engine = await resolveEngine(chosen, seamsOf(io).engineModules, cwd);
+  const result = await replayCounterexample(engine.factory, c, { engineArgs: engine.engineArgs, ...threadGuard(engine.callTimeoutMs) });
   const recorded = `rule ${RULE_NUMBER[file.rule]} (${file.rule})`;
   const out = [
     `prestore replay: engine ${engine.label}, counterexample ${arg} (seed-free: every crash lists its survivors)`,

@@ -7,6 +7,7 @@ import { exhaustInWorkers, workersFlag, workersHelp } from '../campaign-workers.
 import type { Part } from '../report.js';
 import { loadScenarios, scenarioArgs } from '../scenario-args.js';
 import { seamsOf } from '../seams.js';
+import { threadGuard } from '../watchdog.js';
 
 export const DEFAULT_EXHAUST_SEED = 'prestore';
 
@@ -61,7 +62,7 @@ Examples:
     const overrides = { ...(depth === undefined ? {} : { depth }), ...(modes === undefined ? {} : { modes }) };
     if (workers > 1) {
       const job = { engineFlags: values, cwd: ctx.cwd, scenarios: scenarios.map((s) => s.scenario), options: { seed: ctx.seed, engineArgs: ctx.engine.engineArgs, ...overrides } };
-      const results = await exhaustInWorkers(ctx.engine.factory, job, workers);
+      const results = await exhaustInWorkers(ctx.engine.factory, job, workers, threadGuard(ctx.engine.callTimeoutMs));
       return finish(ctx, 'exhaust', results.map(({ result, elapsedMs }, i) => ({ kind: 'exhaust', name: scenarios[i]!.scenario.name, file: scenarios[i]!.file, result, elapsedMs })));
     }
     for (const { scenario, file } of scenarios) {

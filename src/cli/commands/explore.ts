@@ -4,6 +4,7 @@ import { CAMPAIGN_OPTIONS, EXIT_HELP, explorePart, finish, prepare, REPORT_HELP 
 import type { Command } from '../command.js';
 import { exploreInWorkers, workersFlag, workersHelp } from '../campaign-workers.js';
 import { ENGINE_HELP } from '../engine-arg.js';
+import { threadGuard } from '../watchdog.js';
 
 export const DEFAULT_RUNS = 100;
 
@@ -44,7 +45,7 @@ Examples:
     const ctx = await prepare(io, values, (seams) => seams.randomSeed());
     if (workers > 1) {
       const started = ctx.seams.now();
-      const result = await exploreInWorkers(ctx.engine.factory, { engineFlags: values, cwd: ctx.cwd, options: { seed: ctx.seed, engineArgs: ctx.engine.engineArgs, runs } }, workers);
+      const result = await exploreInWorkers(ctx.engine.factory, { engineFlags: values, cwd: ctx.cwd, options: { seed: ctx.seed, engineArgs: ctx.engine.engineArgs, runs } }, workers, threadGuard(ctx.engine.callTimeoutMs));
       return finish(ctx, 'explore', [{ kind: 'explore', name: 'explore', runs, result, elapsedMs: ctx.seams.now() - started }]);
     }
     const part = await explorePart(ctx, runs, { stopOnFirst: values['stop-on-first'] === true });

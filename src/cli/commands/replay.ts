@@ -6,6 +6,7 @@ import { ENGINE_HELP, ENGINE_OPTIONS, type EngineFlags, resolveEngine } from '..
 import { isCounterexamplePath, replayFile } from '../replay-file.js';
 import { seamsOf } from '../seams.js';
 import { formatViolation } from '../summary.js';
+import { threadGuard } from '../watchdog.js';
 
 const TOKEN_PREFIX = 'c1.';
 
@@ -43,7 +44,8 @@ prestore: please report it).`,
     if (positionals.length === 0) throw new UsageError('replay needs the replay line (or its c1.… token)');
     if (positionals.length === 1 && isCounterexamplePath(positionals[0]!)) return replayFile(positionals[0]!, values, io);
     const { flags: lineFlags, token } = splitLine(positionals);
-    const flags: EngineFlags = values.engine !== undefined || values['engine-cmd'] !== undefined ? values : lineFlags;
+    const engineFlags = values.engine !== undefined || values['engine-cmd'] !== undefined ? values : lineFlags;
+    const flags: EngineFlags = { ...engineFlags, 'call-timeout': values['call-timeout'] };
     let seed: string;
     try {
       seed = decodeCase(token).seed;
@@ -52,7 +54,7 @@ prestore: please report it).`,
     }
     const seams = seamsOf(io);
     const engine = await resolveEngine(flags, seams.engineModules, io.cwd ?? process.cwd());
-    const result = await seams.harness.replay(engine.factory, token, engine.engineArgs);
+    const result = await seams.harness.replay(engine.factory, token, { engineArgs: engine.engineArgs, ...threadGuard(engine.callTimeoutMs) });
     const out = [`prestore replay: engine ${engine.label}, seed ${seed}`, '', ...result.transcript];
     if (result.violations.length > 0) {
       out.push('');
