@@ -27,7 +27,7 @@ describe('prestore merge', () => {
     expect((await cli(['exhaust', 'protected-restore', 'nearly-equal', '--shard', '2/2', '--json', 'half.json'])).code).toBe(0);
     const merged = await cli(['merge', 's1.json', 's2.json', 's3.json', '--json', 'merged.json', '--junit', 'merged.xml']);
     expect(merged.code).toBe(0);
-    expect(merged.out).toContain('merged 3 shards');
+    expect(merged.out).toContain('merged from 3 shards');
     for (const field of ['cases', 'crashStates', 'distinctCrashStates']) expect(json('merged.json')[field]).toBe(json('whole.json')[field]);
     expect(readFileSync(join(dir, 'merged.xml'), 'utf8')).toMatch(/^<\?xml/);
   });

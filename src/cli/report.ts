@@ -1,7 +1,9 @@
 /**
  * What a campaign command found, in the three forms it is read in: the JSON result (`--json`),
  * the JUnit report CI systems read (`--junit`), and (in ./summary.ts) the tables a person reads.
- * Report files are written whole or not at all: to a temporary file beside the target, renamed.
+ * Each names the engine tested on its first line, so that no report can pass for a run of
+ * another engine (`head -1` says what was tested). Report files are written whole or not at all:
+ * to a temporary file beside the target, renamed.
  */
 import { randomBytes } from 'node:crypto';
 import { rename, stat, unlink, writeFile } from 'node:fs/promises';
@@ -35,8 +37,17 @@ export interface RunReport {
   readonly seed: string;
   /** `i/n` when the run was one shard of a larger one. */
   readonly shard?: string;
+  /** How many shards `prestore merge` combined into this report. */
+  readonly mergedShards?: number;
   readonly parts: readonly Part[];
   readonly elapsedMs: number;
+}
+
+/** The first line of every report: the command, the engine tested, the seed. */
+export function headline(report: RunReport): string {
+  const shard = report.shard === undefined ? '' : `, shard ${report.shard}`;
+  const merged = report.mergedShards === undefined ? '' : `, merged from ${report.mergedShards} shard${report.mergedShards === 1 ? '' : 's'}`;
+  return `prestore ${report.command}: engine ${report.engine}, seed ${report.seed}${shard}${merged}`;
 }
 
 export interface Totals {
@@ -73,6 +84,11 @@ export function exitCode(report: RunReport): number {
 }
 
 // --- JSON ---------------------------------------------------------------------------------------
+
+/** The JSON result as text: indented, with its first field, the engine, on the first line. */
+export function jsonText(report: RunReport): string {
+  return JSON.stringify(jsonReport(report), null, 2).replace(/^\{\n +/, '{ ') + '\n';
+}
 
 /** The machine-readable result: the SPEC's fields first, then the detail. */
 export function jsonReport(report: RunReport): object {
@@ -117,6 +133,7 @@ export function jsonReport(report: RunReport): object {
       elapsedMs: round(p.elapsedMs),
     })),
     coverage: t.coverage,
+    ...(report.mergedShards === undefined ? {} : { shards: report.mergedShards }),
   };
 }
 
@@ -187,9 +204,9 @@ export function junitReport(report: RunReport): string {
     suites.push({ name: `prestore ${kind} (engine ${report.engine}, seed ${report.seed})`, ms: sum(parts, (p) => p.elapsedMs), cases, props });
   }
   const count = (f: (c: TestCase) => boolean) => sum(suites, (s) => s.cases.filter(f).length);
+  // The root element on the declaration's line: the first line names the engine.
   const lines = [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="${xmlEscape(`prestore ${report.command}`)}" tests="${count(() => true)}" failures="${count((c) => c.failures.length > 0)}" errors="0" time="${seconds(report.elapsedMs)}">`,
+    `<?xml version="1.0" encoding="UTF-8"?><testsuites name="${xmlEscape(headline(report))}" tests="${count(() => true)}" failures="${count((c) => c.failures.length > 0)}" errors="0" time="${seconds(report.elapsedMs)}">`,
   ];
   for (const s of suites) {
     const failed = s.cases.filter((c) => c.failures.length > 0).length;

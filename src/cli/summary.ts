@@ -4,7 +4,7 @@
  * table per scenario and cache mode.
  */
 import { RULES, type Violation } from '../harness/case.js';
-import { RULE_NUMBER, type RunReport, totals } from './report.js';
+import { headline, RULE_NUMBER, type RunReport, totals } from './report.js';
 
 export function formatMs(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -52,7 +52,7 @@ export function violationsToShow(violations: readonly Violation[], limit = SHOWN
 
 export function summaryLines(report: RunReport): string[] {
   const t = totals(report);
-  const out: string[] = [];
+  const out: string[] = [headline(report), ''];
   const named = report.parts.length > 1 || report.command !== 'explore';
   for (const p of report.parts) {
     const shown = violationsToShow(p.result.violations);
@@ -61,7 +61,6 @@ export function summaryLines(report: RunReport): string[] {
     if (hidden > 0) out.push(`... and ${n(hidden)} more violation${hidden === 1 ? '' : 's'}${named ? ` in ${p.name}` : ''} (--json FILE lists every one)`, '');
   }
 
-  out.push(`prestore ${report.command}: engine ${report.engine}, seed ${report.seed}${report.shard === undefined ? '' : `, shard ${report.shard}`}`);
   if (report.parts.length > 1 || report.parts[0]?.kind === 'exhaust') {
     const rows: string[][] = [['', 'cases', 'crash states', 'distinct', 'violations', 'time']];
     for (const p of report.parts) rows.push([p.kind === 'explore' ? `explore (${n(p.runs ?? p.result.cases)} runs)` : p.name, n(p.result.cases), n(p.result.crashStates), n(p.result.distinctCrashStates), n(p.result.violations.length), formatMs(p.elapsedMs)]);

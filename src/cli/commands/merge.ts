@@ -7,7 +7,7 @@ import type { Violation } from '../../harness/case.js';
 import { parseShard } from '../../harness/shard.js';
 import { parse } from '../args.js';
 import { type Command, InputError, UsageError } from '../command.js';
-import { checkReportTarget, exitCode, jsonReport, junitReport, type Part, type RunReport, writeAtomically } from '../report.js';
+import { checkReportTarget, exitCode, jsonText, junitReport, type Part, type RunReport, writeAtomically } from '../report.js';
 import { summaryLines } from '../summary.js';
 
 /** The fields of a `--json` result that merging reads. */
@@ -117,14 +117,15 @@ Example:
       engineName: first.engineName,
       engineArgs: first.engineArgs,
       seed: first.seed,
+      mergedShards: count,
       parts: mergedParts(results),
       elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
     };
     const emit = async (target: string, text: string) => (target === '-' ? void io.stdout.write(text) : writeAtomically(target, text, cwd));
-    if (values.json !== undefined) await emit(values.json, JSON.stringify({ ...jsonReport(report), shards: count }, null, 2) + '\n');
+    if (values.json !== undefined) await emit(values.json, jsonText(report));
     if (values.junit !== undefined) await emit(values.junit, junitReport(report));
     const human = values.json === '-' || values.junit === '-' ? io.stderr : io.stdout;
-    human.write(`merged ${count} shard${count > 1 ? 's' : ''}\n${summaryLines(report).join('\n')}\n`);
+    human.write(`${summaryLines(report).join('\n')}\n`);
     return exitCode(report);
   },
 };

@@ -67,6 +67,8 @@ Exit status: 0 every mutant was killed, 1 a mutant survived, 2 bad usage or bad 
     const toStdout = values.json === '-' || values.junit === '-';
     const say = (line: string) => (toStdout ? io.stderr : io.stdout).write(line + '\n');
 
+    const engines = `prestore mutants: engines ${chosen.map((m) => `mutant:${m.name}`).join(', ')}, seed ${seed}`;
+    say(engines);
     const rows: KillRow[] = [];
     for (const m of chosen) {
       const started = seams.now();
@@ -99,7 +101,7 @@ Exit status: 0 every mutant was killed, 1 a mutant survived, 2 bad usage or bad 
     ];
     for (const line of lines) say(line);
     if (values.json !== undefined) await emit(values.json, JSON.stringify(rows, null, 2) + '\n');
-    if (values.junit !== undefined) await emit(values.junit, junit(rows, seed));
+    if (values.junit !== undefined) await emit(values.junit, junit(rows, seed, engines));
     return killed === rows.length ? 0 : 1;
 
     async function emit(target: string, text: string): Promise<void> {
@@ -109,12 +111,12 @@ Exit status: 0 every mutant was killed, 1 a mutant survived, 2 bad usage or bad 
   },
 };
 
-function junit(rows: readonly KillRow[], seed: string): string {
+/** `headline` names the engines tested; it goes on the first line, as in every report. */
+function junit(rows: readonly KillRow[], seed: string, headline: string): string {
   const survived = rows.filter((r) => !r.killed).length;
   const total = rows.reduce((t, r) => t + r.elapsedMs, 0) / 1000;
   const lines = [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="prestore mutants" tests="${rows.length}" failures="${survived}" errors="0" time="${total.toFixed(3)}">`,
+    `<?xml version="1.0" encoding="UTF-8"?><testsuites name="${xmlEscape(headline)}" tests="${rows.length}" failures="${survived}" errors="0" time="${total.toFixed(3)}">`,
     `  <testsuite name="prestore mutants (seed ${xmlEscape(seed)})" tests="${rows.length}" failures="${survived}" errors="0" skipped="0" time="${total.toFixed(3)}">`,
   ];
   for (const r of rows) {
