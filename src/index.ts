@@ -10,6 +10,9 @@ export { CACHE_MODES, type CacheMode, CrashError, EioError, FaultLayer, type Fau
 export { createReferenceEngine, ReferenceEngine, referenceEngine, type ReferenceOptions } from './engine/reference/index.js';
 export { mutants, type Mutant } from './mutants/catalogue.js';
 export type { CampaignOptions, CampaignResult } from './harness/campaign.js';
+export { type CallMonitor, DEFAULT_CALL_TIMEOUT_MS, type GuardOptions, MAX_METADATA_BYTES } from './harness/engine-guard.js';
+export { EngineMisbehaviourError, InputError } from './errors.js';
+export type { ReplayOptions } from './harness/replay.js';
 export { exhaust } from './harness/exhaust.js';
 export { explore } from './harness/explore.js';
 export { replay } from './harness/replay.js';

@@ -1,6 +1,10 @@
 /** `prestore mutants` as a user runs it: the list, one mutant killed with its JSON row, bad names. */
 import { describe, expect, it } from 'vitest';
+import { referenceEngine } from '../engine/reference/index.js';
+import { exhaust } from '../harness/exhaust.js';
+import { explore } from '../harness/explore.js';
 import { mutants } from '../mutants/catalogue.js';
+import { hunt } from '../mutants/hunt.js';
 import type { CommandIo } from './command.js';
 import { runCli } from './dispatch.js';
 
@@ -28,6 +32,10 @@ describe('prestore mutants', () => {
     ]);
     expect(rows.every((row) => row.casesToKill > 0 && row.description.length > 0 && row.elapsedMs >= 0)).toBe(true);
     expect(r.err).toContain('every mutant was killed');
+  });
+
+  it('--runs 0 hunts with the scenarios only', async () => {
+    expect(await hunt(referenceEngine, { explore, exhaust }, { seed: 's', scenarios: [], runs: 0 })).toEqual({ killed: false, cases: 0 });
   });
 
   it('refuses an unknown mutant, naming the ones there are', async () => {

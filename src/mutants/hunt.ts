@@ -35,6 +35,8 @@ export async function hunt(engine: EngineFactory, campaigns: Campaigns, options:
     cases += result.cases;
     if (result.violations.length > 0) return { killed: true, cases, violation: result.violations[0]! };
   }
+  // No random cases asked for: explore is not run (a campaign of no case is refused).
+  if (options.runs === 0) return { killed: false, cases };
   const result = await campaigns.explore(engine, { ...base, runs: options.runs });
   cases += result.cases;
   return result.violations.length > 0 ? { killed: true, cases, violation: result.violations[0]! } : { killed: false, cases };
