@@ -36,7 +36,7 @@ export type WorkerMessage =
   | { readonly kind: 'failed'; readonly error: ThreadError };
 
 /** An error on its way between threads, which keep its message but not its class. */
-export interface ThreadError {
+interface ThreadError {
   readonly type: 'engine' | 'input' | 'usage' | 'internal';
   readonly message: string;
   readonly stack?: string;

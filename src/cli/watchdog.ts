@@ -26,7 +26,7 @@ const SLOT_BYTES = 1024;
  * A call whose thread is free is ended by its own timer at the bound, with the run's own message;
  * the watchdog only stops what that timer cannot reach.
  */
-export const WATCHDOG_GRACE = 0.5;
+const WATCHDOG_GRACE = 0.5;
 const POLL_MS = 25;
 
 /** One thread's place on a board, handed to the thread in its `workerData.watch`. */

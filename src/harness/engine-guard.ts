@@ -57,7 +57,7 @@ export function checkFactory(value: unknown, what: string): EngineFactory {
 export const MAX_CALL_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** The call timeout given from code, checked: a whole number of milliseconds. */
-export function checkCallTimeout(ms: unknown): number {
+function checkCallTimeout(ms: unknown): number {
   if (ms === undefined) return DEFAULT_CALL_TIMEOUT_MS;
   if (!Number.isSafeInteger(ms) || (ms as number) < 1 || (ms as number) > MAX_CALL_TIMEOUT_MS) throw new InputError(`callTimeoutMs: ${String(ms)} must be a whole number of milliseconds from 1 to ${MAX_CALL_TIMEOUT_MS}`);
   return ms as number;
@@ -255,7 +255,7 @@ function isBytes(value: unknown): value is Uint8Array {
 }
 
 /** A value as a message shows it: short, and saying what kind it is. */
-export function describe(value: unknown): string {
+function describe(value: unknown): string {
   if (isBytes(value)) return `${value.length} bytes`;
   if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' || value === undefined || value === null) return String(value);
