@@ -9,7 +9,7 @@ import type { Scenario } from '../harness/case.js';
 import { packageRoot } from '../harness/scenario-file.js';
 import { seedFlag } from './args.js';
 import { type CommandIo, UsageError } from './command.js';
-import { ENGINE_OPTIONS, type EngineChoice, resolveEngine } from './engine-arg.js';
+import { ENGINE_OPTIONS, type EngineChoice, type EngineFlags, resolveEngine } from './engine-arg.js';
 import { progressDisplay, type ProgressDisplay } from './progress.js';
 import { checkReportTarget, exitCode, jsonReport, junitReport, type Part, type RunReport, writeAtomically } from './report.js';
 import { checkSaveTarget, SAVE_FAILURES_HELP, saveFailures } from './save-failures.js';
@@ -38,9 +38,7 @@ ${SAVE_FAILURES_HELP}
 export const EXIT_HELP = `Exit status: 0 every check held, 1 a violation was found, 2 bad usage or bad input,
 3 an internal error (a bug in prestore: please report it).`;
 
-export interface CampaignFlags {
-  readonly engine?: string;
-  readonly 'engine-cmd'?: string;
+export interface CampaignFlags extends EngineFlags {
   readonly seed?: string;
   readonly json?: string;
   readonly junit?: string;

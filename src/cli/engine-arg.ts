@@ -5,7 +5,8 @@
  * - `--engine mutant:NAME`: a bundled buggy engine (`prestore mutants` lists them);
  * - `--engine ./path/to/module.js`: a vendor's in-process engine, a module exporting an
  *   `EngineFactory` as `default` or `engine`, or a function `createEngine()` returning one;
- * - `--engine-cmd "COMMAND"`: a vendor's out-of-process engine speaking the stdio protocol.
+ * - `--engine-cmd "COMMAND"`: a vendor's out-of-process engine speaking the stdio protocol, with
+ *   `--engine-timeout MS` bounding every wait on its processes.
  *
  * The result carries `engineArgs`, the same choice as shell-quoted flags, which every replay line
  * repeats so that it re-runs the case against the same engine.
@@ -14,7 +15,8 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { EngineFactory } from '../engine/contract.js';
-import { shellQuote } from './args.js';
+import { DEFAULT_TIMEOUT_MS } from '../protocol/stdio-engine.js';
+import { integerFlag, shellQuote } from './args.js';
 import { InputError, UsageError } from './command.js';
 import type { EngineModules } from './seams.js';
 
@@ -29,12 +31,14 @@ export interface EngineChoice {
 export interface EngineFlags {
   readonly engine?: string;
   readonly 'engine-cmd'?: string;
+  readonly 'engine-timeout'?: string;
 }
 
 /** The flag definitions every engine-taking command shares, for `parse`. */
 export const ENGINE_OPTIONS = {
   engine: { type: 'string' },
   'engine-cmd': { type: 'string' },
+  'engine-timeout': { type: 'string' },
 } as const;
 
 export const ENGINE_HELP = `Engine (default: --engine reference):
@@ -43,7 +47,10 @@ export const ENGINE_HELP = `Engine (default: --engine reference):
   --engine PATH             a module (./my-engine.js) exporting an EngineFactory as
                             \`default\` or \`engine\`, or \`createEngine()\` returning one
   --engine-cmd "COMMAND"    an engine process speaking the stdio protocol; the harness
-                            serves its device I/O and kills it to simulate power loss`;
+                            serves its device I/O and kills it to simulate power loss
+  --engine-timeout MS       with --engine-cmd: how long the engine process may stay silent
+                            while the harness waits for it (its handshake, each answer)
+                            before the run ends with exit 2 (default ${DEFAULT_TIMEOUT_MS})`;
 
 const MUTANT_PREFIX = 'mutant:';
 
@@ -52,14 +59,19 @@ function looksLikePath(spec: string): boolean {
   return spec.startsWith('.') || isAbsolute(spec) || /[\\/]/.test(spec) || /\.(m|c)?js$/.test(spec);
 }
 
+/** The longest `--engine-timeout` a timer can hold, and more than any engine needs. */
+const MAX_TIMEOUT_MS = 86_400_000;
+
 export async function resolveEngine(flags: EngineFlags, modules: EngineModules, cwd: string): Promise<EngineChoice> {
   const { engine, 'engine-cmd': command } = flags;
   if (engine !== undefined && command !== undefined) throw new UsageError('give --engine or --engine-cmd, not both');
+  if (flags['engine-timeout'] !== undefined && command === undefined) throw new UsageError('--engine-timeout bounds the waits on an engine process: it goes with --engine-cmd');
   if (command !== undefined) {
     if (command.trim() === '') throw new UsageError('--engine-cmd needs a command to run');
+    const timeoutMs = integerFlag('engine-timeout', flags['engine-timeout'], DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS);
     const mod = (await modules.stdio()) as { stdioEngine?: unknown };
     if (typeof mod.stdioEngine !== 'function') throw new Error('src/protocol/stdio-engine.js does not export stdioEngine()');
-    const factory = (mod.stdioEngine as (command: string) => unknown)(command);
+    const factory = (mod.stdioEngine as (command: string, options: { timeoutMs: number }) => unknown)(command, { timeoutMs });
     return { factory: checkFactory(factory, `--engine-cmd ${command}`), engineArgs: `--engine-cmd ${shellQuote(command)}`, label: `cmd: ${command}` };
   }
   const spec = engine ?? 'reference';

@@ -5,9 +5,10 @@
  */
 import fc from 'fast-check';
 import type { EngineFactory } from '../engine/contract.js';
+import { EngineMisbehaviourError } from '../errors.js';
 import { caseArb } from './arbitraries.js';
 import { type CampaignOptions, type CampaignResult, countByRule } from './campaign.js';
-import type { Violation } from './case.js';
+import type { Case, Violation } from './case.js';
 import { runCase } from './run-case.js';
 import { shrinkCrash } from './shrink-crash.js';
 import { owns } from './shard.js';
@@ -19,17 +20,44 @@ export function numericSeed(seed: string): number {
   return h | 0;
 }
 
+/**
+ * Runs one case, unless the engine already broke the contract: then no case runs again. fast-check
+ * would shrink the case that threw, running the engine again and again (each hang costing its
+ * timeout), and no verdict can come of an engine that broke the contract.
+ */
+function caseRunner(engine: EngineFactory, options: CampaignOptions) {
+  let misbehaved: EngineMisbehaviourError | undefined;
+  return {
+    async run(c: Case) {
+      if (misbehaved !== undefined) return undefined;
+      try {
+        return await runCase(engine, c, { seed: options.seed, engineArgs: options.engineArgs });
+      } catch (e) {
+        if (!(e instanceof EngineMisbehaviourError)) throw e;
+        misbehaved = e;
+        return undefined;
+      }
+    },
+    /** Throws how the engine broke the contract, if it did. */
+    check(): void {
+      if (misbehaved !== undefined) throw misbehaved;
+    },
+  };
+}
+
 export async function explore(engine: EngineFactory, options: CampaignOptions): Promise<CampaignResult> {
   const runs = options.runs ?? 100;
   let cases = 0;
   let crashStates = 0;
   let found: Violation | undefined;
   let drawn = 0;
+  const runner = caseRunner(engine, options);
   const details = await fc.check(
     fc.asyncProperty(caseArb, async (c) => {
       // Another shard's run passes untried; once a run of this shard fails, its shrinking is ours.
       if (found === undefined && !owns(options.shard, drawn++)) return true;
-      const result = await runCase(engine, c, { seed: options.seed, engineArgs: options.engineArgs });
+      const result = await runner.run(c);
+      if (result === undefined) return true;
       cases++;
       crashStates += result.crashStates;
       const total = options.shard === undefined ? runs : Math.ceil((runs - options.shard.index + 1) / options.shard.count);
@@ -42,6 +70,7 @@ export async function explore(engine: EngineFactory, options: CampaignOptions): 
     // From a run index: fast-check's replay path, which runs that case and shrinks from it.
     { seed: numericSeed(options.seed), numRuns: runs, ...(options.fromRun === undefined ? {} : { path: String(options.fromRun) }) },
   );
+  runner.check();
   // A failure without a violation is the harness or the engine module throwing: never a pass.
   if (details.failed && found === undefined) throw details.errorInstance;
   const violations = details.failed && found !== undefined ? [await shrinkCrash(engine, found, { maxAttempts: options.crashShrinkAttempts })] : [];
