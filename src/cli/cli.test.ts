@@ -14,6 +14,7 @@ import { type CampaignOptions, type CampaignResult, countByRule } from '../harne
 import { RULES, type Scenario, type Violation } from '../harness/case.js';
 import { encodeCase } from '../harness/replay-line.js';
 import type { CommandIo } from './command.js';
+import { shellSplit } from './args.js';
 import { COMMANDS, runCli } from './dispatch.js';
 import type { Harness, Seams } from './seams.js';
 
@@ -209,7 +210,7 @@ describe('bad usage exits 2', () => {
 
   it.each([
     [['explore', '--runs'], 'option --runs needs a value'],
-    [['explore', '--runs', 'many'], '--runs "many": must be a whole number'],
+    [['explore', '--runs', 'many'], '--runs "many": must be a positive whole number'],
     [['explore', '--runs', '0'], '--runs 0: must be from 1'],
     [['explore', '--seed', ''], '--seed must not be empty'],
     [['explore', '--stop-on-first=yes'], 'option --stop-on-first takes no value'],
@@ -222,7 +223,14 @@ describe('bad usage exits 2', () => {
     [['explore', '--json', '-', '--junit', '-'], 'cannot both go to standard output'],
     [['explore', '--json', '/no/such/dir/out.json'], 'the directory /no/such/dir does not exist'],
     [['replay'], 'replay needs the replay line'],
-    [['replay', 'not-a-token'], 'expected one replay line ending in a c1.… token'],
+    [['replay', 'not-a-token'], '"not-a-token" is not a replay line: a replay line ends in its c1.… token'],
+    [['replay', 'hello world'], '"hello world" is not a replay line: a replay line ends in its c1.… token (prestore replay [ENGINE] c1.…)'],
+    [['replay', 'hello', 'world'], '"hello world" is not a replay line'],
+    [['explore', '--runs', '-1'], '--runs "-1": must be a positive whole number from 1 to'],
+    [['exhaust', 'protected-restore', '--workers', '-2'], '--workers "-2": must be a positive whole number from 1 to 64'],
+    [['explore', '--engine-timeout', '500'], '--engine-timeout bounds the waits on an engine process: it goes with --engine-cmd'],
+    [['explore', '--engine-cmd', 'x', '--engine-timeout', '-5'], '--engine-timeout "-5": must be a positive whole number from 1 to'],
+    [['explore', '--engine-cmd', 'x', '--engine-timeout', '0'], '--engine-timeout 0: must be from 1 to'],
   ])('prestore %j', async (argv, message) => {
     const r = await run(argv);
     expect(r.code).toBe(2);
@@ -459,8 +467,29 @@ describe('replay', () => {
     expect(r.stdout.split('\n')).toContain(v.replay);
   });
 
-  it('understands a quoted --engine-cmd in the pasted line', async () => {
-    const r = await run(['replay', `prestore replay --engine-cmd 'python3 my engine.py' ${token}`]);
+  it('never starts the engine command a pasted line names: exit 2, showing the command to type', async () => {
+    const started: string[] = [];
+    const stdio = async () => ({ stdioEngine: (command: string) => (started.push(command), fakeFactory(`stdio ${command}`)) });
+    const r = await run(['replay', `prestore replay --engine-cmd 'python3 my engine.py' ${token}`], { seams: { engineModules: { ...engineModules, stdio } } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`prestore replay: the replay line names the engine --engine-cmd 'python3 my engine.py'; replay runs an engine module or command only when you type it yourself`);
+    expect(r.stderr).toContain(`If you trust it, run:\n  prestore replay --engine-cmd 'python3 my engine.py' ${token}\n`);
+    expect(started).toEqual([]);
+    expect(r.calls).toEqual([]);
+  });
+
+  it('never loads the engine module a pasted line names', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'evil.mjs'), `import { writeFileSync } from 'node:fs'; writeFileSync(${JSON.stringify(join(dir, 'loaded'))}, '');\nexport default {};\n`);
+    const r = await run(['replay', `prestore replay --engine ./evil.mjs ${token}`], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`If you trust it, run:\n  prestore replay --engine ./evil.mjs ${token}\n`);
+    expect(readdirSync(dir)).toEqual(['evil.mjs']);
+  });
+
+  it('runs the engine command typed on its command line, the pasted line naming it too', async () => {
+    const r = await run(['replay', '--engine-cmd', 'python3 my engine.py', `prestore replay --engine-cmd 'python3 my engine.py' ${token}`]);
+    expect(r.code).toBe(0);
     expect(r.calls[0]!.engine.name).toBe('stdio python3 my engine.py');
     expect(r.calls[0]!.engineArgs).toBe(`--engine-cmd 'python3 my engine.py'`);
   });
@@ -591,10 +620,16 @@ export default {
     expect(line).toMatch(/^prestore replay --engine \.\/broken\.mjs c1\./);
     expect(found.stdout.split('\n')).toContain(line);
 
-    const replayed = await run(['replay', line], { cwd: dir, seams: real });
+    // The line, run as the command it is: the engine on it is typed.
+    const replayed = await run(shellSplit(line).slice(1), { cwd: dir, seams: real });
     expect(replayed.code).toBe(1);
     expect(replayed.stdout).toContain('prestore replay: engine ./broken.mjs, seed prestore');
     expect(replayed.stdout).toContain('host: startRestore');
     expect(replayed.stdout.split('\n')).toContain(line);
+
+    // The same line handed to replay as one argument names a module replay will not load on its word.
+    const quoted = await run(['replay', line], { cwd: dir, seams: real });
+    expect(quoted.code).toBe(2);
+    expect(quoted.stderr).toContain(`If you trust it, run:\n  ${line}\n`);
   });
 });

@@ -192,6 +192,29 @@ describe('prestore replay FILE.json, bad files', () => {
     expect(r.stderr).toContain(message);
   });
 
+  it.each([
+    ['an engine command', `--engine-cmd 'touch MARKER'`],
+    ['an engine module', '--engine ./evil.mjs'],
+  ])('a file naming %s: exit 2 with the command to type, and nothing of it runs', async (_, args) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'evil.mjs'), `import { writeFileSync } from 'node:fs'; writeFileSync('MARKER', '');\nexport default {};\n`);
+    const engine = args.replace('MARKER', join(dir, 'MARKER'));
+    writeFileSync(join(dir, 'f.json'), JSON.stringify({ ...good, engine: { args: engine } }));
+    const r = await run(['replay', 'f.json'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`prestore replay: f.json names the engine ${engine}; replay runs an engine module or command only when you type it yourself, never one read from a line or a file. If you trust it, run:\n  prestore replay ${engine} f.json\n`);
+    expect(readdirSync(dir).sort()).toEqual(['evil.mjs', 'f.json']);
+  });
+
+  it('a file naming an engine module replays against it when the module is typed', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'f.json'), JSON.stringify({ ...good, engine: { args: '--engine ./mine.mjs' } }));
+    writeFileSync(join(dir, 'mine.mjs'), `export { referenceEngine as default } from ${JSON.stringify(new URL('../engine/reference/index.ts', import.meta.url).href)};\n`);
+    const r = await run(['replay', '--engine', './mine.mjs', 'f.json'], dir);
+    expect(r.stdout).toContain('prestore replay: engine ./mine.mjs, counterexample f.json');
+    expect(r.code).toBe(0);
+  });
+
   it('a missing file: exit 2', async () => {
     const r = await run(['replay', 'nowhere.json'], tempDir());
     expect(r.code).toBe(2);

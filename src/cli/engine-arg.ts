@@ -98,6 +98,28 @@ export async function resolveEngine(flags: EngineFlags, modules: EngineModules, 
   return { factory: await engineFromFile(spec, modules, cwd), engineArgs, label: spec };
 }
 
+/** Whether `flags` name an engine of this package (reference, a mutant): one that runs no outside code. */
+export function namesBundledEngine(flags: EngineFlags): boolean {
+  const { engine, 'engine-cmd': command } = flags;
+  return command === undefined && (engine === undefined || engine === 'reference' || engine.startsWith(MUTANT_PREFIX));
+}
+
+/**
+ * The engine flags a replay runs with: those typed on its command line, else those the replay line
+ * or counterexample file names (`recorded`), if they name an engine of this package. A module path
+ * or a command read from a line or a file would run code the person never typed, so it is refused
+ * with the command to type: `retype` gives it for the engine flags.
+ */
+export function replayEngineFlags(typed: EngineFlags, recorded: EngineFlags, where: string, retype: (engineArgs: string) => string): EngineFlags {
+  if (typed.engine !== undefined || typed['engine-cmd'] !== undefined) return typed;
+  if (namesBundledEngine(recorded)) return { ...typed, ...(recorded.engine === undefined ? {} : { engine: recorded.engine }) };
+  const args = recorded['engine-cmd'] !== undefined ? `--engine-cmd ${shellQuote(recorded['engine-cmd'])}` : `--engine ${shellQuote(recorded.engine!)}`;
+  throw new InputError(
+    `${where} names the engine ${args}; replay runs an engine module or command only when you type it yourself, never one read from a line or a file. ` +
+      `If you trust it, run:\n  ${retype(args)}`,
+  );
+}
+
 async function engineFromFile(spec: string, modules: EngineModules, cwd: string): Promise<EngineFactory> {
   const path = resolve(cwd, spec);
   const what = `--engine ${spec}`;

@@ -3,12 +3,13 @@
  * process. No seed is involved: the file lists every crash's survivors, and the replay checks
  * that two seeds give the same run. Exit 1 when the case breaks a rule (normally the one the file
  * records), 0 when every check holds, 2 for a bad file or an engine that does not repeat itself.
+ * The file may choose the reference engine or a mutant; any other engine must be typed.
  */
 import { resolve } from 'node:path';
 import { loadCounterexample, replayCounterexample } from '../harness/counterexample.js';
-import { parse, shellSplit } from './args.js';
+import { parse, shellQuote, shellSplit } from './args.js';
 import { type CommandIo, InputError } from './command.js';
-import { ENGINE_OPTIONS, type EngineFlags, resolveEngine } from './engine-arg.js';
+import { ENGINE_OPTIONS, type EngineFlags, replayEngineFlags, resolveEngine } from './engine-arg.js';
 import { RULE_NUMBER } from './report.js';
 import { seamsOf } from './seams.js';
 import { formatViolation } from './summary.js';
@@ -33,8 +34,8 @@ export function engineFlagsOf(args: string, where: string): EngineFlags {
 export async function replayFile(arg: string, flags: EngineFlags, io: CommandIo): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
   const { file, case: c } = await loadCounterexample(resolve(cwd, arg), arg);
-  const given = flags.engine !== undefined || flags['engine-cmd'] !== undefined;
-  const engine = await resolveEngine(given ? flags : engineFlagsOf(file.engine.args, `${arg}: engine.args`), seamsOf(io).engineModules, cwd);
+  const chosen = replayEngineFlags(flags, engineFlagsOf(file.engine.args, `${arg}: engine.args`), arg, (engineArgs) => `prestore replay ${engineArgs} ${shellQuote(arg)}`);
+  const engine = await resolveEngine(chosen, seamsOf(io).engineModules, cwd);
   const result = await replayCounterexample(engine.factory, c, engine.engineArgs);
   const recorded = `rule ${RULE_NUMBER[file.rule]} (${file.rule})`;
   const out = [

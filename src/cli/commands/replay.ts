@@ -1,8 +1,8 @@
 /** `prestore replay`: re-run one case from its replay line, with a readable trace. */
 import { decodeCase } from '../../harness/replay-line.js';
-import { parse, shellSplit } from '../args.js';
+import { parse, shellQuote, shellSplit } from '../args.js';
 import { type Command, InputError, UsageError } from '../command.js';
-import { ENGINE_HELP, ENGINE_OPTIONS, type EngineFlags, resolveEngine } from '../engine-arg.js';
+import { ENGINE_HELP, ENGINE_OPTIONS, type EngineFlags, replayEngineFlags, resolveEngine } from '../engine-arg.js';
 import { isCounterexamplePath, replayFile } from '../replay-file.js';
 import { seamsOf } from '../seams.js';
 import { formatViolation } from '../summary.js';
@@ -21,14 +21,18 @@ what survived it, each recovery, and the checks, ending with the verdict. The sa
 and seed give the same trace, byte for byte.
 
 LINE is the replay line as printed (paste it whole, in quotes), or just its c1.… token. The
-engine is the one the line names, unless --engine or --engine-cmd is given here: replay a
-mutant's failure against another engine with
+engine is the one given here with --engine or --engine-cmd; without them, the one the line
+names if it is the reference engine or a mutant: replay a mutant's failure against another
+engine with
   prestore replay --engine reference 'prestore replay --engine mutant:NAME c1.…'
 
 FILE.json is a counterexample file (see scenarios/counterexample.schema.json), as
 --save-failures writes them: it lists every crash's survivors, so no seed is involved (the
-replay checks that two seeds give the same run). Its engine is the one the file names, unless
---engine or --engine-cmd is given here.
+replay checks that two seeds give the same run). Its engine is chosen as a line's is.
+
+Replay never runs an engine module or command that a line or a file names: it runs what you
+type. A line or file naming one (--engine ./my-engine.js, --engine-cmd "...") exits 2 with
+the command to type, the engine given on it.
 
 Options:
   -h, --help                this help
@@ -43,7 +47,7 @@ prestore: please report it).`,
     if (positionals.length === 0) throw new UsageError('replay needs the replay line (or its c1.… token)');
     if (positionals.length === 1 && isCounterexamplePath(positionals[0]!)) return replayFile(positionals[0]!, values, io);
     const { flags: lineFlags, token } = splitLine(positionals);
-    const flags: EngineFlags = values.engine !== undefined || values['engine-cmd'] !== undefined ? values : lineFlags;
+    const flags = replayEngineFlags(values, lineFlags, 'the replay line', (engineArgs) => `prestore replay ${engineArgs} ${shellQuote(token)}`);
     let seed: string;
     try {
       seed = decodeCase(token).seed;
@@ -69,7 +73,10 @@ export function splitLine(positionals: readonly string[]): { flags: EngineFlags;
   while (words.length > 0 && ['npx', 'prestore', 'replay'].includes(words[0]!)) words.shift();
   const { values, positionals: rest } = parse(words, ENGINE_OPTIONS, { positionals: true });
   if (rest.length !== 1 || !rest[0]!.startsWith(TOKEN_PREFIX)) {
-    throw new UsageError(rest.length === 0 ? 'the replay line has no c1.… token' : `expected one replay line ending in a c1.… token, got ${rest.length === 1 ? `"${rest[0]}"` : `${rest.length} arguments`}`);
+    const given = positionals.join(' ');
+    throw new UsageError(
+      rest.length === 0 ? 'the replay line has no c1.… token' : `${JSON.stringify(given.length > 80 ? `${given.slice(0, 80)}…` : given)} is not a replay line: a replay line ends in its c1.… token (prestore replay [ENGINE] c1.…), as a failure report prints it`,
+    );
   }
   return { flags: values, token: rest[0]! };
 }
