@@ -37,7 +37,8 @@ describe('flag values', () => {
     expect(integerFlag('runs', undefined, 100, 1, 10)).toBe(100);
     expect(integerFlag('runs', '7', 100, 1, 10)).toBe(7);
     expect(() => integerFlag('runs', '-1', 100, 1, 10)).toThrow(UsageError);
-    expect(() => integerFlag('runs', '1e3', 100, 1, 10)).toThrow('--runs "1e3": must be a whole number from 1 to 10');
+    expect(() => integerFlag('runs', '-1', 100, 0, 10)).toThrow('--runs "-1": must be a whole number from 0 to 10');
+    expect(() => integerFlag('runs', '1e3', 100, 1, 10)).toThrow('--runs "1e3": must be a positive whole number from 1 to 10');
     expect(() => integerFlag('runs', '11', 100, 1, 10)).toThrow('--runs 11: must be from 1 to 10');
   });
 
