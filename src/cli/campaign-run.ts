@@ -3,12 +3,12 @@
  * with a progress bar, and the ending (reports written, summary printed, exit code).
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { CampaignOptions, CampaignResult } from '../harness/campaign.js';
 import type { Scenario } from '../harness/case.js';
 import { packageRoot } from '../harness/scenario-file.js';
 import { seedFlag } from './args.js';
-import { type CommandIo, UsageError } from './command.js';
+import { type CommandIo, InputError, UsageError } from './command.js';
 import { ENGINE_OPTIONS, type EngineChoice, type EngineFlags, resolveEngine } from './engine-arg.js';
 import { progressDisplay, type ProgressDisplay } from './progress.js';
 import { checkReportTarget, exitCode, jsonReport, junitReport, type Part, type RunReport, writeAtomically } from './report.js';
@@ -33,7 +33,9 @@ export const REPORT_HELP = `Reports:
   --junit FILE              write a JUnit XML report for CI (- for standard output)
 ${SAVE_FAILURES_HELP}
   --shard i/n               run only shard i of n (a deterministic partition of the cases, for
-                            n CI jobs); prestore merge combines the shards' --json results`;
+                            n CI jobs); prestore merge combines the shards' --json results
+Report files are checked before the run, and written whole over a regular file or a new name,
+never over a device, a FIFO or a symbolic link.`;
 
 export const EXIT_HELP = `Exit status: 0 every check held, 1 a violation was found, 2 bad usage or bad input,
 3 an internal error (a bug in prestore: please report it).`;
@@ -76,6 +78,7 @@ export async function prepare(io: CommandIo, flags: CampaignFlags, defaultSeed: 
   const seams = seamsOf(io);
   const cwd = io.cwd ?? process.cwd();
   if (flags.json === '-' && flags.junit === '-') throw new UsageError('--json and --junit cannot both go to standard output');
+  if (flags.json !== undefined && flags.json !== '-' && flags.junit !== undefined && resolve(cwd, flags.json) === resolve(cwd, flags.junit)) throw new UsageError('--json and --junit name the same file: one report would replace the other');
   await checkReportTarget('json', flags.json, cwd);
   await checkReportTarget('junit', flags.junit, cwd);
   await checkSaveTarget(flags['save-failures'], cwd);
@@ -129,19 +132,33 @@ export async function finish(ctx: CampaignContext, command: string, parts: reado
     elapsedMs: ctx.seams.now() - ctx.started,
   };
   const { json, junit } = ctx.flags;
-  if (json !== undefined) {
-    const text = JSON.stringify(jsonReport(report), null, 2) + '\n';
-    if (json === '-') ctx.io.stdout.write(text);
-    else await writeAtomically(json, text, ctx.cwd);
-  }
-  if (junit !== undefined) {
-    const text = junitReport(report);
-    if (junit === '-') ctx.io.stdout.write(text);
-    else await writeAtomically(junit, text, ctx.cwd);
-  }
   const human = json === '-' || junit === '-' ? ctx.io.stderr : ctx.io.stdout;
+  // Checked before the run, a report can still fail to be written after it (a full disk, a
+  // target replaced meanwhile): that loses nothing else. The summary is printed, the failure named.
+  const unwritten: string[] = [];
+  const unlessUnwritable = async (write: () => Promise<void>) => {
+    try {
+      await write();
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      unwritten.push(e.message);
+    }
+  };
+  const emit = async (target: string | undefined, text: () => string) => {
+    if (target === '-') ctx.io.stdout.write(text());
+    else if (target !== undefined) await unlessUnwritable(() => writeAtomically(target, text(), ctx.cwd));
+  };
+  await emit(json, () => JSON.stringify(jsonReport(report), null, 2) + '\n');
+  await emit(junit, () => junitReport(report));
   human.write(summaryLines(report).join('\n') + '\n');
   const saveDir = ctx.flags['save-failures'];
-  for (const file of saveDir === undefined ? [] : await saveFailures(saveDir, report, ctx.cwd)) human.write(`counterexample saved: ${file} (prestore replay ${file})\n`);
-  return exitCode(report);
+  if (saveDir !== undefined) {
+    await unlessUnwritable(async () => {
+      for (const file of await saveFailures(saveDir, report, ctx.cwd)) human.write(`counterexample saved: ${file} (prestore replay ${file})\n`);
+    });
+  }
+  for (const message of unwritten) ctx.io.stderr.write(`prestore ${command}: ${message}\n`);
+  // A violation stays the verdict (exit 1); a green run whose report is missing is no pass.
+  const code = exitCode(report);
+  return code === 0 && unwritten.length > 0 ? 2 : code;
 }

@@ -7,22 +7,31 @@
  * one, and exhaust's first of each rule per scenario. The others are the same bug seen again.
  */
 import { mkdir, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { counterexampleFileName, counterexampleOf, counterexampleSchemaPath, formatCounterexample } from '../harness/counterexample.js';
 import { packageRoot } from '../harness/scenario-file.js';
 import { InputError, UsageError } from './command.js';
-import { type RunReport, writeAtomically } from './report.js';
+import { cannotCreateIn, type RunReport, writeAtomically } from './report.js';
 
 export const SAVE_FAILURES_HELP = `  --save-failures DIR       write each minimal failure to DIR as a counterexample file (JSON,
                             see scenarios/counterexample.schema.json); prestore replay FILE
                             replays it without a seed`;
 
-/** Checks before a long run that DIR could hold the files: absent (it is created) or a directory. */
+/**
+ * Checks before a long run that DIR could hold the files: a directory that takes new files, or
+ * absent (it is created) below one.
+ */
 export async function checkSaveTarget(dir: string | undefined, cwd: string): Promise<void> {
   if (dir === undefined) return;
   if (dir === '') throw new UsageError('--save-failures needs a directory');
-  const s = await stat(resolve(cwd, dir)).catch(() => undefined);
-  if (s !== undefined && !s.isDirectory()) throw new UsageError(`--save-failures ${dir}: is a file, not a directory`);
+  const target = resolve(cwd, dir);
+  let existing = target;
+  for (let s = await stat(existing).catch(() => undefined); s === undefined; s = await stat(existing).catch(() => undefined)) existing = dirname(existing);
+  if (!(await stat(existing)).isDirectory()) {
+    throw new UsageError(existing === target ? `--save-failures ${dir}: is a file, not a directory` : `--save-failures ${dir}: ${existing} is a file, not a directory`);
+  }
+  const cannot = await cannotCreateIn(existing);
+  if (cannot !== undefined) throw new UsageError(`--save-failures ${dir}: cannot ${existing === target ? 'write in' : 'create a directory in'} ${existing}: ${cannot}`);
 }
 
 /** The `$schema` a file in `target` should carry: relative, when both live in this package. */
