@@ -140,6 +140,12 @@ describe('every wait on an engine process is bounded by --engine-timeout', () =>
     expect(await survivors(pidsIn(pids))).toEqual([]);
   });
 
+  it('an engine answering metadataSize with null: exit 2, the line named', { timeout: 30_000 }, async () => {
+    const r = await cli(['explore', '--runs', '2', '--engine-cmd', `sh -c 'echo null; sleep 30'`]);
+    expect(r.stderr).toBe('prestore explore: the engine wrote a line that is not a JSON object when asked for metadataSize: "null"\n');
+    expect(r.code).toBe(2);
+  });
+
   it('an engine command that exits 7 is reported with its exit status and the command', { timeout: 30_000 }, async () => {
     const r = await cli(['explore', '--runs', '2', '--engine-cmd', `sh -c 'exec 0<&-; exit 7'`]);
     expect(r.code).toBe(2);

@@ -311,6 +311,7 @@ function askMetadataSize(command: string, geometry: Geometry, timeoutMs: number)
     let msg: { type?: unknown; id?: unknown; value?: unknown; error?: unknown };
     try {
       msg = JSON.parse(line) as typeof msg;
+      if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) throw new Error('not an object');
     } catch {
       throw new EngineProtocolError(`the engine wrote a line that is not a JSON object when asked for metadataSize: ${JSON.stringify(line.slice(0, 120))}`);
     }
