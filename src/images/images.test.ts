@@ -324,6 +324,17 @@ describe('restore', () => {
     expect([r.code, r.out]).toEqual([0, expect.stringContaining('equals')]);
   });
 
+  it('verify and restore --verify show the compare\'s progress on a terminal, and only there', async () => {
+    await pair([3]);
+    await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--extent', '4K', '--compare');
+    const stdout = new Sink();
+    const stderr = Object.assign(new Sink(), { isTTY: true });
+    const code = await runCli(['restore', '--meta', 'm.meta', '--verify'], { stdout, stderr, env: { PRESTORE_LOCK_DIR: locks }, cwd: dir });
+    expect(code, stderr.text).toBe(0);
+    expect(stderr.text).toMatch(/verify \[.*\] 100% \| 1 MiB \/ 1 MiB/);
+    expect((await cli('verify', '--meta', 'm.meta')).err).toBe('');
+  });
+
   it('a --meta that is a directory or a FIFO is refused before it is opened: exit 2, never a stack or a hang', async () => {
     mkdirSync(join(dir, 'd.meta'));
     expect(spawnSync('mkfifo', [join(dir, 'f.meta')]).status).toBe(0);

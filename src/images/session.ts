@@ -1,8 +1,9 @@
 /**
  * `restore` and `resume`: the pair checked, locked, and the copier run to the end, stopping only
  * between steps when asked. Every step leaves the metadata consistent on disk (that is the
- * engine's contract), so a stop between steps, and equally a SIGKILL inside one, loses nothing:
- * `resume` takes up from the maps.
+ * engine's contract), so a stop between steps, and equally a SIGKILL or a failed write inside
+ * one, loses nothing: `resume` takes up from the maps. With `verify`, the images are compared
+ * byte for byte once the restore completes, before the lock is given back.
  */
 import { InputError } from '../errors.js';
 import { extentBytes } from '../engine/contract.js';
@@ -36,7 +37,7 @@ export interface SessionOptions {
 
 export interface SessionOutcome {
   readonly header: MetaHeader;
-  /** `complete`: source equals clone and the pair is fractured again; `interrupted`: resumable. */
+  /** `complete`: every extent the delta map marked was copied, the pair is fractured again; `interrupted`: resumable. */
   readonly outcome: 'complete' | 'interrupted' | 'not-started';
   readonly protect: boolean;
   readonly extentsAtStart: number;
@@ -66,7 +67,7 @@ export async function runSession(options: SessionOptions): Promise<SessionOutcom
     }
     if (mode === 'restore') await checkIdleSource(header, meta);
     const outcome = await copy(header, options);
-    if (outcome.outcome !== 'complete' || options.verify === undefined || options.verify === false) return outcome;
+    if (outcome.outcome !== 'complete' || !options.verify) return outcome;
     // D after completion: clear, as the image tool issues no host writes; read back, not assumed.
     const { maps } = await probe(header, meta, imageEngine(header.geometry), true);
     return { ...outcome, verification: await comparePair(header, maps?.delta ?? [], options.verify) };
