@@ -193,7 +193,10 @@ export async function openDevices(header: MetaHeader, metaPath: string, { readOn
     };
   } catch (e) {
     await Promise.all(files.map((f) => f.close()));
-    throw e;
+    if (e instanceof InputError) throw e;
+    // A header whose engine region does not fit the file (the checksum is no seal against a
+    // header written by hand): bad input, not a bug.
+    throw new InputError(`cannot open the pair of ${metaPath}: ${reason(e)}`);
   }
 }
 
