@@ -13,3 +13,4 @@ export { default as merge } from './merge.js';
 export { default as restore } from './restore.js';
 export { default as resume } from './resume.js';
 export { default as status } from './status.js';
+export { default as verify } from './verify.js';
