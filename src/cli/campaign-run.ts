@@ -11,6 +11,7 @@ import { seedFlag } from './args.js';
 import { type CommandIo, UsageError } from './command.js';
 import { ENGINE_OPTIONS, type EngineChoice, resolveEngine } from './engine-arg.js';
 import { progressDisplay, type ProgressDisplay } from './progress.js';
+import { campaignHtml, checkStdoutReports, HTML_HELP } from './html-report.js';
 import { checkReportTarget, exitCode, jsonReport, junitReport, type Part, type RunReport, writeAtomically } from './report.js';
 import { checkSaveTarget, SAVE_FAILURES_HELP, saveFailures } from './save-failures.js';
 import { type Seams, seamsOf } from './seams.js';
@@ -23,6 +24,7 @@ export const CAMPAIGN_OPTIONS = {
   seed: { type: 'string' },
   json: { type: 'string' },
   junit: { type: 'string' },
+  html: { type: 'string' },
   'save-failures': { type: 'string' },
   shard: { type: 'string' },
 } as const;
@@ -31,6 +33,7 @@ export const REPORT_HELP = `Reports:
   --json FILE               write the result as JSON (- for standard output; the summary
                             then goes to standard error)
   --junit FILE              write a JUnit XML report for CI (- for standard output)
+${HTML_HELP}
 ${SAVE_FAILURES_HELP}
   --shard i/n               run only shard i of n (a deterministic partition of the cases, for
                             n CI jobs); prestore merge combines the shards' --json results`;
@@ -44,6 +47,7 @@ export interface CampaignFlags {
   readonly seed?: string;
   readonly json?: string;
   readonly junit?: string;
+  readonly html?: string;
   readonly 'save-failures'?: string;
   readonly shard?: string;
 }
@@ -77,9 +81,10 @@ export function packageVersion(): string {
 export async function prepare(io: CommandIo, flags: CampaignFlags, defaultSeed: (seams: Seams) => string): Promise<CampaignContext> {
   const seams = seamsOf(io);
   const cwd = io.cwd ?? process.cwd();
-  if (flags.json === '-' && flags.junit === '-') throw new UsageError('--json and --junit cannot both go to standard output');
+  checkStdoutReports({ json: flags.json, junit: flags.junit, html: flags.html });
   await checkReportTarget('json', flags.json, cwd);
   await checkReportTarget('junit', flags.junit, cwd);
+  await checkReportTarget('html', flags.html, cwd);
   await checkSaveTarget(flags['save-failures'], cwd);
   const seed = seedFlag(flags.seed) ?? defaultSeed(seams);
   let shard: Shard | undefined;
@@ -130,18 +135,14 @@ export async function finish(ctx: CampaignContext, command: string, parts: reado
     parts,
     elapsedMs: ctx.seams.now() - ctx.started,
   };
-  const { json, junit } = ctx.flags;
-  if (json !== undefined) {
-    const text = JSON.stringify(jsonReport(report), null, 2) + '\n';
-    if (json === '-') ctx.io.stdout.write(text);
-    else await writeAtomically(json, text, ctx.cwd);
-  }
-  if (junit !== undefined) {
-    const text = junitReport(report);
-    if (junit === '-') ctx.io.stdout.write(text);
-    else await writeAtomically(junit, text, ctx.cwd);
-  }
-  const human = json === '-' || junit === '-' ? ctx.io.stderr : ctx.io.stdout;
+  const { json, junit, html } = ctx.flags;
+  const emit = async (target: string, text: string) => (target === '-' ? void ctx.io.stdout.write(text) : writeAtomically(target, text, ctx.cwd));
+  const result = jsonReport(report);
+  if (json !== undefined) await emit(json, JSON.stringify(result, null, 2) + '\n');
+  if (junit !== undefined) await emit(junit, junitReport(report));
+  // The page is drawn from the JSON result, as prestore report draws a result file.
+  if (html !== undefined) await emit(html, await campaignHtml(result, async () => ctx.engine.factory));
+  const human = [json, junit, html].includes('-') ? ctx.io.stderr : ctx.io.stdout;
   human.write(summaryLines(report).join('\n') + '\n');
   const saveDir = ctx.flags['save-failures'];
   for (const file of saveDir === undefined ? [] : await saveFailures(saveDir, report, ctx.cwd)) human.write(`counterexample saved: ${file} (prestore replay ${file})\n`);
