@@ -13,8 +13,12 @@ export const COLOURS = {
   readFill: '#D4ECFA',
   /** A write that was not at risk at a crash. */
   write: '#0072B2',
-  /** A sector of a cached write that reached the medium at a crash. */
-  survived: '#009E73',
+  /**
+   * A sector of a cached write that reached the medium at a crash: Okabe–Ito's bluish green
+   * (#009E73) lightened, which alone was too near the write blue for tritanopes and the crash
+   * vermillion in grey (palette.test.ts caught both).
+   */
+  survived: '#3DBE93',
   /** The hatch of a sector of a cached write that was lost. */
   lost: '#D55E00',
   /** The power loss, a dashed line across the lanes, and the failed check. */
