@@ -56,7 +56,7 @@ const pages = {
 };
 
 /** The elements the page is made of: anything else came from the data. */
-const ELEMENTS = new Set('html head meta title style body main svg defs pattern rect line path text g h1 h2 h3 h4 p ul li a nav section article dl dt dd div span code pre table thead tbody tr th td figure figcaption details summary abbr'.split(' '));
+const ELEMENTS = new Set('html head meta title style body main svg defs pattern rect line path text g h1 h2 h3 h4 p ul li a nav section article dl dt dd div span code pre table thead tbody tr th td figure figcaption details summary'.split(' '));
 
 /** Every tag of the page, quoted attribute values taken out (escaped data lives only in those, and in text). */
 function tags(html: string): { name: string; attributes: string[]; raw: string }[] {

@@ -199,7 +199,9 @@ function pictureArticle(p: Picture, index: number): string {
     out.push(`<p class="note">Drawn from the last I/O the result file kept, because ${esc(p.timeline.partial)}: the host's operations and writes cached before the first I/O shown are not drawn. The replay line below shows it all.</p>`);
   }
   const failure = v === undefined ? undefined : { label: `rule ${ruleNumber(v.rule)}${v.sector === undefined ? '' : `, sector ${v.sector}`}`, message: v.message };
-  out.push(`<figure>${timelineFigure(p.timeline, failure)}<p class="narrow-only">The picture scrolls sideways.</p><figcaption>${timelineLegend()}</figcaption></figure>`);
+  const crashes = p.timeline.crashes.map((c) => c.at).join(', ');
+  const scrolls = `The picture scrolls sideways${crashes === '' ? '' : `: power is lost at I/O point ${crashes}`}.`;
+  out.push(`<figure>${timelineFigure(p.timeline, failure)}<p class="narrow-only">${esc(scrolls)}</p><figcaption>${timelineLegend()}</figcaption></figure>`);
   for (const crash of p.timeline.crashes) out.push(crashTable(crash));
   out.push(`<h4>Replay it</h4><pre class="replay" data-replay>${esc(p.replay)}</pre>`);
   if (p.transcript.length > 0) out.push(`<details><summary>Every step and I/O of the replay, in words</summary><pre class="transcript">${esc(p.transcript.join('\n'))}</pre></details>`);
@@ -225,7 +227,7 @@ function crashTable(crash: Crash): string {
 
 export function mutantsPage(v: MutantsView): string {
   const survived = v.rows.filter((r) => !r.killed).length;
-  const ruleHeads = Object.entries(RULES).map(([num, rule]) => `<abbr title="${esc(rule)}">${num}</abbr>`);
+  const ruleHeads = Object.entries(RULES).map(([num, rule]) => `<span class="vertical">${num} ${esc(rule)}</span>`);
   const rows = v.rows.map((r) => {
     const cells = Object.values(RULES).map((rule) => {
       const caught = r.rule === rule;
@@ -241,9 +243,7 @@ export function mutantsPage(v: MutantsView): string {
   const matrix = `<div class="scroll"><table class="kill"><thead><tr><th class="text">mutant</th><th class="text"></th>${ruleHeads.map((h) => `<th class="rule">${h}</th>`).join('')}<th>cases</th><th>time</th></tr></thead><tbody>${rows
     .map((cells, i) => `<tr class="${v.rows[i]!.killed ? 'killed' : 'survived'}" data-mutant="${esc(v.rows[i]!.mutant)}">${cells.join('')}</tr>`)
     .join('')}</tbody></table></div>`;
-  const key = `<p>● the rule that caught the mutant, ○ the rule expected to, ◉ both. Rules: ${Object.entries(RULES)
-    .map(([num, rule]) => `${num} ${esc(rule)}`)
-    .join(', ')}.</p>`;
+  const key = '<p>● the rule that caught the mutant, ○ the rule expected to catch it, ◉ both.</p>';
   const body = [
     '<h1>prestore mutants: the kill matrix</h1>',
     verdict(survived > 0, survived === 0 ? `every mutant was killed (${v.rows.length})` : `${plural(survived, 'mutant')} survived: the harness has a blind spot`),

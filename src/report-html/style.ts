@@ -43,9 +43,9 @@ td.zero { color: #777777; }
 .note { border-left: 4px solid ${COLOURS.host}; padding: .3rem .6rem; background: #FFF8E6; }
 figure { margin: .6rem 0; }
 .timeline { display: flex; align-items: stretch; border: 1px solid #BBBBBB; background: #FFFFFF; }
-.lane-labels { position: relative; flex: 0 0 74px; border-right: 1px solid #BBBBBB; }
+.lane-labels { position: relative; flex: 0 0 86px; border-right: 1px solid #BBBBBB; }
 .lane-label { position: absolute; left: 0; right: 0; top: var(--top); height: var(--h); padding: 0 6px; display: flex; flex-direction: column; justify-content: center; font-size: 12px; font-weight: 650; line-height: 1.15; }
-.lane-label .sectors { font-size: 10px; font-weight: 400; color: #555555; }
+.lane-label .sectors { font-size: 10px; font-weight: 400; color: #555555; white-space: nowrap; }
 .axis-label { font-weight: 400; font-size: 10px; color: #555555; }
 .timeline .scroll { flex: 1 1 auto; min-width: 0; }
 svg { display: block; }
@@ -62,8 +62,9 @@ svg.defs { position: absolute; width: 0; height: 0; overflow: hidden; }
 .replay { margin: .3rem 0; padding: .5rem .6rem; background: #F4F4F4; border: 1px solid #BBBBBB; white-space: pre-wrap; word-break: break-all; -webkit-user-select: all; user-select: all; }
 .transcript { max-height: 32rem; overflow: auto; padding: .5rem; background: #F8F8F8; border: 1px solid #DDDDDD; }
 .cells { display: inline-flex; gap: 1px; vertical-align: middle; margin-right: .3rem; }
-.kill th.rule { text-align: center; }
-.kill td.rule { text-align: center; font-size: 1.1rem; }
+.kill th.rule { text-align: center; vertical-align: bottom; padding: .3rem .15rem; font-weight: 600; }
+.kill .vertical { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; font-size: 12px; }
+.kill td.rule { text-align: center; font-size: 1.1rem; border-left: 1px solid #DDDDDD; min-width: 1.8rem; }
 .kill .description { display: block; font-size: 12px; color: #444444; max-width: 34rem; }
 .kill tr.survived td { background: #FFF0E6; }
 .narrow-only { display: none; }

@@ -68,7 +68,7 @@ export function timelineFigure(t: Timeline, failure: Failure | undefined): strin
   const place = (y: number, h: number) => `--top:${y}px;--h:${h}px;--top-p:${num((100 * y) / layout.height)}%;--h-p:${num((100 * h) / layout.height)}%`;
   const labels = layout.lanes
     .map((lane) => {
-      const sectors = lane.name === 'host' ? '' : `<span class="sectors">${t.sectors[lane.name]} sector${t.sectors[lane.name] === 1 ? '' : 's'}</span>`;
+      const sectors = lane.name === 'host' ? '' : `<span class="sectors">${t.sectors[lane.name] === 1 ? 'sector 0' : `sectors 0–${t.sectors[lane.name] - 1} ↓`}</span>`;
       return `<div class="lane-label" data-lane="${lane.name}" style="${place(lane.y, lane.height)}">${lane.name}${sectors}</div>`;
     })
     .join('');
@@ -93,12 +93,13 @@ function timelineSvg(t: Timeline, layout: Layout, failure: Failure | undefined):
   out.push(axis(t, layout));
   for (const step of t.steps) if (step.kind === 'recovery') out.push(recoveryBand(step, layout));
   for (const step of t.steps) out.push(hostStep(step, layout));
+  // The crash line goes under the marks, so the write in flight at it stays visible.
+  for (const crash of t.crashes) out.push(crashLine(crash, layout));
   for (const io of t.ios) {
     const lane = laneOf(io.device);
     const cached = cachedAt.get(io.point);
     out.push(cached !== undefined && io.op === 'write' ? cachedWriteMark(io, cached.write, cached.crash, lane, layout) : ioMark(io, lane, layout));
   }
-  for (const crash of t.crashes) out.push(crashLine(crash, layout));
   if (failure !== undefined) out.push(failureMark(t.end, failure, laneOf('host'), layout));
   out.push('</svg>');
   return out.join('');
