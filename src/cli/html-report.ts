@@ -14,7 +14,7 @@ import { type Picture, pictureOf, pictureOfCase, type RecordedViolation } from '
 import type { EngineChoice } from './engine-arg.js';
 import { InputError, UsageError } from './command.js';
 import type { JsonResult } from './report.js';
-import { formatMs, violationsToShow } from './summary.js';
+import { formatMs } from './summary.js';
 
 export const HTML_HELP = `  --html FILE               write a self-contained HTML report that draws each violation:
                             a timeline per device, its crashes and what survived them
@@ -54,13 +54,16 @@ export interface KillRow {
   readonly replay?: string | null;
 }
 
-/** A campaign's page: the violations chosen as the text summary chooses them, each replayed and drawn. */
+/**
+ * A campaign's page. Drawn: the first violation of each rule in each scenario, which is the one a
+ * campaign shrinks; the others are listed, each with its replay line.
+ */
 export async function campaignHtml(result: CampaignResultFile, engineFor: EngineFor): Promise<string> {
   // Every command but explore names where each violation was found (`start` names its explore part `explore`).
   const where = (v: ResultViolation) => v.scenario;
-  const groups = new Map<string, ResultViolation[]>();
-  for (const v of result.violations) groups.set(where(v) ?? '', [...(groups.get(where(v) ?? '') ?? []), v]);
-  const drawn = new Set([...groups.values()].flatMap((vs) => violationsToShow(vs)));
+  const firsts = new Map<string, ResultViolation>();
+  for (const v of result.violations) if (!firsts.has(`${where(v)}/${v.rule}`)) firsts.set(`${where(v)}/${v.rule}`, v);
+  const drawn = new Set(firsts.values());
   const pictures: Picture[] = [];
   for (const v of result.violations) if (drawn.has(v)) pictures.push(await pictureOf(v, await engineFor(v.replay), where(v)));
   const others = result.violations.filter((v) => !drawn.has(v)).map((v) => ({ ...v, ...(where(v) === undefined ? {} : { where: where(v)! }) }));

@@ -19,7 +19,8 @@ import { runCli } from '../cli/dispatch.js';
 import type { JsonResult } from '../cli/report.js';
 import { decodeCase } from '../harness/replay-line.js';
 
-const CANDIDATES = [process.env.PRESTORE_CHROMIUM, '/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter((p): p is string => p !== undefined && p !== '');
+/** PRESTORE_CHROMIUM names the browser; else Debian's chromium is looked for where it installs. */
+const CANDIDATES = process.env.PRESTORE_CHROMIUM ? [process.env.PRESTORE_CHROMIUM] : ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser'];
 const executable = CANDIDATES.find((p) => existsSync(p));
 const required = process.env.PRESTORE_REAL_CLIENTS === '1';
 const SHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'coverage', 'screenshots');

@@ -34,7 +34,7 @@ export interface RunView {
   readonly totals: { readonly cases: number; readonly crashStates: number; readonly distinctCrashStates: number; readonly violations: number; readonly time: string };
   readonly violationsByRule: Readonly<Record<RuleName, number>>;
   readonly coverage: readonly CoverageRow[];
-  /** The violations drawn: the first of each rule in each part, and a few more. */
+  /** The violations drawn: the first of each rule in each part (the shrunk ones). */
   readonly pictures: readonly Picture[];
   /** The violations only listed. */
   readonly others: readonly (RecordedViolation & { readonly where?: string })[];
@@ -100,7 +100,9 @@ function verdict(failed: boolean, words: string): string {
 }
 
 function table(head: readonly string[], rows: readonly (readonly string[])[], cls = ''): string {
-  return `<div class="scroll"><table${cls === '' ? '' : ` class="${cls}"`}><thead><tr>${head.map((h, i) => `<th${i === 0 ? ' class="text"' : ''}>${h}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.join('')}</tr>`).join('')}</tbody></table></div>`;
+  // A column of text is headed on the left, a column of numbers on the right, as its cells are.
+  const text = (i: number) => i === 0 || /^<td class="text"/.test(rows[0]?.[i] ?? '');
+  return `<div class="scroll"><table${cls === '' ? '' : ` class="${cls}"`}><thead><tr>${head.map((h, i) => `<th${text(i) ? ' class="text"' : ''}>${h}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.join('')}</tr>`).join('')}</tbody></table></div>`;
 }
 
 const td = (text: string, cls = '') => `<td${cls === '' ? '' : ` class="${cls}"`}>${esc(text)}</td>`;
@@ -124,7 +126,7 @@ export function runPage(v: RunView): string {
   ];
   if (v.pictures.length > 0) {
     sections.push(
-      `<section id="violations"><h2>Violations, drawn</h2><p>Each is the case as shrunk: the earliest crash, the fewest surviving writes and torn sectors that still break the rule. Its replay line re-runs exactly this case.</p>${v.pictures.map((p, i) => pictureArticle(p, i + 1)).join('')}</section>`,
+      `<section id="violations"><h2>Violations, drawn</h2><p>The first violation of each rule in each scenario, as shrunk: the earliest crash, the fewest surviving writes and torn sectors that still break the rule. Its replay line re-runs exactly this case.</p>${v.pictures.map((p, i) => pictureArticle(p, i + 1)).join('')}</section>`,
     );
   }
   if (v.coverage.length > 0) sections.push(coverageSection(v.coverage));

@@ -62,6 +62,7 @@ svg.defs { position: absolute; width: 0; height: 0; overflow: hidden; }
 .replay { margin: .3rem 0; padding: .5rem .6rem; background: #F4F4F4; border: 1px solid #BBBBBB; white-space: pre-wrap; word-break: break-all; -webkit-user-select: all; user-select: all; }
 .transcript { max-height: 32rem; overflow: auto; padding: .5rem; background: #F8F8F8; border: 1px solid #DDDDDD; }
 .cells { display: inline-flex; gap: 1px; vertical-align: middle; margin-right: .3rem; }
+.kill th { vertical-align: bottom; }
 .kill th.rule { text-align: center; vertical-align: bottom; padding: .3rem .15rem; font-weight: 600; }
 .kill .vertical { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; font-size: 12px; }
 .kill td.rule { text-align: center; font-size: 1.1rem; border-left: 1px solid #DDDDDD; min-width: 1.8rem; }
