@@ -18,6 +18,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['src/engine'],
   ['src/protocol', 'src/images', 'src/harness'],
   ['src/mutants'],
+  ['src/report-html'],
   ['src/cli'],
   ['src/bench', 'src/index.ts'],
 ];

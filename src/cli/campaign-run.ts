@@ -11,6 +11,7 @@ import { seedFlag } from './args.js';
 import { type CommandIo, InputError, UsageError } from './command.js';
 import { ENGINE_OPTIONS, type EngineChoice, type EngineFlags, resolveEngine } from './engine-arg.js';
 import { progressDisplay, type ProgressDisplay } from './progress.js';
+import { campaignHtml, checkStdoutReports, HTML_HELP } from './html-report.js';
 import { checkReportTarget, exitCode, jsonReport, junitReport, type Part, type RunReport, writeAtomically } from './report.js';
 import { checkSaveTarget, SAVE_FAILURES_HELP, saveFailures } from './save-failures.js';
 import { type Seams, seamsOf } from './seams.js';
@@ -23,6 +24,7 @@ export const CAMPAIGN_OPTIONS = {
   seed: { type: 'string' },
   json: { type: 'string' },
   junit: { type: 'string' },
+  html: { type: 'string' },
   'save-failures': { type: 'string' },
   shard: { type: 'string' },
 } as const;
@@ -31,6 +33,7 @@ export const REPORT_HELP = `Reports:
   --json FILE               write the result as JSON (- for standard output; the summary
                             then goes to standard error)
   --junit FILE              write a JUnit XML report for CI (- for standard output)
+${HTML_HELP}
 ${SAVE_FAILURES_HELP}
   --shard i/n               run only shard i of n (a deterministic partition of the cases, for
                             n CI jobs); prestore merge combines the shards' --json results
@@ -44,6 +47,7 @@ export interface CampaignFlags extends EngineFlags {
   readonly seed?: string;
   readonly json?: string;
   readonly junit?: string;
+  readonly html?: string;
   readonly 'save-failures'?: string;
   readonly shard?: string;
 }
@@ -77,10 +81,13 @@ export function packageVersion(): string {
 export async function prepare(io: CommandIo, flags: CampaignFlags, defaultSeed: (seams: Seams) => string): Promise<CampaignContext> {
   const seams = seamsOf(io);
   const cwd = io.cwd ?? process.cwd();
-  if (flags.json === '-' && flags.junit === '-') throw new UsageError('--json and --junit cannot both go to standard output');
-  if (flags.json !== undefined && flags.json !== '-' && flags.junit !== undefined && resolve(cwd, flags.json) === resolve(cwd, flags.junit)) throw new UsageError('--json and --junit name the same file: one report would replace the other');
+  checkStdoutReports({ json: flags.json, junit: flags.junit, html: flags.html });
+  const named = (['json', 'junit', 'html'] as const).flatMap((flag) => (flags[flag] === undefined || flags[flag] === '-' ? [] : [{ flag, path: resolve(cwd, flags[flag]!) }]));
+  const twice = named.find((n, i) => named.findIndex((m) => m.path === n.path) !== i);
+  if (twice !== undefined) throw new UsageError(`--${named.find((m) => m.path === twice.path)!.flag} and --${twice.flag} name the same file: one report would replace the other`);
   await checkReportTarget('json', flags.json, cwd);
   await checkReportTarget('junit', flags.junit, cwd);
+  await checkReportTarget('html', flags.html, cwd);
   await checkSaveTarget(flags['save-failures'], cwd);
   const seed = seedFlag(flags.seed) ?? defaultSeed(seams);
   let shard: Shard | undefined;
@@ -131,8 +138,8 @@ export async function finish(ctx: CampaignContext, command: string, parts: reado
     parts,
     elapsedMs: ctx.seams.now() - ctx.started,
   };
-  const { json, junit } = ctx.flags;
-  const human = json === '-' || junit === '-' ? ctx.io.stderr : ctx.io.stdout;
+  const { json, junit, html } = ctx.flags;
+  const human = [json, junit, html].includes('-') ? ctx.io.stderr : ctx.io.stdout;
   // Checked before the run, a report can still fail to be written after it (a full disk, a
   // target replaced meanwhile): that loses nothing else. The summary is printed, the failure named.
   const unwritten: string[] = [];
@@ -144,12 +151,15 @@ export async function finish(ctx: CampaignContext, command: string, parts: reado
       unwritten.push(e.message);
     }
   };
-  const emit = async (target: string | undefined, text: () => string) => {
-    if (target === '-') ctx.io.stdout.write(text());
-    else if (target !== undefined) await unlessUnwritable(() => writeAtomically(target, text(), ctx.cwd));
+  const emit = async (target: string | undefined, text: () => string | Promise<string>) => {
+    if (target === '-') ctx.io.stdout.write(await text());
+    else if (target !== undefined) await unlessUnwritable(async () => writeAtomically(target, await text(), ctx.cwd));
   };
-  await emit(json, () => JSON.stringify(jsonReport(report), null, 2) + '\n');
+  const result = jsonReport(report);
+  await emit(json, () => JSON.stringify(result, null, 2) + '\n');
   await emit(junit, () => junitReport(report));
+  // The page is drawn from the JSON result, as prestore report draws a result file.
+  await emit(html, () => campaignHtml(result, async () => ctx.engine.factory));
   human.write(summaryLines(report).join('\n') + '\n');
   const saveDir = ctx.flags['save-failures'];
   if (saveDir !== undefined) {

@@ -76,8 +76,36 @@ export function exitCode(report: RunReport): number {
 
 // --- JSON ---------------------------------------------------------------------------------------
 
+/** A violation in the JSON result. */
+export interface JsonViolation extends Omit<Violation, 'trace'> {
+  readonly ruleNumber: number;
+  readonly scenario?: string;
+  readonly trace: readonly string[];
+}
+
+/** The JSON result (`--json`), as `jsonReport` writes it and `prestore report` and `merge` read it. */
+export interface JsonResult {
+  readonly engine: string;
+  readonly seed: string;
+  readonly shard?: string;
+  readonly cases: number;
+  readonly crashStates: number;
+  readonly distinctCrashStates: number;
+  readonly violations: readonly JsonViolation[];
+  readonly elapsedMs: number;
+  readonly ok: boolean;
+  readonly command: string;
+  readonly tool: 'prestore';
+  readonly version: string;
+  readonly engineName: string;
+  readonly engineArgs: string;
+  readonly violationsByRule: Record<RuleName, number>;
+  readonly parts: readonly { readonly kind: Part['kind']; readonly name: string; readonly file?: string; readonly runs?: number; readonly cases: number; readonly crashStates: number; readonly distinctCrashStates: number; readonly violations: number; readonly elapsedMs: number }[];
+  readonly coverage: readonly CoverageRow[];
+}
+
 /** The machine-readable result: the SPEC's fields first, then the detail. */
-export function jsonReport(report: RunReport): object {
+export function jsonReport(report: RunReport): JsonResult {
   const t = totals(report);
   return {
     engine: report.engine,

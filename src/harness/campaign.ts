@@ -53,6 +53,39 @@ export interface CoverageRow {
   readonly sampledPoints: number;
   /** Second crashes checked during recoveries (depth 2). */
   readonly secondCrashStates: number;
+  /** The same counts I/O point by I/O point (absent from results written before they were kept). */
+  readonly points?: PointCoverage;
+}
+
+/** Coverage of one scenario and cache mode per I/O point: each array is indexed by the point. */
+export interface PointCoverage {
+  /** Crash states at the point, and how many of them were checked (the others recover as one checked). */
+  readonly crashStates: readonly number[];
+  readonly distinct: readonly number[];
+  /** Violations found by crashing at the point (before shrinking moved any of them). */
+  readonly violations: readonly number[];
+  /** 1 where the point had too many survival subsets to enumerate and a seeded sample was checked. */
+  readonly sampled: readonly number[];
+}
+
+/**
+ * Two coverage rows of one scenario and mode from the shards of one run, as one run counts them:
+ * each shard checks its own crash states, while every shard knows which points were sampled.
+ */
+export function mergeCoverageRows(a: CoverageRow, b: CoverageRow): CoverageRow {
+  const add = (x: readonly number[], y: readonly number[]) => x.map((v, i) => v + (y[i] ?? 0));
+  const points =
+    a.points === undefined || b.points === undefined
+      ? undefined
+      : { crashStates: add(a.points.crashStates, b.points.crashStates), distinct: add(a.points.distinct, b.points.distinct), violations: add(a.points.violations, b.points.violations), sampled: a.points.sampled.map((v, i) => Math.max(v, b.points!.sampled[i] ?? 0)) };
+  const { points: _, ...row } = a;
+  return {
+    ...row,
+    crashStates: a.crashStates + b.crashStates,
+    distinctCrashStates: a.distinctCrashStates + b.distinctCrashStates,
+    secondCrashStates: a.secondCrashStates + b.secondCrashStates,
+    ...(points === undefined ? {} : { points }),
+  };
 }
 
 export interface CampaignResult {

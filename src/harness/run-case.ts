@@ -549,6 +549,8 @@ class CaseRunner {
     while (this.phase === 'restoring') {
       if (steps++ >= bound) throw new Stop(noProgress(bound, remaining)[0]!);
       const before = this.crashStates;
+      // Noted like a workload's step, so a transcript (and the HTML report) shows where recovery ends.
+      this.note('engine: step');
       const out = await this.call(() => this.engine!.step());
       if (out.ok) {
         remaining = out.value.remaining;

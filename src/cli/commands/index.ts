@@ -7,6 +7,7 @@ export { default as exhaust } from './exhaust.js';
 export { default as explore } from './explore.js';
 export { default as mutants } from './mutants.js';
 export { default as replay } from './replay.js';
+export { default as report } from './report.js';
 export { default as start } from './start.js';
 export { default as init } from './init.js';
 export { default as merge } from './merge.js';

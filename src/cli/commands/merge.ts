@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CampaignResult, CoverageRow } from '../../harness/campaign.js';
-import { countByRule } from '../../harness/campaign.js';
+import { countByRule, mergeCoverageRows } from '../../harness/campaign.js';
 import type { Violation } from '../../harness/case.js';
 import { parseShard } from '../../harness/shard.js';
 import { parse } from '../args.js';
@@ -62,7 +62,7 @@ function mergedParts(results: readonly ShardResult[]): Part[] {
     for (const row of ordered.flatMap((r) => r.coverage.filter((c) => c.scenario === p.name))) {
       const key = `${row.scenario}/${row.mode}`;
       const had = rows.get(key);
-      rows.set(key, had === undefined ? row : { ...had, crashStates: had.crashStates + row.crashStates, distinctCrashStates: had.distinctCrashStates + row.distinctCrashStates, secondCrashStates: had.secondCrashStates + row.secondCrashStates });
+      rows.set(key, had === undefined ? row : mergeCoverageRows(had, row));
     }
     const sum = (f: (q: (typeof same)[number]) => number) => same.reduce((t, q) => t + f(q), 0);
     const result: CampaignResult = {

@@ -3,7 +3,9 @@ import { decodeCase } from '../../harness/replay-line.js';
 import { parse, shellQuote, shellSplit } from '../args.js';
 import { type Command, InputError, UsageError } from '../command.js';
 import { ENGINE_HELP, ENGINE_OPTIONS, type EngineFlags, replayEngineFlags, resolveEngine } from '../engine-arg.js';
+import { HTML_HELP, replayHtml } from '../html-report.js';
 import { isCounterexamplePath, replayFile } from '../replay-file.js';
+import { checkReportTarget, writeAtomically } from '../report.js';
 import { seamsOf } from '../seams.js';
 import { formatViolation } from '../summary.js';
 
@@ -35,6 +37,7 @@ type. A line or file naming one (--engine ./my-engine.js, --engine-cmd "...") ex
 the command to type, the engine given on it.
 
 Options:
+${HTML_HELP}
   -h, --help                this help
 
 ${ENGINE_HELP}
@@ -43,26 +46,34 @@ Exit status: 0 every check held, 1 the case violates a rule, 2 bad usage, a dama
 file, or an engine that does not repeat its I/O for the same case, 3 an internal error (a bug in
 prestore: please report it).`,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, ENGINE_OPTIONS, { positionals: true });
+    const { values, positionals } = parse(argv, { ...ENGINE_OPTIONS, html: { type: 'string' } }, { positionals: true });
     if (positionals.length === 0) throw new UsageError('replay needs the replay line (or its c1.… token)');
+    const cwd = io.cwd ?? process.cwd();
+    await checkReportTarget('html', values.html, cwd);
     if (positionals.length === 1 && isCounterexamplePath(positionals[0]!)) return replayFile(positionals[0]!, values, io);
     const { flags: lineFlags, token } = splitLine(positionals);
     const flags = replayEngineFlags(values, lineFlags, 'the replay line', (engineArgs) => `prestore replay ${engineArgs} ${shellQuote(token)}`);
-    let seed: string;
+    let decoded: ReturnType<typeof decodeCase>;
     try {
-      seed = decodeCase(token).seed;
+      decoded = decodeCase(token);
     } catch (e) {
       throw new InputError((e as Error).message);
     }
+    const { seed } = decoded;
     const seams = seamsOf(io);
-    const engine = await resolveEngine(flags, seams.engineModules, io.cwd ?? process.cwd());
+    const engine = await resolveEngine(flags, seams.engineModules, cwd);
     const result = await seams.harness.replay(engine.factory, token, engine.engineArgs);
     const out = [`prestore replay: engine ${engine.label}, seed ${seed}`, '', ...result.transcript];
     if (result.violations.length > 0) {
       out.push('');
       for (const v of result.violations) out.push(...formatViolation(v));
     }
-    io.stdout.write(out.join('\n') + '\n');
+    (values.html === '-' ? io.stderr : io.stdout).write(out.join('\n') + '\n');
+    if (values.html !== undefined) {
+      const html = await replayHtml(engine, decoded.case, seed, 'a replay line');
+      if (values.html === '-') io.stdout.write(html);
+      else await writeAtomically(values.html, html, cwd);
+    }
     return result.violations.length > 0 ? 1 : 0;
   },
 };
