@@ -14,7 +14,7 @@ import { type CampaignOptions, type CampaignResult, countByRule } from '../harne
 import { RULES, type Scenario, type Violation } from '../harness/case.js';
 import { encodeCase } from '../harness/replay-line.js';
 import type { CommandIo } from './command.js';
-import { COMMANDS, runCli } from './dispatch.js';
+import { loadCommands, runCli } from './dispatch.js';
 import type { Harness, Seams } from './seams.js';
 
 // --- fakes ---------------------------------------------------------------------------------------
@@ -41,6 +41,7 @@ function fakeFactory(name: string): EngineFactory {
   };
 }
 
+const COMMANDS = await loadCommands();
 const reference = fakeFactory('fake-reference');
 const cloneWrite = fakeFactory('fake-clone-write');
 

@@ -23,7 +23,8 @@ import {
   type SurvivalChoice,
   survivingWrites,
 } from './fault-layer.js';
-import { FileDevice, type FileSystemLike, localFs, memoryFs } from './file-device.js';
+import { FileDevice, type FileSystemLike, localFs } from './file-device.js';
+import { memoryFs } from './memfs.js';
 import { MemoryDevice } from './memory-device.js';
 import { digest, seededRng } from './rng.js';
 
