@@ -23,7 +23,10 @@ crashes every recovery at each of its I/O points. Crash states that leave byte-i
 at the same point of the workload are checked once (the "distinct" count).
 
 SCENARIO is a scenario file (JSON, see scenarios/scenario.schema.json in the package), a
-directory of them, or the name of a scenario bundled with prestore (e.g. protected-restore).
+directory of them, or the name of a scenario bundled with prestore (e.g. protected-restore). A
+counterexample file (from --save-failures) is exhausted as the scenario of its workload: its
+recorded crashes name I/O points of the engine that failed, so after a fix this is how it keeps
+testing the crash it was saved for (see docs/oracle.md).
 --bundled runs every bundled scenario from any directory (they are the scenarios/ folder of
 the installed package; prestore exhaust scenarios/ runs them only from a checkout of prestore).
 
