@@ -8,11 +8,11 @@
  * map, one byte per extent. The contract's classes and types come from the package (in a
  * checkout of prestore itself, `npm run build` first), so editors check this file against them.
  */
-import { CloneBusyError, EngineStateError, MetadataError } from 'protected-restore';
+import { CloneBusyError, EngineStateError, MetadataError } from 'protected-restore/contract';
 
-/** @typedef {import('protected-restore').Geometry} Geometry */
-/** @typedef {import('protected-restore').RestoreDevices} RestoreDevices */
-/** @typedef {import('protected-restore').RestoreEngine} RestoreEngine */
+/** @typedef {import('protected-restore/contract').Geometry} Geometry */
+/** @typedef {import('protected-restore/contract').RestoreDevices} RestoreDevices */
+/** @typedef {import('protected-restore/contract').RestoreEngine} RestoreEngine */
 /** @typedef {{ generation: number, restoring: boolean, protect: boolean }} Superblock */
 
 const MAGIC = 0x4d494e31; // "MIN1"
@@ -280,7 +280,7 @@ class MinimalEngine {
   }
 }
 
-/** @type {import('protected-restore').EngineFactory} */
+/** @type {import('protected-restore/contract').EngineFactory} */
 const minimalEngine = {
   name: 'minimal',
   metadataSize: (g) => layout(g).size,
