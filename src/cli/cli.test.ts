@@ -302,7 +302,7 @@ describe('explore', () => {
     expect(r.stdout).toContain('1 violation found');
   });
 
-  it('--json FILE carries the SPEC fields, written whole', async () => {
+  it('--json FILE carries the documented fields, written whole', async () => {
     const dir = tempDir();
     const v = violation('reads-right', 'a host read returned stale data');
     const r = await run(['explore', '--json', 'result.json', '--seed', '7'], { cwd: dir, harness: fakeHarness({ explore: [v] }) });

@@ -74,7 +74,7 @@ export function exitCode(report: RunReport): number {
 
 // --- JSON ---------------------------------------------------------------------------------------
 
-/** The machine-readable result: the SPEC's fields first, then the detail. */
+/** The machine-readable result: the documented fields first (engine … elapsedMs), then the detail. */
 export function jsonReport(report: RunReport): object {
   const t = totals(report);
   return {

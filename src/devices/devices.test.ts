@@ -1,5 +1,5 @@
 /**
- * The block devices and the fault model (SPEC section 3), run as one suite against every backend:
+ * The block devices and the fault model (docs/fault-model.md), run as one suite against every backend:
  * memory, a file on memfs, and a real file in the OS temp directory.
  */
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,4 +1,6 @@
 /** `prestore exhaust`: crash scenarios at every I/O point, in each cache mode. */
+import { readdirSync } from 'node:fs';
+import { bundledScenariosDir } from '../../harness/package-root.js';
 import { depthFlag, modesFlag, parse } from '../args.js';
 import { CAMPAIGN_OPTIONS, EXIT_HELP, exhaustPart, finish, prepare, REPORT_HELP } from '../campaign-run.js';
 import { type Command, UsageError } from '../command.js';
@@ -9,6 +11,26 @@ import { loadScenarios, scenarioArgs } from '../scenario-args.js';
 import { seamsOf } from '../seams.js';
 
 export const DEFAULT_EXHAUST_SEED = 'prestore';
+
+/** Names as indented lines of at most 96 characters. */
+function wrapped(names: readonly string[]): string {
+  const lines = [''];
+  for (const name of names) {
+    const line = lines[lines.length - 1]!;
+    if (line !== '' && line.length + name.length + 4 > 96) lines.push(name);
+    else lines[lines.length - 1] = line === '' ? name : `${line}, ${name}`;
+  }
+  return lines.map((l) => `  ${l}`).join(',\n');
+}
+
+/** The bundled scenarios' names, for the help: the files of the package's scenarios/ folder. */
+function bundledNames(): string[] {
+  try {
+    return readdirSync(bundledScenariosDir()).filter((n) => n.endsWith('.json') && !n.endsWith('.schema.json')).map((n) => n.replace(/\.json$/, '')).sort();
+  } catch {
+    return ['(none found: the package\'s scenarios/ folder is missing)'];
+  }
+}
 
 const exhaust: Command = {
   name: 'exhaust',
@@ -29,6 +51,8 @@ recorded crashes name I/O points of the engine that failed, so after a fix this 
 testing the crash it was saved for (see docs/oracle.md).
 --bundled runs every bundled scenario from any directory (they are the scenarios/ folder of
 the installed package; prestore exhaust scenarios/ runs them only from a checkout of prestore).
+The bundled scenarios:
+${wrapped(bundledNames())}
 
 Options:
   --bundled                 every scenario bundled with prestore (as well as any SCENARIO given)

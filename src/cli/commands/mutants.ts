@@ -11,7 +11,7 @@ import { formatMs, table } from '../summary.js';
 export const MUTANTS_SEED = 'prestore-mutants';
 export const MUTANT_RUNS = 200;
 
-/** One row of the kill matrix; the JSON of SPEC section 7 is the array of these. */
+/** One row of the kill matrix; `prestore mutants --json` writes the array of these. */
 export interface KillRow {
   readonly mutant: string;
   readonly description: string;
