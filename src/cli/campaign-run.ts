@@ -2,11 +2,9 @@
  * What `explore`, `exhaust` and `start` share: the engine and report flags, running campaigns
  * with a progress bar, and the ending (reports written, summary printed, exit code).
  */
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { CampaignOptions, CampaignResult } from '../harness/campaign.js';
 import type { Scenario } from '../harness/case.js';
-import { packageRoot } from '../harness/scenario-file.js';
 import { seedFlag } from './args.js';
 import { type CommandIo, InputError, UsageError } from './command.js';
 import { ENGINE_OPTIONS, type EngineChoice, type EngineFlags, resolveEngine } from './engine-arg.js';
@@ -16,6 +14,7 @@ import { checkReportTarget, exitCode, jsonReport, junitReport, type Part, type R
 import { checkSaveTarget, SAVE_FAILURES_HELP, saveFailures } from './save-failures.js';
 import { type Seams, seamsOf } from './seams.js';
 import { summaryLines } from './summary.js';
+import { packageVersion } from './version.js';
 import { formatShard, parseShard, type Shard } from '../harness/shard.js';
 
 /** The flags every campaign command takes besides its own. */
@@ -62,19 +61,6 @@ export interface CampaignContext {
   readonly flags: CampaignFlags;
   readonly shard: Shard | undefined;
   readonly started: number;
-}
-
-let cachedVersion: string | undefined;
-
-export function packageVersion(): string {
-  if (cachedVersion === undefined) {
-    try {
-      cachedVersion = String((JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown }).version ?? 'unknown');
-    } catch {
-      cachedVersion = 'unknown';
-    }
-  }
-  return cachedVersion;
 }
 
 /** Checks the shared flags, resolves the engine: everything that can fail before the long run. */

@@ -15,7 +15,7 @@ import { RULES, type Scenario, type Violation } from '../harness/case.js';
 import { encodeCase } from '../harness/replay-line.js';
 import type { CommandIo } from './command.js';
 import { shellSplit } from './args.js';
-import { COMMANDS, runCli } from './dispatch.js';
+import { loadCommands, runCli } from './dispatch.js';
 import type { Harness, Seams } from './seams.js';
 
 // --- fakes ---------------------------------------------------------------------------------------
@@ -42,6 +42,7 @@ function fakeFactory(name: string): EngineFactory {
   };
 }
 
+const COMMANDS = await loadCommands();
 const reference = fakeFactory('fake-reference');
 const cloneWrite = fakeFactory('fake-clone-write');
 
@@ -215,7 +216,7 @@ describe('bad usage exits 2', () => {
     [['explore', '--seed', ''], '--seed must not be empty'],
     [['explore', '--stop-on-first=yes'], 'option --stop-on-first takes no value'],
     [['explore', 'stray'], 'unexpected argument "stray"'],
-    [['exhaust'], 'exhaust needs at least one scenario'],
+    [['exhaust'], 'exhaust needs a scenario file, directory or bundled scenario name, or --bundled'],
     [['exhaust', 'protected-restore', '--depth', '3'], '--depth "3": must be 1'],
     [['exhaust', 'protected-restore', '--modes', 'drop,shred'], 'unknown cache mode "shred"'],
     [['exhaust', 'protected-restore', '--modes', 'drop,drop'], 'drop is listed twice'],
@@ -309,7 +310,7 @@ describe('explore', () => {
     expect(r.stdout).toContain('1 violation found');
   });
 
-  it('--json FILE carries the SPEC fields, written whole', async () => {
+  it('--json FILE carries the documented fields, written whole', async () => {
     const dir = tempDir();
     const v = violation('reads-right', 'a host read returned stale data');
     const r = await run(['explore', '--json', 'result.json', '--seed', '7'], { cwd: dir, harness: fakeHarness({ explore: [v] }) });
@@ -362,8 +363,23 @@ describe('exhaust', () => {
   it('a missing scenario is bad input naming the bundled ones', async () => {
     const r = await run(['exhaust', 'no-such-scenario']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('no-such-scenario: no such scenario file (nor a bundled scenario; those are ');
+    expect(r.stderr).toContain('no-such-scenario: no such scenario file or directory (nor a bundled scenario; those are ');
     expect(r.stderr).toContain('protected-restore');
+    expect(r.stderr).toContain('--bundled runs them all');
+  });
+
+  it('--bundled runs every bundled scenario from a directory that has none, each once', async () => {
+    const dir = tempDir();
+    const bundled = readdirSync(join(process.cwd(), 'scenarios')).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json')).map((f) => f.replace(/\.json$/, ''));
+    const r = await run(['exhaust', '--bundled', 'nearly-equal'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.calls.map((c) => c.scenario!.name).sort()).toEqual(bundled.sort());
+    const none = await run(['exhaust', 'scenarios/'], { cwd: dir });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('scenarios/: no such scenario file or directory');
+    const nothing = await run(['exhaust'], { cwd: dir });
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toContain('or --bundled for every bundled scenario');
   });
 
   it('runs bundled scenarios by name, with --depth, --modes and --seed passed through', async () => {
@@ -399,13 +415,18 @@ describe('exhaust', () => {
     if (hasPython) execFileSync('python3', ['-c', 'import xml.dom.minidom,sys; xml.dom.minidom.parse(sys.argv[1])', join(dir, 'r.xml')]);
   });
 
-  it('prints a few violations per scenario and counts the rest', async () => {
-    const many = Array.from({ length: 12 }, (_, i) => violation('restore-ends-right', `sector ${i} is wrong`));
-    const r = await run(['exhaust', 'protected-restore'], { harness: fakeHarness({ exhaust: { 'protected-restore': many } }) });
+  it('prints each distinct failure once and counts the rest, the summary last', async () => {
+    const many = Array.from({ length: 12 }, (_, i) => ({ ...violation('restore-ends-right', `sector ${i} is wrong`), replay: `prestore replay --engine reference c1.CASE${i}` }));
+    const other = { ...violation('progress', 'no progress'), replay: 'prestore replay --engine reference c1.SHARED' };
+    const harness = fakeHarness({ exhaust: { 'protected-restore': [...many, other], 'nearly-equal': [other] } });
+    const r = await run(['exhaust', 'protected-restore', 'nearly-equal'], { harness });
     expect(r.code).toBe(1);
-    expect(r.stdout.match(/^VIOLATION/gm)).toHaveLength(5);
-    expect(r.stdout).toContain('... and 7 more violations in protected-restore');
-    expect(r.stdout).toContain('12 violations found');
+    expect(r.stdout.match(/^VIOLATION/gm)).toHaveLength(2);
+    expect(r.stdout).toContain('VIOLATION of rule 3 (restore-ends-right) in protected-restore: sector 0 is wrong');
+    expect(r.stdout).toContain('(11 more crash states in protected-restore break rule 3 too; --json FILE lists every one)');
+    expect(r.stdout).toContain('VIOLATION of rule 6 (progress) in protected-restore, nearly-equal: no progress');
+    expect(r.stdout.match(/^prestore replay /gm)).toHaveLength(2);
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('14 violations found');
   });
 });
 

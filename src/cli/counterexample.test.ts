@@ -131,6 +131,20 @@ describe('--save-failures DIR', () => {
     }
   });
 
+  it('exhaust FILE.json crashes a counterexample\'s workload at every I/O point: the buggy engine fails, the reference holds', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    await run(['explore', ...CBD, '--seed', '7', '--save-failures', 'cx'], dir);
+    const [name] = readdirSync(join(dir, 'cx'));
+    const { file } = parseCounterexample(readFileSync(join(dir, 'cx', name!), 'utf8'), name!);
+    const buggy = await run(['exhaust', join('cx', name!), ...CBD, '--modes', 'drop,subset'], dir);
+    expect(buggy.code).toBe(1);
+    expect(buggy.stdout).toContain(`(${file.rule}) in ${name!.replace(/\.json$/, '')}: `);
+    const fixed = await run(['exhaust', join('cx', name!), '--modes', 'drop,subset'], dir);
+    expect(fixed.stdout).toContain('every check held');
+    expect(fixed.code).toBe(0);
+    expect(fixed.stdout).toMatch(new RegExp(`^  ${name!.replace(/\.json$/, '')} +drop +\\d+`, 'm'));
+  });
+
   it('writes nothing, and creates no directory, when every check holds', async () => {
     const dir = tempDir();
     const r = await run(['explore', '--runs', '10', '--seed', 's', '--save-failures', 'cx'], dir);

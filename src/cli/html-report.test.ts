@@ -72,7 +72,7 @@ describe('prestore report on other files', () => {
     // Replayed all the same: the picture knows the crash in words from the replay.
     expect(html).toContain('crash at I/O point 11');
 
-    // Only the fields the SPEC names: no parts, coverage, rule counts or command.
+    // Only the documented minimum fields: no parts, coverage, rule counts or command.
     const { engine, seed, cases, crashStates, distinctCrashStates, violations, elapsedMs } = result;
     writeFileSync(join(dir, 'spec.json'), JSON.stringify({ engine, seed, cases, crashStates, distinctCrashStates, violations, elapsedMs }));
     expect((await cli(['report', 'spec.json', '-o', 'spec.html'])).code).toBe(0);

@@ -41,7 +41,7 @@ export interface ResultViolation extends RecordedViolation {
 export type CampaignResultFile = Pick<JsonResult, 'engine' | 'seed' | 'shard' | 'cases' | 'crashStates' | 'distinctCrashStates' | 'elapsedMs'> &
   Partial<Pick<JsonResult, 'command' | 'version' | 'violationsByRule' | 'parts' | 'coverage'>> & { readonly violations: readonly ResultViolation[] };
 
-/** One row of the kill matrix; the JSON of SPEC section 7 (`prestore mutants --json`) is the array of these. */
+/** One row of the kill matrix; `prestore mutants --json` writes the array of these. */
 export interface KillRow {
   readonly mutant: string;
   readonly description: string;

@@ -104,7 +104,7 @@ export interface JsonResult {
   readonly coverage: readonly CoverageRow[];
 }
 
-/** The machine-readable result: the SPEC's fields first, then the detail. */
+/** The machine-readable result: the documented fields first (engine … elapsedMs), then the detail. */
 export function jsonReport(report: RunReport): JsonResult {
   const t = totals(report);
   return {

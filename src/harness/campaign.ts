@@ -89,11 +89,21 @@ export function mergeCoverageRows(a: CoverageRow, b: CoverageRow): CoverageRow {
 }
 
 export interface CampaignResult {
+  /** The engine factory's name. */
   readonly engine: string;
   readonly seed: string;
+  /**
+   * Cases run to find what was found, shrinking left out. explore: the random cases drawn and run
+   * (all `runs` of them when every check held; up to and including the first failing one when
+   * not, since exploring stops there). exhaust: the scenario's recorded run, one per distinct
+   * crash state, and at depth 2 one per second crash.
+   */
   readonly cases: number;
+  /** Crash-and-recover cycles checked in those cases (shrinking left out, as for `cases`). */
   readonly crashStates: number;
+  /** exhaust: crash states whose images differ from every other's at the same point; explore: = crashStates. */
   readonly distinctCrashStates: number;
+  /** explore: the one failure, shrunk; exhaust: every crash state that failed, the first of each rule shrunk. */
   readonly violations: readonly Violation[];
   readonly violationsByRule: Readonly<Record<RuleName, number>>;
   readonly coverage: readonly CoverageRow[];

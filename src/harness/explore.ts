@@ -56,10 +56,14 @@ export async function explore(engine: EngineFactory, options: CampaignOptions): 
     fc.asyncProperty(caseArb, async (c) => {
       // Another shard's run passes untried; once a run of this shard fails, its shrinking is ours.
       if (found === undefined && !owns(options.shard, drawn++)) return true;
+      // Once a run failed, every later call is fast-check shrinking it: not a case of the campaign.
+      const shrinking = found !== undefined;
       const result = await runner.run(c);
       if (result === undefined) return true;
-      cases++;
-      crashStates += result.crashStates;
+      if (!shrinking) {
+        cases++;
+        crashStates += result.crashStates;
+      }
       const total = options.shard === undefined ? runs : Math.ceil((runs - options.shard.index + 1) / options.shard.count);
       if (cases <= total) options.onProgress?.({ done: Math.min(cases, total), total, crashStates, violations: found ? 1 : 0 });
       const v = result.violations[0];

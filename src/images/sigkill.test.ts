@@ -1,7 +1,7 @@
 /**
  * The image tool as a real process, killed: `restore` and `resume` of the built binary are
  * SIGKILLed at seeded-random moments, over and over, and each campaign must end with the source
- * equal to the clone and the clone unchanged, byte for byte (SPEC section 8). Also SIGINT and
+ * equal to the clone and the clone unchanged, byte for byte (what the README promises for real image files). Also SIGINT and
  * SIGTERM, which stop between steps with exit 130 and 143.
  *
  * The kill delays come from a seeded generator, but they are waited out on the real clock, and
