@@ -2,7 +2,6 @@
 import { parse } from '../args.js';
 import type { Command } from '../command.js';
 import { checkJsonTarget, humanStream, requiredPath, writeJson } from '../image-support.js';
-import { lockDirectory } from '../../images/lock.js';
 import { formatBytes } from '../../images/sizes.js';
 import { table } from '../summary.js';
 
@@ -32,7 +31,7 @@ status is still printed when it can be), or bad usage or bad input (not a metada
     const meta = requiredPath('meta', values.meta, io);
     await checkJsonTarget(values.json, io);
     // The image code (the reference engine with it) is loaded when the command runs, not for its help.
-    const { pairStatus } = await import('../../images/status.js');
+    const [{ pairStatus }, { lockDirectory }] = await Promise.all([import('../../images/status.js'), import('../../images/lock.js')]);
     const s = await pairStatus(meta, lockDirectory(io.env));
     await writeJson(values.json, s, io);
     const state = s.state === 'fractured' ? 'fractured (no restore in progress)' : `restoring (${s.protect === true ? 'protected' : 'unprotected'})`;
