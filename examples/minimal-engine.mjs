@@ -1,16 +1,18 @@
 // @ts-check
 /**
- * A minimal protected-restore engine in plain JavaScript to start your own from; it passes
- * `prestore exhaust scenarios/ --engine ./examples/minimal-engine.mjs` and `prestore explore`.
+ * A minimal protected-restore engine in plain JavaScript to start your own from (copy it into
+ * your project); it passes `prestore exhaust --bundled --engine ./minimal-engine.mjs` and
+ * `prestore explore`.
  * Obviously right over fast: one operation at a time, and every write ordering the harness checks,
  * each with the crash it guards against. Metadata: superblock slots in sectors 0 and 1, then the
- * map, one byte per extent. Types come from dist/ (`npx tsc -p .` first) for editors to check.
+ * map, one byte per extent. The contract's classes and types come from the package (in a
+ * checkout of prestore itself, `npm run build` first), so editors check this file against them.
  */
-import { CloneBusyError, EngineStateError, MetadataError } from '../dist/src/engine/contract.js';
+import { CloneBusyError, EngineStateError, MetadataError } from 'protected-restore/contract';
 
-/** @typedef {import('../dist/src/engine/contract.js').Geometry} Geometry */
-/** @typedef {import('../dist/src/engine/contract.js').RestoreDevices} RestoreDevices */
-/** @typedef {import('../dist/src/engine/contract.js').RestoreEngine} RestoreEngine */
+/** @typedef {import('protected-restore/contract').Geometry} Geometry */
+/** @typedef {import('protected-restore/contract').RestoreDevices} RestoreDevices */
+/** @typedef {import('protected-restore/contract').RestoreEngine} RestoreEngine */
 /** @typedef {{ generation: number, restoring: boolean, protect: boolean }} Superblock */
 
 const MAGIC = 0x4d494e31; // "MIN1"
@@ -278,7 +280,7 @@ class MinimalEngine {
   }
 }
 
-/** @type {import('../dist/src/engine/contract.js').EngineFactory} */
+/** @type {import('protected-restore/contract').EngineFactory} */
 const minimalEngine = {
   name: 'minimal',
   metadataSize: (g) => layout(g).size,

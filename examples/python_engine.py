@@ -3,7 +3,7 @@
 protocol (docs/protocol.md). The harness serves every device I/O, so this process keeps no state
 of its own between runs: everything it knows after a crash it reads back from the metadata device.
 
-    npx prestore exhaust scenarios/ --engine-cmd "python3 examples/python_engine.py"
+    npx prestore exhaust --bundled --engine-cmd "python3 python_engine.py"
 
 `--bug NAME` switches on one realistic bug, for seeing the harness catch it:
     no-flush-before-clear   the copier clears a D bit before the copied data is durable

@@ -1,5 +1,5 @@
 /**
- * The oracle's model of one volume as a host sees it (SPEC section 5): per sector, the values a
+ * The oracle's model of one volume as a host sees it (docs/oracle.md): per sector, the values a
  * read may return, the values guaranteed durable, and the values written since the last flush.
  * It knows nothing of maps, extents or device I/O: it says only what a host may observe.
  *

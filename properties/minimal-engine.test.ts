@@ -3,8 +3,9 @@
  * harness, or the README's "Testing your own engine" would teach something broken: random cases
  * (PRESTORE_RUNS of them), every crash point of two bundled scenarios, and bad metadata refused.
  *
- * The example imports the contract from ../dist/, so dist must be built first: `npm test` runs
- * `tsc` before vitest (a bare `npx vitest` needs `npx tsc -p .` first).
+ * The example imports the contract from the package by its name, which resolves to the package's
+ * own dist/, so dist must be built first: `npm test` builds before vitest (a bare `npx vitest`
+ * needs `npm run build` first).
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

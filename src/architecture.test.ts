@@ -18,8 +18,9 @@ const LAYERS: readonly (readonly string[])[] = [
   ['src/engine'],
   ['src/protocol', 'src/images', 'src/harness'],
   ['src/mutants'],
+  ['src/report-html'],
   ['src/cli'],
-  ['src/bench', 'src/index.ts'],
+  ['src/bench', 'src/index.ts', 'src/check-engine.ts'],
 ];
 
 type Graph = ReadonlyMap<string, readonly string[]>;

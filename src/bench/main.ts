@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark section and prints one small table per section;
- * `--json FILE` (or `-` for standard output) also writes `{ <section>: { ...figures } }`.
+ * `--json FILE` (or `-` for standard output) also writes `{ <section>: { ...figures } }`;
+ * `--only startup,harness` runs just those sections.
  *
  * A section is a name, a title and a function returning flat figures. To add one, append it to
  * SECTIONS.
@@ -13,6 +14,7 @@ import { benchMapCommit } from './map-commit.js';
 import { benchProtocol } from './protocol.js';
 import { benchWorkers } from './workers.js';
 import { benchImage } from './image.js';
+import { benchStartup } from './startup.js';
 
 export type Figures = Record<string, number | string | boolean>;
 
@@ -24,6 +26,11 @@ export interface BenchSection {
 }
 
 export const SECTIONS: readonly BenchSection[] = [
+  {
+    name: 'startup',
+    title: 'start-up of prestore --version and prestore status --help beside a bare node -e 0 (fresh processes, median of 9 rounds)',
+    run: async () => ({ ...benchStartup() }),
+  },
   {
     name: 'harness',
     title: 'harness: exhaust throughput, checker overhead over the bare engine, exhaust growth for 10x the workload (linear beside naive)',
@@ -71,20 +78,27 @@ export function formatTable(title: string, figures: Figures): string {
 
 export async function main(argv: readonly string[]): Promise<number> {
   let json: string | undefined;
+  let only: string[] | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--json' && argv[i + 1] !== undefined) json = argv[++i];
     else if (a.startsWith('--json=')) json = a.slice('--json='.length);
+    else if (a === '--only' && argv[i + 1] !== undefined) only = argv[++i]!.split(',');
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(`usage: node dist/src/bench/main.js [--json FILE|-]\nsections: ${SECTIONS.map((s) => s.name).join(', ')}\n`);
+      process.stdout.write(`usage: node dist/src/bench/main.js [--json FILE|-] [--only SECTION,...]\nsections: ${SECTIONS.map((s) => s.name).join(', ')}\n`);
       return 0;
     } else {
       process.stderr.write(`bench: unknown argument ${a}\n`);
       return 2;
     }
   }
+  const unknown = only?.filter((name) => !SECTIONS.some((s) => s.name === name)) ?? [];
+  if (unknown.length > 0) {
+    process.stderr.write(`bench: no section ${unknown.join(', ')} (the sections are ${SECTIONS.map((s) => s.name).join(', ')})\n`);
+    return 2;
+  }
   const results: Record<string, Figures> = {};
-  for (const section of SECTIONS) {
+  for (const section of SECTIONS.filter((s) => only === undefined || only.includes(s.name))) {
     results[section.name] = await section.run();
     // With `--json -` the JSON owns standard output; the tables go to standard error.
     (json === '-' ? process.stderr : process.stdout).write(`${formatTable(section.title, results[section.name]!)}\n\n`);

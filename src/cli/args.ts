@@ -16,11 +16,29 @@ export interface Parsed<O extends Options> {
 /** Parses `argv` strictly: an unknown flag, a missing value or a stray argument is a UsageError. */
 export function parse<O extends Options>(argv: readonly string[], options: O, { positionals = false } = {}): Parsed<O> {
   try {
-    const { values, positionals: rest } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: positionals });
+    const { values, positionals: rest } = parseArgs({ args: negativeValuesAttached(argv, options), options, strict: true, allowPositionals: positionals });
     return { values: values as Parsed<O>['values'], positionals: rest };
   } catch (e) {
     throw usageFrom(e, options);
   }
+}
+
+/**
+ * `--runs -1` as `--runs=-1`: parseArgs takes `-1` for a flag and reports the value missing, where
+ * the person gave a value, a wrong one, that the flag's own check should name.
+ */
+function negativeValuesAttached(argv: readonly string[], options: Options): string[] {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const next = argv[i + 1];
+    if (flag === '--') return [...args, ...argv.slice(i)];
+    if (next !== undefined && /^-\d/.test(next) && flag.startsWith('--') && options[flag.slice(2)]?.type === 'string') {
+      args.push(`${flag}=${next}`);
+      i++;
+    } else args.push(flag);
+  }
+  return args;
 }
 
 function usageFrom(e: unknown, options: Options): unknown {
@@ -72,7 +90,7 @@ function editDistance(a: string, b: string): number {
 /** A whole number in [min, max] from a flag's value. */
 export function integerFlag(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${flag} ${JSON.stringify(value)}: must be a whole number from ${min} to ${max}`);
+  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${flag} ${JSON.stringify(value)}: must be a ${min === 1 ? 'positive ' : ''}whole number from ${min} to ${max}`);
   const n = Number(value);
   if (n < min || n > max) throw new UsageError(`--${flag} ${value}: must be from ${min} to ${max}`);
   return n;

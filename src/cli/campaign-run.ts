@@ -2,19 +2,19 @@
  * What `explore`, `exhaust` and `start` share: the engine and report flags, running campaigns
  * with a progress bar, and the ending (reports written, summary printed, exit code).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import type { CampaignOptions, CampaignResult } from '../harness/campaign.js';
 import type { Scenario } from '../harness/case.js';
-import { packageRoot } from '../harness/scenario-file.js';
 import { seedFlag } from './args.js';
-import { type CommandIo, UsageError } from './command.js';
-import { ENGINE_OPTIONS, type EngineChoice, resolveEngine } from './engine-arg.js';
+import { type CommandIo, InputError, UsageError } from './command.js';
+import { ENGINE_OPTIONS, type EngineChoice, type EngineFlags, resolveEngine } from './engine-arg.js';
 import { progressDisplay, type ProgressDisplay } from './progress.js';
-import { checkReportTarget, exitCode, jsonText, junitReport, type Part, type RunReport, writeAtomically } from './report.js';
+import { campaignHtml, checkStdoutReports, HTML_HELP } from './html-report.js';
+import { checkReportTarget, exitCode, jsonReport, jsonText, junitReport, type Part, type RunReport, writeAtomically } from './report.js';
 import { checkSaveTarget, SAVE_FAILURES_HELP, saveFailures } from './save-failures.js';
 import { type Seams, seamsOf } from './seams.js';
 import { summaryLines } from './summary.js';
+import { packageVersion } from './version.js';
 import { threadGuard } from './watchdog.js';
 import { formatShard, parseShard, type Shard } from '../harness/shard.js';
 
@@ -24,6 +24,7 @@ export const CAMPAIGN_OPTIONS = {
   seed: { type: 'string' },
   json: { type: 'string' },
   junit: { type: 'string' },
+  html: { type: 'string' },
   'save-failures': { type: 'string' },
   shard: { type: 'string' },
 } as const;
@@ -32,19 +33,21 @@ export const REPORT_HELP = `Reports:
   --json FILE               write the result as JSON (- for standard output; the summary
                             then goes to standard error)
   --junit FILE              write a JUnit XML report for CI (- for standard output)
+${HTML_HELP}
 ${SAVE_FAILURES_HELP}
   --shard i/n               run only shard i of n (a deterministic partition of the cases, for
-                            n CI jobs); prestore merge combines the shards' --json results`;
+                            n CI jobs); prestore merge combines the shards' --json results
+Report files are checked before the run, and written whole over a regular file or a new name,
+never over a device, a FIFO or a symbolic link.`;
 
 export const EXIT_HELP = `Exit status: 0 every check held, 1 a violation was found, 2 bad usage or bad input,
 3 an internal error (a bug in prestore: please report it).`;
 
-export interface CampaignFlags {
-  readonly engine?: string;
-  readonly 'engine-cmd'?: string;
+export interface CampaignFlags extends EngineFlags {
   readonly seed?: string;
   readonly json?: string;
   readonly junit?: string;
+  readonly html?: string;
   readonly 'save-failures'?: string;
   readonly shard?: string;
 }
@@ -61,26 +64,17 @@ export interface CampaignContext {
   readonly started: number;
 }
 
-let cachedVersion: string | undefined;
-
-export function packageVersion(): string {
-  if (cachedVersion === undefined) {
-    try {
-      cachedVersion = String((JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown }).version ?? 'unknown');
-    } catch {
-      cachedVersion = 'unknown';
-    }
-  }
-  return cachedVersion;
-}
-
 /** Checks the shared flags, resolves the engine: everything that can fail before the long run. */
 export async function prepare(io: CommandIo, flags: CampaignFlags, defaultSeed: (seams: Seams) => string): Promise<CampaignContext> {
   const seams = seamsOf(io);
   const cwd = io.cwd ?? process.cwd();
-  if (flags.json === '-' && flags.junit === '-') throw new UsageError('--json and --junit cannot both go to standard output');
+  checkStdoutReports({ json: flags.json, junit: flags.junit, html: flags.html });
+  const named = (['json', 'junit', 'html'] as const).flatMap((flag) => (flags[flag] === undefined || flags[flag] === '-' ? [] : [{ flag, path: resolve(cwd, flags[flag]!) }]));
+  const twice = named.find((n, i) => named.findIndex((m) => m.path === n.path) !== i);
+  if (twice !== undefined) throw new UsageError(`--${named.find((m) => m.path === twice.path)!.flag} and --${twice.flag} name the same file: one report would replace the other`);
   await checkReportTarget('json', flags.json, cwd);
   await checkReportTarget('junit', flags.junit, cwd);
+  await checkReportTarget('html', flags.html, cwd);
   await checkSaveTarget(flags['save-failures'], cwd);
   const seed = seedFlag(flags.seed) ?? defaultSeed(seams);
   let shard: Shard | undefined;
@@ -138,20 +132,37 @@ export async function finish(ctx: CampaignContext, command: string, parts: reado
     parts,
     elapsedMs: ctx.seams.now() - ctx.started,
   };
-  const { json, junit } = ctx.flags;
-  if (json !== undefined) {
-    const text = jsonText(report);
-    if (json === '-') ctx.io.stdout.write(text);
-    else await writeAtomically(json, text, ctx.cwd);
-  }
-  if (junit !== undefined) {
-    const text = junitReport(report);
-    if (junit === '-') ctx.io.stdout.write(text);
-    else await writeAtomically(junit, text, ctx.cwd);
-  }
-  const human = json === '-' || junit === '-' ? ctx.io.stderr : ctx.io.stdout;
+  const { json, junit, html } = ctx.flags;
+  const human = [json, junit, html].includes('-') ? ctx.io.stderr : ctx.io.stdout;
+  // Checked before the run, a report can still fail to be written after it (a full disk, a
+  // target replaced meanwhile): that loses nothing else. The summary is printed, the failure named.
+  const unwritten: string[] = [];
+  const unlessUnwritable = async (write: () => Promise<void>) => {
+    try {
+      await write();
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      unwritten.push(e.message);
+    }
+  };
+  const emit = async (target: string | undefined, text: () => string | Promise<string>) => {
+    if (target === '-') ctx.io.stdout.write(await text());
+    else if (target !== undefined) await unlessUnwritable(async () => writeAtomically(target, await text(), ctx.cwd));
+  };
+  const result = jsonReport(report);
+  await emit(json, () => jsonText(result));
+  await emit(junit, () => junitReport(report));
+  // The page is drawn from the JSON result, as prestore report draws a result file.
+  await emit(html, () => campaignHtml(result, async () => ctx.engine.factory));
   human.write(summaryLines(report).join('\n') + '\n');
   const saveDir = ctx.flags['save-failures'];
-  for (const file of saveDir === undefined ? [] : await saveFailures(saveDir, report, ctx.cwd)) human.write(`counterexample saved: ${file} (prestore replay ${file})\n`);
-  return exitCode(report);
+  if (saveDir !== undefined) {
+    await unlessUnwritable(async () => {
+      for (const file of await saveFailures(saveDir, report, ctx.cwd)) human.write(`counterexample saved: ${file} (prestore replay ${file})\n`);
+    });
+  }
+  for (const message of unwritten) ctx.io.stderr.write(`prestore ${command}: ${message}\n`);
+  // A violation stays the verdict (exit 1); a green run whose report is missing is no pass.
+  const code = exitCode(report);
+  return code === 0 && unwritten.length > 0 ? 2 : code;
 }

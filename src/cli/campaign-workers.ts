@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { EngineFactory } from '../engine/contract.js';
 import { EngineMisbehaviourError, InputError, UsageError } from '../errors.js';
 import type { CampaignOptions, CampaignResult, CoverageRow } from '../harness/campaign.js';
-import { countByRule } from '../harness/campaign.js';
+import { countByRule, mergeCoverageRows } from '../harness/campaign.js';
 import type { Scenario } from '../harness/case.js';
 import { guardEngine, type GuardOptions } from '../harness/engine-guard.js';
 import { inCrashOrder } from '../harness/exhaust.js';
@@ -117,11 +117,7 @@ async function inWorkers<T>(job: Job, items: number, workers: number): Promise<{
 /** The shards' results of one scenario, added up as one run would count them. */
 export function mergeShardResults(parts: readonly CampaignResult[]): CampaignResult {
   const first = parts[0]!;
-  const coverage: CoverageRow[] = first.coverage.map((row) => {
-    const same = parts.map((p) => p.coverage.find((r) => r.mode === row.mode)!);
-    const sum = (f: (r: CoverageRow) => number) => same.reduce((t, r) => t + f(r), 0);
-    return { ...row, crashStates: sum((r) => r.crashStates), distinctCrashStates: sum((r) => r.distinctCrashStates), secondCrashStates: sum((r) => r.secondCrashStates) };
-  });
+  const coverage: CoverageRow[] = first.coverage.map((row) => parts.slice(1).map((p) => p.coverage.find((r) => r.mode === row.mode)!).reduce(mergeCoverageRows, row));
   const sum = (f: (r: CampaignResult) => number) => parts.reduce((t, r) => t + f(r), 0);
   // Workers do not shrink; what they say of a crash is redone for the merged list's firsts.
   const violations = inCrashOrder(parts.flatMap((p) => p.violations.map(({ crash: _, ...v }) => v)));

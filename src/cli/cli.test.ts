@@ -14,7 +14,8 @@ import { type CampaignOptions, type CampaignResult, countByRule } from '../harne
 import { RULES, type Scenario, type Violation } from '../harness/case.js';
 import { encodeCase } from '../harness/replay-line.js';
 import type { CommandIo } from './command.js';
-import { COMMANDS, runCli } from './dispatch.js';
+import { shellSplit } from './args.js';
+import { loadCommands, runCli } from './dispatch.js';
 import type { Harness, Seams } from './seams.js';
 
 // --- fakes ---------------------------------------------------------------------------------------
@@ -41,6 +42,7 @@ function fakeFactory(name: string): EngineFactory {
   };
 }
 
+const COMMANDS = await loadCommands();
 const reference = fakeFactory('fake-reference');
 const cloneWrite = fakeFactory('fake-clone-write');
 
@@ -209,12 +211,12 @@ describe('bad usage exits 2', () => {
 
   it.each([
     [['explore', '--runs'], 'option --runs needs a value'],
-    [['explore', '--runs', 'many'], '--runs "many": must be a whole number'],
+    [['explore', '--runs', 'many'], '--runs "many": must be a positive whole number'],
     [['explore', '--runs', '0'], '--runs 0: must be from 1'],
     [['explore', '--seed', ''], '--seed must not be empty'],
     [['explore', '--stop-on-first=yes'], 'option --stop-on-first takes no value'],
     [['explore', 'stray'], 'unexpected argument "stray"'],
-    [['exhaust'], 'exhaust needs at least one scenario'],
+    [['exhaust'], 'exhaust needs a scenario file, directory or bundled scenario name, or --bundled'],
     [['exhaust', 'protected-restore', '--depth', '3'], '--depth "3": must be 1'],
     [['exhaust', 'protected-restore', '--modes', 'drop,shred'], 'unknown cache mode "shred"'],
     [['exhaust', 'protected-restore', '--modes', 'drop,drop'], 'drop is listed twice'],
@@ -222,7 +224,14 @@ describe('bad usage exits 2', () => {
     [['explore', '--json', '-', '--junit', '-'], 'cannot both go to standard output'],
     [['explore', '--json', '/no/such/dir/out.json'], 'the directory /no/such/dir does not exist'],
     [['replay'], 'replay needs the replay line'],
-    [['replay', 'not-a-token'], 'expected one replay line ending in a c1.… token'],
+    [['replay', 'not-a-token'], '"not-a-token" is not a replay line: a replay line ends in its c1.… token'],
+    [['replay', 'hello world'], '"hello world" is not a replay line: a replay line ends in its c1.… token (prestore replay [ENGINE] c1.…)'],
+    [['replay', 'hello', 'world'], '"hello world" is not a replay line'],
+    [['explore', '--runs', '-1'], '--runs "-1": must be a positive whole number from 1 to'],
+    [['exhaust', 'protected-restore', '--workers', '-2'], '--workers "-2": must be a positive whole number from 1 to 64'],
+    [['explore', '--engine-timeout', '500'], '--engine-timeout bounds the waits on an engine process: it goes with --engine-cmd'],
+    [['explore', '--engine-cmd', 'x', '--engine-timeout', '-5'], '--engine-timeout "-5": must be a positive whole number from 1 to'],
+    [['explore', '--engine-cmd', 'x', '--engine-timeout', '0'], '--engine-timeout 0: must be from 1 to'],
   ])('prestore %j', async (argv, message) => {
     const r = await run(argv);
     expect(r.code).toBe(2);
@@ -301,7 +310,7 @@ describe('explore', () => {
     expect(r.stdout).toContain('1 violation found');
   });
 
-  it('--json FILE carries the SPEC fields, written whole', async () => {
+  it('--json FILE carries the documented fields, written whole', async () => {
     const dir = tempDir();
     const v = violation('reads-right', 'a host read returned stale data');
     const r = await run(['explore', '--json', 'result.json', '--seed', '7'], { cwd: dir, harness: fakeHarness({ explore: [v] }) });
@@ -354,8 +363,23 @@ describe('exhaust', () => {
   it('a missing scenario is bad input naming the bundled ones', async () => {
     const r = await run(['exhaust', 'no-such-scenario']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('no-such-scenario: no such scenario file (nor a bundled scenario; those are ');
+    expect(r.stderr).toContain('no-such-scenario: no such scenario file or directory (nor a bundled scenario; those are ');
     expect(r.stderr).toContain('protected-restore');
+    expect(r.stderr).toContain('--bundled runs them all');
+  });
+
+  it('--bundled runs every bundled scenario from a directory that has none, each once', async () => {
+    const dir = tempDir();
+    const bundled = readdirSync(join(process.cwd(), 'scenarios')).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json')).map((f) => f.replace(/\.json$/, ''));
+    const r = await run(['exhaust', '--bundled', 'nearly-equal'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.calls.map((c) => c.scenario!.name).sort()).toEqual(bundled.sort());
+    const none = await run(['exhaust', 'scenarios/'], { cwd: dir });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('scenarios/: no such scenario file or directory');
+    const nothing = await run(['exhaust'], { cwd: dir });
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toContain('or --bundled for every bundled scenario');
   });
 
   it('runs bundled scenarios by name, with --depth, --modes and --seed passed through', async () => {
@@ -391,13 +415,18 @@ describe('exhaust', () => {
     if (hasPython) execFileSync('python3', ['-c', 'import xml.dom.minidom,sys; xml.dom.minidom.parse(sys.argv[1])', join(dir, 'r.xml')]);
   });
 
-  it('prints a few violations per scenario and counts the rest', async () => {
-    const many = Array.from({ length: 12 }, (_, i) => violation('restore-ends-right', `sector ${i} is wrong`));
-    const r = await run(['exhaust', 'protected-restore'], { harness: fakeHarness({ exhaust: { 'protected-restore': many } }) });
+  it('prints each distinct failure once and counts the rest, the summary last', async () => {
+    const many = Array.from({ length: 12 }, (_, i) => ({ ...violation('restore-ends-right', `sector ${i} is wrong`), replay: `prestore replay --engine reference c1.CASE${i}` }));
+    const other = { ...violation('progress', 'no progress'), replay: 'prestore replay --engine reference c1.SHARED' };
+    const harness = fakeHarness({ exhaust: { 'protected-restore': [...many, other], 'nearly-equal': [other] } });
+    const r = await run(['exhaust', 'protected-restore', 'nearly-equal'], { harness });
     expect(r.code).toBe(1);
-    expect(r.stdout.match(/^VIOLATION/gm)).toHaveLength(5);
-    expect(r.stdout).toContain('... and 7 more violations in protected-restore');
-    expect(r.stdout).toContain('12 violations found');
+    expect(r.stdout.match(/^VIOLATION/gm)).toHaveLength(2);
+    expect(r.stdout).toContain('VIOLATION of rule 3 (restore-ends-right) in protected-restore: sector 0 is wrong');
+    expect(r.stdout).toContain('(11 more crash states in protected-restore break rule 3 too; --json FILE lists every one)');
+    expect(r.stdout).toContain('VIOLATION of rule 6 (progress) in protected-restore, nearly-equal: no progress');
+    expect(r.stdout.match(/^prestore replay /gm)).toHaveLength(2);
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('14 violations found');
   });
 });
 
@@ -459,8 +488,29 @@ describe('replay', () => {
     expect(r.stdout.split('\n')).toContain(v.replay);
   });
 
-  it('understands a quoted --engine-cmd in the pasted line', async () => {
-    const r = await run(['replay', `prestore replay --engine-cmd 'python3 my engine.py' ${token}`]);
+  it('never starts the engine command a pasted line names: exit 2, showing the command to type', async () => {
+    const started: string[] = [];
+    const stdio = async () => ({ stdioEngine: (command: string) => (started.push(command), fakeFactory(`stdio ${command}`)) });
+    const r = await run(['replay', `prestore replay --engine-cmd 'python3 my engine.py' ${token}`], { seams: { engineModules: { ...engineModules, stdio } } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`prestore replay: the replay line names the engine --engine-cmd 'python3 my engine.py'; replay runs an engine module or command only when you type it yourself`);
+    expect(r.stderr).toContain(`If you trust it, run:\n  prestore replay --engine-cmd 'python3 my engine.py' ${token}\n`);
+    expect(started).toEqual([]);
+    expect(r.calls).toEqual([]);
+  });
+
+  it('never loads the engine module a pasted line names', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'evil.mjs'), `import { writeFileSync } from 'node:fs'; writeFileSync(${JSON.stringify(join(dir, 'loaded'))}, '');\nexport default {};\n`);
+    const r = await run(['replay', `prestore replay --engine ./evil.mjs ${token}`], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`If you trust it, run:\n  prestore replay --engine ./evil.mjs ${token}\n`);
+    expect(readdirSync(dir)).toEqual(['evil.mjs']);
+  });
+
+  it('runs the engine command typed on its command line, the pasted line naming it too', async () => {
+    const r = await run(['replay', '--engine-cmd', 'python3 my engine.py', `prestore replay --engine-cmd 'python3 my engine.py' ${token}`]);
+    expect(r.code).toBe(0);
     expect(r.calls[0]!.engine.name).toBe('stdio python3 my engine.py');
     expect(r.calls[0]!.engineArgs).toBe(`--engine-cmd 'python3 my engine.py'`);
   });
@@ -591,10 +641,16 @@ export default {
     expect(line).toMatch(/^prestore replay --engine \.\/broken\.mjs c1\./);
     expect(found.stdout.split('\n')).toContain(line);
 
-    const replayed = await run(['replay', line], { cwd: dir, seams: real });
+    // The line, run as the command it is: the engine on it is typed.
+    const replayed = await run(shellSplit(line).slice(1), { cwd: dir, seams: real });
     expect(replayed.code).toBe(1);
     expect(replayed.stdout).toContain('prestore replay: engine ./broken.mjs, seed prestore');
     expect(replayed.stdout).toContain('host: startRestore');
     expect(replayed.stdout.split('\n')).toContain(line);
+
+    // The same line handed to replay as one argument names a module replay will not load on its word.
+    const quoted = await run(['replay', line], { cwd: dir, seams: real });
+    expect(quoted.code).toBe(2);
+    expect(quoted.stderr).toContain(`If you trust it, run:\n  ${line}\n`);
   });
 });

@@ -6,8 +6,8 @@ import type { Seams } from './seams.js';
  * 0 every check held, 1 a violation was found, 2 bad usage or bad input (`UsageError`, `InputError`,
  * and errors named `EngineProtocolError` or `MetadataError`), 3 an internal error (a bug).
  *
- * Adding a command is one line in `src/cli/commands/index.ts`:
- * `export { default as NAME } from './NAME.js';` where the module's default export is a `Command`.
+ * Adding a command is one line in `src/cli/commands/index.ts`, `NAME: () => import('./NAME.js'),`,
+ * where the module's default export is a `Command` named NAME; it is loaded only when it runs.
  */
 export interface Command {
   readonly name: string;

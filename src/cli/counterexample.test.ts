@@ -131,6 +131,20 @@ describe('--save-failures DIR', () => {
     }
   });
 
+  it('exhaust FILE.json crashes a counterexample\'s workload at every I/O point: the buggy engine fails, the reference holds', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    await run(['explore', ...CBD, '--seed', '7', '--save-failures', 'cx'], dir);
+    const [name] = readdirSync(join(dir, 'cx'));
+    const { file } = parseCounterexample(readFileSync(join(dir, 'cx', name!), 'utf8'), name!);
+    const buggy = await run(['exhaust', join('cx', name!), ...CBD, '--modes', 'drop,subset'], dir);
+    expect(buggy.code).toBe(1);
+    expect(buggy.stdout).toContain(`(${file.rule}) in ${name!.replace(/\.json$/, '')}: `);
+    const fixed = await run(['exhaust', join('cx', name!), '--modes', 'drop,subset'], dir);
+    expect(fixed.stdout).toContain('every check held');
+    expect(fixed.code).toBe(0);
+    expect(fixed.stdout).toMatch(new RegExp(`^  ${name!.replace(/\.json$/, '')} +drop +\\d+`, 'm'));
+  });
+
   it('writes nothing, and creates no directory, when every check holds', async () => {
     const dir = tempDir();
     const r = await run(['explore', '--runs', '10', '--seed', 's', '--save-failures', 'cx'], dir);
@@ -190,6 +204,29 @@ describe('prestore replay FILE.json, bad files', () => {
     const r = await replayOf(content);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(message);
+  });
+
+  it.each([
+    ['an engine command', `--engine-cmd 'touch MARKER'`],
+    ['an engine module', '--engine ./evil.mjs'],
+  ])('a file naming %s: exit 2 with the command to type, and nothing of it runs', async (_, args) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'evil.mjs'), `import { writeFileSync } from 'node:fs'; writeFileSync('MARKER', '');\nexport default {};\n`);
+    const engine = args.replace('MARKER', join(dir, 'MARKER'));
+    writeFileSync(join(dir, 'f.json'), JSON.stringify({ ...good, engine: { args: engine } }));
+    const r = await run(['replay', 'f.json'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`prestore replay: f.json names the engine ${engine}; replay runs an engine module or command only when you type it yourself, never one read from a line or a file. If you trust it, run:\n  prestore replay ${engine} f.json\n`);
+    expect(readdirSync(dir).sort()).toEqual(['evil.mjs', 'f.json']);
+  });
+
+  it('a file naming an engine module replays against it when the module is typed', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'f.json'), JSON.stringify({ ...good, engine: { args: '--engine ./mine.mjs' } }));
+    writeFileSync(join(dir, 'mine.mjs'), `export { referenceEngine as default } from ${JSON.stringify(new URL('../engine/reference/index.ts', import.meta.url).href)};\n`);
+    const r = await run(['replay', '--engine', './mine.mjs', 'f.json'], dir);
+    expect(r.stdout).toContain('prestore replay: engine ./mine.mjs, counterexample f.json');
+    expect(r.code).toBe(0);
   });
 
   it('a missing file: exit 2', async () => {

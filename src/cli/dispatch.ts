@@ -6,30 +6,32 @@
  *   argument) or bad input (a malformed scenario, a damaged replay line, corrupt metadata, a
  *   misbehaving engine process); 3 an internal error, which is a bug in prestore.
  */
-import { packageVersion } from './campaign-run.js';
 import { InputError, UsageError } from '../errors.js';
 import type { Command, CommandIo } from './command.js';
-import * as registry from './commands/index.js';
+import { type CommandLoader, REGISTRY } from './commands/index.js';
 import { table } from './summary.js';
+import { packageVersion } from './version.js';
 
-/** Every command of the registry, checked, by name. */
-export const COMMANDS: readonly Command[] = registered(registry as Record<string, unknown>);
+/** Command names and the loaders of their modules: `REGISTRY`, or a test's own. */
+export type Registry = Readonly<Record<string, CommandLoader>>;
 
-function registered(modules: Record<string, unknown>): Command[] {
-  const commands = Object.entries(modules).map(([key, c]) => {
-    const cmd = c as Partial<Command> | undefined;
-    if (typeof cmd?.name !== 'string' || typeof cmd.summary !== 'string' || typeof cmd.help !== 'string' || typeof cmd.run !== 'function') {
-      throw new Error(`src/cli/commands/index.ts: the export "${key}" is not a Command (name, summary, help, run)`);
-    }
-    return cmd as Command;
-  });
-  const names = commands.map((c) => c.name);
-  const twice = names.find((n, i) => names.indexOf(n) !== i);
-  if (twice !== undefined) throw new Error(`src/cli/commands/index.ts: two commands are named "${twice}"`);
+/** One command's module, loaded and checked to be the command it is registered as. */
+export async function loadCommand(name: string, registry: Registry = REGISTRY): Promise<Command> {
+  const cmd = (await registry[name]!()).default as Partial<Command> | undefined;
+  if (typeof cmd?.name !== 'string' || typeof cmd.summary !== 'string' || typeof cmd.help !== 'string' || typeof cmd.run !== 'function') {
+    throw new Error(`src/cli/commands/index.ts: the module of "${name}" does not export a Command (name, summary, help, run) as default`);
+  }
+  if (cmd.name !== name) throw new Error(`src/cli/commands/index.ts: "${name}" loads the command named "${cmd.name}"`);
+  return cmd as Command;
+}
+
+/** Every command of the registry, loaded and checked, by name: what the main help lists. */
+export async function loadCommands(registry: Registry = REGISTRY): Promise<Command[]> {
+  const commands = await Promise.all(Object.keys(registry).map((name) => loadCommand(name, registry)));
   return commands.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-export function mainHelp(commands: readonly Command[] = COMMANDS): string {
+export function mainHelp(commands: readonly Command[]): string {
   return [
     'Usage: prestore <command> [options]',
     '',
@@ -50,14 +52,23 @@ export function mainHelp(commands: readonly Command[] = COMMANDS): string {
 }
 
 /** Runs `prestore` with `argv` (the arguments after the program name); resolves to the exit code. */
-export async function runCli(argv: readonly string[], io: CommandIo, commands: readonly Command[] = COMMANDS): Promise<number> {
+export async function runCli(argv: readonly string[], io: CommandIo, registry: Registry = REGISTRY): Promise<number> {
+  try {
+    return await dispatch(argv, io, registry);
+  } catch (e) {
+    // What a command throws, or a command module that does not load (prestore's own bug).
+    return failed(e, argv[0] ?? 'prestore', io);
+  }
+}
+
+async function dispatch(argv: readonly string[], io: CommandIo, registry: Registry): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined) {
-    io.stderr.write(mainHelp(commands));
+    io.stderr.write(mainHelp(await loadCommands(registry)));
     return 2;
   }
   if (first === '--help' || first === '-h') {
-    io.stdout.write(mainHelp(commands));
+    io.stdout.write(mainHelp(await loadCommands(registry)));
     return 0;
   }
   if (first === '--version' || first === '-v' || first === '-V') {
@@ -67,29 +78,24 @@ export async function runCli(argv: readonly string[], io: CommandIo, commands: r
   if (first === 'help') {
     const topic = rest[0];
     if (topic === undefined) {
-      io.stdout.write(mainHelp(commands));
+      io.stdout.write(mainHelp(await loadCommands(registry)));
       return 0;
     }
-    const command = commands.find((c) => c.name === topic);
-    if (command === undefined) return unknownCommand(topic, io, commands);
-    io.stdout.write(withNewline(command.help));
+    if (!Object.hasOwn(registry, topic)) return unknownCommand(topic, io, registry);
+    io.stdout.write(withNewline((await loadCommand(topic, registry)).help));
     return 0;
   }
   if (first.startsWith('-')) {
     io.stderr.write(`prestore: unknown option ${first}\nsee prestore --help\n`);
     return 2;
   }
-  const command = commands.find((c) => c.name === first);
-  if (command === undefined) return unknownCommand(first, io, commands);
+  if (!Object.hasOwn(registry, first)) return unknownCommand(first, io, registry);
+  const command = await loadCommand(first, registry);
   if (wantsHelp(rest)) {
     io.stdout.write(withNewline(command.help));
     return 0;
   }
-  try {
-    return await command.run(rest, io);
-  } catch (e) {
-    return failed(e, command.name, io);
-  }
+  return command.run(rest, io);
 }
 
 function withNewline(text: string): string {
@@ -105,8 +111,8 @@ function wantsHelp(args: readonly string[]): boolean {
   return false;
 }
 
-function unknownCommand(name: string, io: CommandIo, commands: readonly Command[]): number {
-  io.stderr.write(`prestore: unknown command "${name}" (the commands are ${commands.map((c) => c.name).join(', ')})\nsee prestore --help\n`);
+function unknownCommand(name: string, io: CommandIo, registry: Registry): number {
+  io.stderr.write(`prestore: unknown command "${name}" (the commands are ${Object.keys(registry).sort().join(', ')})\nsee prestore --help\n`);
   return 2;
 }
 

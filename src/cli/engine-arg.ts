@@ -5,11 +5,12 @@
  * - `--engine mutant:NAME`: a bundled buggy engine (`prestore mutants` lists them);
  * - `--engine ./path/to/module.js`: a vendor's in-process engine, a module exporting an
  *   `EngineFactory` as `default` or `engine`, or a function `createEngine()` returning one;
- * - `--engine-cmd "COMMAND"`: a vendor's out-of-process engine speaking the stdio protocol.
+ * - `--engine-cmd "COMMAND"`: a vendor's out-of-process engine speaking the stdio protocol, with
+ *   `--engine-timeout MS` bounding every wait on its processes.
  *
  * The result carries `engineArgs`, the same choice as shell-quoted flags, which every replay line
  * repeats so that it re-runs the case against the same engine, and `--call-timeout`, the bound on
- * each engine call (../harness/engine-guard.ts).
+ * each engine call, in process or not (../harness/engine-guard.ts).
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
@@ -17,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import type { EngineFactory } from '../engine/contract.js';
 import { checkFactory, DEFAULT_CALL_TIMEOUT_MS, MAX_CALL_TIMEOUT_MS } from '../harness/engine-guard.js';
 import { UNNAMED_ENGINE } from '../harness/replay-line.js';
+import { DEFAULT_TIMEOUT_MS } from '../protocol/stdio-engine.js';
 import { integerFlag, shellQuote } from './args.js';
 import { InputError, UsageError } from './command.js';
 import type { EngineModules } from './seams.js';
@@ -34,6 +36,7 @@ export interface EngineChoice {
 export interface EngineFlags {
   readonly engine?: string;
   readonly 'engine-cmd'?: string;
+  readonly 'engine-timeout'?: string;
   readonly 'call-timeout'?: string;
 }
 
@@ -41,6 +44,7 @@ export interface EngineFlags {
 export const ENGINE_OPTIONS = {
   engine: { type: 'string' },
   'engine-cmd': { type: 'string' },
+  'engine-timeout': { type: 'string' },
   'call-timeout': { type: 'string' },
 } as const;
 
@@ -51,9 +55,11 @@ export const ENGINE_HELP = `Engine (default: --engine reference):
                             \`default\` or \`engine\`, or \`createEngine()\` returning one
   --engine-cmd "COMMAND"    an engine process speaking the stdio protocol; the harness
                             serves its device I/O and kills it to simulate power loss
-  --call-timeout MS         how long one engine call may take (default ${DEFAULT_CALL_TIMEOUT_MS}); a call
-                            still running then ends the run as a hang (exit 2), naming the
-                            call; an engine process must also send something within it`;
+  --engine-timeout MS       with --engine-cmd: how long the engine process may stay silent
+                            while the harness waits for it (its handshake, each answer)
+                            before the run ends with exit 2 (default ${DEFAULT_TIMEOUT_MS})
+  --call-timeout MS         how long one engine call, in process or not, may take before the
+                            run ends as a hang, exit 2, naming the call (default ${DEFAULT_CALL_TIMEOUT_MS})`;
 
 const MUTANT_PREFIX = 'mutant:';
 
@@ -62,15 +68,20 @@ function looksLikePath(spec: string): boolean {
   return spec.startsWith('.') || isAbsolute(spec) || /[\\/]/.test(spec) || /\.(m|c)?js$/.test(spec);
 }
 
+/** The longest `--engine-timeout` a timer can hold, and more than any engine needs. */
+const MAX_TIMEOUT_MS = 86_400_000;
+
 export async function resolveEngine(flags: EngineFlags, modules: EngineModules, cwd: string): Promise<EngineChoice> {
   const { engine, 'engine-cmd': command } = flags;
   const callTimeoutMs = integerFlag('call-timeout', flags['call-timeout'], DEFAULT_CALL_TIMEOUT_MS, 1, MAX_CALL_TIMEOUT_MS);
   if (engine !== undefined && command !== undefined) throw new UsageError('give --engine or --engine-cmd, not both');
+  if (flags['engine-timeout'] !== undefined && command === undefined) throw new UsageError('--engine-timeout bounds the waits on an engine process: it goes with --engine-cmd');
   if (command !== undefined) {
     if (command.trim() === '') throw new UsageError('--engine-cmd needs a command to run');
+    const timeoutMs = integerFlag('engine-timeout', flags['engine-timeout'], DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS);
     const mod = (await modules.stdio()) as { stdioEngine?: unknown };
     if (typeof mod.stdioEngine !== 'function') throw new Error('src/protocol/stdio-engine.js does not export stdioEngine()');
-    const factory = (mod.stdioEngine as (command: string, options: { timeoutMs: number }) => unknown)(command, { timeoutMs: callTimeoutMs });
+    const factory = (mod.stdioEngine as (command: string, options: { timeoutMs: number }) => unknown)(command, { timeoutMs });
     return { factory: checkFactory(factory, `--engine-cmd ${command}`), engineArgs: `--engine-cmd ${shellQuote(command)}`, label: `cmd: ${command}`, callTimeoutMs };
   }
   const spec = engine ?? 'reference';
@@ -102,6 +113,28 @@ export async function resolveEngine(flags: EngineFlags, modules: EngineModules, 
     throw new InputError(`--engine ${spec}: unknown engine; use reference, mutant:NAME, or a module path such as ./${spec}.js`);
   }
   return chosen(await engineFromFile(spec, modules, cwd), spec);
+}
+
+/** Whether `flags` name an engine of this package (reference, a mutant): one that runs no outside code. */
+export function namesBundledEngine(flags: EngineFlags): boolean {
+  const { engine, 'engine-cmd': command } = flags;
+  return command === undefined && (engine === undefined || engine === 'reference' || engine.startsWith(MUTANT_PREFIX));
+}
+
+/**
+ * The engine flags a replay runs with: those typed on its command line, else those the replay line
+ * or counterexample file names (`recorded`), if they name an engine of this package. A module path
+ * or a command read from a line or a file would run code the person never typed, so it is refused
+ * with the command to type: `retype` gives it for the engine flags.
+ */
+export function replayEngineFlags(typed: EngineFlags, recorded: EngineFlags, where: string, retype: (engineArgs: string) => string): EngineFlags {
+  if (typed.engine !== undefined || typed['engine-cmd'] !== undefined) return typed;
+  if (namesBundledEngine(recorded)) return { ...typed, ...(recorded.engine === undefined ? {} : { engine: recorded.engine }) };
+  const args = recorded['engine-cmd'] !== undefined ? `--engine-cmd ${shellQuote(recorded['engine-cmd'])}` : `--engine ${shellQuote(recorded.engine!)}`;
+  throw new InputError(
+    `${where} names the engine ${args}; replay runs an engine module or command only when you type it yourself, never one read from a line or a file. ` +
+      `If you trust it, run:\n  ${retype(args)}`,
+  );
 }
 
 async function engineFromFile(spec: string, modules: EngineModules, cwd: string): Promise<EngineFactory> {

@@ -40,13 +40,19 @@ export interface Interrupt {
 /**
  * The first SIGINT or SIGTERM asks the copier to stop between steps, so the lock is released and
  * the way to resume printed. A second one exits at once: that is as safe as a SIGKILL (nothing is
- * lost), only the lock is released by hand on the way out.
+ * lost), only the lock is released by hand on the way out. Work with nothing to save (a compare)
+ * passes `atOnce`, the message to leave: then the first signal exits at once.
  */
-export function interruptOnSignals(io: CommandIo): Interrupt {
+export function interruptOnSignals(io: CommandIo, atOnce?: string): Interrupt {
   const controller = new AbortController();
   let first: 'SIGINT' | 'SIGTERM' | undefined;
   let lock: Lock | undefined;
   const handler = (sig: 'SIGINT' | 'SIGTERM') => {
+    if (atOnce !== undefined) {
+      lock?.releaseSync();
+      io.stderr.write(`\n${sig}: ${atOnce}\n`);
+      process.exit(EXIT_SIGNAL[sig]);
+    }
     if (first === undefined) {
       first = sig;
       io.stderr.write(`\n${sig}: stopping after the current step (again to stop at once; nothing is lost either way)\n`);

@@ -6,6 +6,7 @@
  * an engine's timer) keeps a finished run from returning its exit code.
  */
 import type { CommandIo } from './command.js';
+import { runCli } from './dispatch.js';
 import { runsWatched, runWatched } from './watched-cli.js';
 
 // A reader that went away (prestore … | head) is not an error worth a stack.
@@ -13,8 +14,7 @@ for (const stream of [process.stdout, process.stderr]) stream.on('error', (e: No
 
 const argv = process.argv.slice(2);
 const io: CommandIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
-// Loaded only here: a watched command loads the command line in its thread, not in this one.
-const code = runsWatched(argv) ? await runWatched(argv, io) : await (await import('./dispatch.js')).runCli(argv, io);
+const code = runsWatched(argv) ? await runWatched(argv, io) : await runCli(argv, io);
 const drained = (stream: NodeJS.WriteStream) => new Promise<void>((done) => stream.write('', () => done()));
 await Promise.all([drained(process.stdout), drained(process.stderr)]);
 process.exit(code);

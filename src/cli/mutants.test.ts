@@ -22,7 +22,7 @@ describe('prestore mutants', () => {
     for (const m of mutants) expect(r.out).toMatch(new RegExp(`${m.name}\\s+${m.rule}\\s`));
   });
 
-  it('kills the ones asked for and writes the SPEC rows as JSON', { timeout: 60_000 }, async () => {
+  it('kills the ones asked for and writes the kill-matrix rows as JSON', { timeout: 60_000 }, async () => {
     const r = await cli(['mutants', 'reads-from-source', 'eager-start', '--json', '-']);
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.out) as { mutant: string; killed: boolean; casesToKill: number; rule: string; description: string; elapsedMs: number }[];

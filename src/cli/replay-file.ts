@@ -3,13 +3,15 @@
  * process. No seed is involved: the file lists every crash's survivors, and the replay checks
  * that two seeds give the same run. Exit 1 when the case breaks a rule (normally the one the file
  * records), 0 when every check holds, 2 for a bad file or an engine that does not repeat itself.
+ * The file may choose the reference engine or a mutant; any other engine must be typed.
  */
 import { resolve } from 'node:path';
-import { loadCounterexample, replayCounterexample } from '../harness/counterexample.js';
-import { parse, shellSplit } from './args.js';
+import { loadCounterexample, REPLAY_SEEDS, replayCounterexample } from '../harness/counterexample.js';
+import { parse, shellQuote, shellSplit } from './args.js';
 import { type CommandIo, InputError } from './command.js';
-import { ENGINE_OPTIONS, type EngineFlags, resolveEngine } from './engine-arg.js';
-import { RULE_NUMBER } from './report.js';
+import { ENGINE_OPTIONS, type EngineFlags, replayEngineFlags, resolveEngine } from './engine-arg.js';
+import { replayHtml } from './html-report.js';
+import { RULE_NUMBER, writeAtomically } from './report.js';
 import { seamsOf } from './seams.js';
 import { formatViolation } from './summary.js';
 import { threadGuard } from './watchdog.js';
@@ -31,11 +33,11 @@ export function engineFlagsOf(args: string, where: string): EngineFlags {
   return parsed.values;
 }
 
-export async function replayFile(arg: string, flags: EngineFlags, io: CommandIo): Promise<number> {
+/** `html`: also draw the case, to this file (or - for standard output, the transcript then going to standard error). */
+export async function replayFile(arg: string, flags: EngineFlags & { readonly html?: string }, io: CommandIo): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
   const { file, case: c } = await loadCounterexample(resolve(cwd, arg), arg);
-  const given = flags.engine !== undefined || flags['engine-cmd'] !== undefined;
-  const chosen = given ? flags : { ...engineFlagsOf(file.engine.args, `${arg}: engine.args`), 'call-timeout': flags['call-timeout'] };
+  const chosen = replayEngineFlags(flags, engineFlagsOf(file.engine.args, `${arg}: engine.args`), arg, (engineArgs) => `prestore replay ${engineArgs} ${shellQuote(arg)}`);
   const engine = await resolveEngine(chosen, seamsOf(io).engineModules, cwd);
   const result = await replayCounterexample(engine.factory, c, { engineArgs: engine.engineArgs, ...threadGuard(engine.callTimeoutMs) });
   const recorded = `rule ${RULE_NUMBER[file.rule]} (${file.rule})`;
@@ -52,6 +54,11 @@ export async function replayFile(arg: string, flags: EngineFlags, io: CommandIo)
     out.push('', ...formatViolation(v));
     if (v.rule !== file.rule) out.push(`note: the file records a violation of ${recorded}; this replay broke rule ${RULE_NUMBER[v.rule]} (${v.rule})`);
   }
-  io.stdout.write(out.join('\n') + '\n');
+  (flags.html === '-' ? io.stderr : io.stdout).write(out.join('\n') + '\n');
+  if (flags.html !== undefined) {
+    const html = await replayHtml(engine, c, REPLAY_SEEDS[0], `counterexample ${arg}`);
+    if (flags.html === '-') io.stdout.write(html);
+    else await writeAtomically(flags.html, html, cwd);
+  }
   return v === undefined ? 0 : 1;
 }

@@ -3,10 +3,12 @@
  * the JUnit report CI systems read (`--junit`), and (in ./summary.ts) the tables a person reads.
  * Each names the engine tested on its first line, so that no report can pass for a run of
  * another engine (`head -1` says what was tested). Report files are written whole or not at all:
- * to a temporary file beside the target, renamed.
+ * to a temporary file beside the target, renamed; only ever over a regular file, and checked
+ * before the run so that a long run is not lost.
  */
 import { randomBytes } from 'node:crypto';
-import { rename, stat, unlink, writeFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { lstat, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { CampaignResult, CoverageRow } from '../harness/campaign.js';
 import { RULES, type RuleName, type Violation } from '../harness/case.js';
@@ -86,12 +88,42 @@ export function exitCode(report: RunReport): number {
 // --- JSON ---------------------------------------------------------------------------------------
 
 /** The JSON result as text: indented, with its first field, the engine, on the first line. */
-export function jsonText(report: RunReport): string {
-  return JSON.stringify(jsonReport(report), null, 2).replace(/^\{\n +/, '{ ') + '\n';
+export function jsonText(result: JsonResult): string {
+  return JSON.stringify(result, null, 2).replace(/^\{\n +/, '{ ') + '\n';
 }
 
-/** The machine-readable result: the SPEC's fields first, then the detail. */
-export function jsonReport(report: RunReport): object {
+/** A violation in the JSON result. */
+export interface JsonViolation extends Omit<Violation, 'trace'> {
+  readonly ruleNumber: number;
+  readonly scenario?: string;
+  readonly trace: readonly string[];
+}
+
+/** The JSON result (`--json`), as `jsonReport` writes it and `prestore report` and `merge` read it. */
+export interface JsonResult {
+  readonly engine: string;
+  readonly seed: string;
+  readonly shard?: string;
+  readonly cases: number;
+  readonly crashStates: number;
+  readonly distinctCrashStates: number;
+  readonly violations: readonly JsonViolation[];
+  readonly elapsedMs: number;
+  readonly ok: boolean;
+  readonly command: string;
+  readonly tool: 'prestore';
+  readonly version: string;
+  readonly engineName: string;
+  readonly engineArgs: string;
+  readonly violationsByRule: Record<RuleName, number>;
+  readonly parts: readonly { readonly kind: Part['kind']; readonly name: string; readonly file?: string; readonly runs?: number; readonly cases: number; readonly crashStates: number; readonly distinctCrashStates: number; readonly violations: number; readonly elapsedMs: number }[];
+  readonly coverage: readonly CoverageRow[];
+  /** How many shards `prestore merge` combined into this result. */
+  readonly shards?: number;
+}
+
+/** The machine-readable result: the documented fields first (engine … elapsedMs), then the detail. */
+export function jsonReport(report: RunReport): JsonResult {
   const t = totals(report);
   return {
     engine: report.engine,
@@ -237,20 +269,65 @@ export function junitReport(report: RunReport): string {
 
 // --- writing ------------------------------------------------------------------------------------
 
-/** Checks before a long run that a report file could be written: its directory exists. */
+/** What a path that exists but is no regular file is, in words. */
+function kindOf(s: Stats): string | undefined {
+  if (s.isFile()) return undefined;
+  if (s.isSymbolicLink()) return 'a symbolic link';
+  if (s.isDirectory()) return 'a directory';
+  if (s.isFIFO()) return 'a FIFO (named pipe)';
+  if (s.isCharacterDevice()) return 'a character device';
+  if (s.isBlockDevice()) return 'a block device';
+  return s.isSocket() ? 'a socket' : 'not a regular file';
+}
+
+/**
+ * Why `target` may not be replaced by a report, if it may not: it exists and is no regular file.
+ * A report is written beside it and renamed over it, which would replace a device, a pipe or a
+ * symbolic link (as root, `--json /dev/null` would replace the system's /dev/null).
+ */
+async function notRegular(target: string): Promise<string | undefined> {
+  const s = await lstat(target).catch(() => undefined);
+  const kind = s === undefined ? undefined : kindOf(s);
+  return kind === undefined ? undefined : `is ${kind}, not a regular file; reports replace only regular files (- writes to standard output)`;
+}
+
+/** Whether a file can be created in `dir`: the error saying why not, if it cannot. */
+export async function cannotCreateIn(dir: string): Promise<string | undefined> {
+  const probe = join(dir, `.prestore-probe.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await writeFile(probe, '', { flag: 'wx' });
+  } catch (e) {
+    return (e as Error).message;
+  }
+  await unlink(probe).catch(() => undefined);
+  return undefined;
+}
+
+/**
+ * Checks before a long run that a report file could be written: its directory exists and takes
+ * new files, and the name is free or a regular file.
+ */
 export async function checkReportTarget(flag: string, file: string | undefined, cwd: string): Promise<void> {
   if (file === undefined || file === '-') return;
   if (file === '') throw new UsageError(`--${flag} needs a file name (or - for standard output)`);
-  const dir = dirname(resolve(cwd, file));
+  const target = resolve(cwd, file);
+  const dir = dirname(target);
   const s = await stat(dir).catch(() => undefined);
   if (s === undefined || !s.isDirectory()) throw new UsageError(`--${flag} ${file}: the directory ${dir} does not exist`);
-  const target = await stat(resolve(cwd, file)).catch(() => undefined);
-  if (target?.isDirectory()) throw new UsageError(`--${flag} ${file}: is a directory`);
+  const refused = await notRegular(target);
+  if (refused !== undefined) throw new UsageError(`--${flag} ${file}: ${refused}`);
+  const cannot = await cannotCreateIn(dir);
+  if (cannot !== undefined) throw new UsageError(`--${flag} ${file}: cannot write in the directory ${dir}: ${cannot}`);
 }
 
-/** Writes `text` to `file` atomically: a temporary file in the same directory, then a rename. */
+/**
+ * Writes `text` to `file` atomically: a temporary file in the same directory, then a rename. A
+ * target that is no regular file (it may have become one during the run) is left as it is.
+ */
 export async function writeAtomically(file: string, text: string, cwd: string): Promise<void> {
   const target = resolve(cwd, file);
+  const refused = await notRegular(target);
+  if (refused !== undefined) throw new InputError(`cannot write ${file}: it ${refused}`);
   const temp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     await writeFile(temp, text, { flag: 'wx' });

@@ -63,9 +63,10 @@ describe('the first line of every report names the engine', () => {
 });
 
 describe("the README's CI recipe", () => {
-  it('names the engine in every campaign it runs', () => {
+  it('names the engine in every campaign it runs, as the example workflow does', () => {
     const readme = readFileSync(join(packageRoot(), 'README.md'), 'utf8');
-    const yaml = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).join('\n');
+    const workflow = readFileSync(join(packageRoot(), 'examples', 'github-actions.yml'), 'utf8');
+    const yaml = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).join('\n') + workflow;
     const campaigns = yaml.split('\n').filter((line) => /\bprestore (exhaust|explore|start)\b/.test(line));
     expect(campaigns.length).toBeGreaterThan(0);
     for (const line of campaigns) expect(line, line).toMatch(/--engine(-cmd)? (?!reference\b)\S/);

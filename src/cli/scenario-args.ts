@@ -1,6 +1,6 @@
 /**
  * Scenario arguments: a file, a directory of scenario files, or the name of a bundled scenario
- * (`prestore exhaust protected-restore`).
+ * (`prestore exhaust protected-restore`), which works from any directory.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
@@ -48,9 +48,10 @@ export async function scenarioArgs(args: readonly string[], cwd: string, bundled
       }
     }
     const known = await scenarioFilesIn(bundledDir).catch(() => [] as string[]);
-    throw new InputError(`${arg}: no such scenario file${known.length > 0 ? ` (nor a bundled scenario; those are ${known.map((k) => k.replace(/\.json$/, '')).join(', ')})` : ''}`);
+    throw new InputError(`${arg}: no such scenario file or directory${known.length > 0 ? ` (nor a bundled scenario; those are ${known.map((k) => k.replace(/\.json$/, '')).join(', ')}, and --bundled runs them all)` : ''}`);
   }
-  return out;
+  // A scenario named twice (a bundled one by name and again by --bundled) runs once.
+  return out.filter((a, i) => out.findIndex((b) => b.path === a.path) === i);
 }
 
 export async function loadScenarios(args: readonly ScenarioArg[], seams: Seams): Promise<{ scenario: Scenario; file: string }[]> {

@@ -11,7 +11,8 @@ import { exhaust } from '../harness/exhaust.js';
 import { explore } from '../harness/explore.js';
 import { replay, type ReplayOptions } from '../harness/replay.js';
 import type { Scenario, Violation } from '../harness/case.js';
-import { bundledScenariosDir, loadScenario } from '../harness/scenario-file.js';
+import { loadScenarioOrCounterexample } from '../harness/counterexample.js';
+import { bundledScenariosDir } from '../harness/scenario-file.js';
 
 export interface ReplayResult {
   readonly violations: readonly Violation[];
@@ -40,7 +41,7 @@ export interface EngineModules {
 export interface Seams {
   readonly harness: Harness;
   readonly engineModules: EngineModules;
-  /** Reads `path`, naming the file `name` in errors. */
+  /** Reads a scenario file (or a counterexample file, as the scenario of its workload) at `path`, naming it `name` in errors. */
   readonly loadScenario: (path: string, name?: string) => Promise<Scenario>;
   /** The directory of the bundled scenarios (`scenarios/` in the package). */
   readonly bundledScenarios: () => string;
@@ -75,7 +76,7 @@ export const realSeams: Seams = {
     stdio: () => ownModule('../protocol/stdio-engine.js', 'the stdio engine adapter'),
     file: (url) => import(url),
   },
-  loadScenario,
+  loadScenario: loadScenarioOrCounterexample,
   bundledScenarios: bundledScenariosDir,
   now: () => performance.now(),
   randomSeed: () => randomBytes(4).toString('hex'),

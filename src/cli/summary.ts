@@ -1,9 +1,11 @@
 /**
- * The report a person reads at the end of a run: each violation with its replay line on a line of
- * its own, a summary table (cases, crash states, violations per rule, time), and the coverage
- * table per scenario and cache mode.
+ * The report a person reads at the end of a run: each distinct failure once (./failures.ts), with
+ * its replay line on a line of its own, then the summary table (cases, crash states, violations
+ * per rule, time) and the coverage table per scenario and cache mode, last, where a terminal
+ * leaves them in view.
  */
 import { RULES, type Violation } from '../harness/case.js';
+import { distinctFailures } from './failures.js';
 import { headline, RULE_NUMBER, type RunReport, totals } from './report.js';
 
 export function formatMs(ms: number): string {
@@ -34,32 +36,18 @@ export function formatViolation(v: Violation, where?: string): string[] {
   return lines;
 }
 
-/** Violations printed per campaign; the JSON report has them all. */
-export const SHOWN_PER_PART = 5;
-
-/** The violations worth printing: the first of each rule, then the next ones in order. */
-export function violationsToShow(violations: readonly Violation[], limit = SHOWN_PER_PART): Violation[] {
-  const firsts = new Set<Violation>();
-  const rules = new Set<string>();
-  for (const v of violations) {
-    if (!rules.has(v.rule)) firsts.add(v);
-    rules.add(v.rule);
-  }
-  const picked = new Set([...firsts].slice(0, limit));
-  for (const v of violations) if (picked.size < limit) picked.add(v);
-  return violations.filter((v) => picked.has(v));
-}
-
 export function summaryLines(report: RunReport): string[] {
   const t = totals(report);
   const out: string[] = [headline(report), ''];
   const named = report.parts.length > 1 || report.command !== 'explore';
-  for (const p of report.parts) {
-    const shown = violationsToShow(p.result.violations);
-    for (const v of shown) out.push(...formatViolation(v, named ? p.name : undefined), '');
-    const hidden = p.result.violations.length - shown.length;
-    if (hidden > 0) out.push(`... and ${n(hidden)} more violation${hidden === 1 ? '' : 's'}${named ? ` in ${p.name}` : ''} (--json FILE lists every one)`, '');
+  for (const f of distinctFailures(report.parts.map((p) => ({ name: p.name, violations: p.result.violations })))) {
+    const where = named ? f.where.join(', ') : undefined;
+    out.push(...formatViolation(f.violation, where));
+    if (f.alsoSeen > 0) out.push(`  (${n(f.alsoSeen)} more crash state${f.alsoSeen === 1 ? '' : 's'}${where === undefined ? '' : ` in ${where}`} break${f.alsoSeen === 1 ? 's' : ''} rule ${RULE_NUMBER[f.violation.rule]} too; --json FILE lists every one)`);
+    out.push('');
   }
+  // Said again above the tables when failures came between, so the tables name their engine too.
+  if (out.length > 2) out.push(headline(report));
 
   if (report.parts.length > 1 || report.parts[0]?.kind === 'exhaust') {
     const rows: string[][] = [['', 'cases', 'crash states', 'distinct', 'violations', 'time']];

@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { integerFlag, modesFlag, shellQuote, shellSplit } from './args.js';
 import { UsageError } from './command.js';
 import { writeAtomically, xmlEscape } from './report.js';
-import { formatMs, violationsToShow } from './summary.js';
+import { distinctFailures } from './failures.js';
+import { formatMs } from './summary.js';
 
 describe('shell words', () => {
   it('quotes only what needs it', () => {
@@ -37,7 +38,8 @@ describe('flag values', () => {
     expect(integerFlag('runs', undefined, 100, 1, 10)).toBe(100);
     expect(integerFlag('runs', '7', 100, 1, 10)).toBe(7);
     expect(() => integerFlag('runs', '-1', 100, 1, 10)).toThrow(UsageError);
-    expect(() => integerFlag('runs', '1e3', 100, 1, 10)).toThrow('--runs "1e3": must be a whole number from 1 to 10');
+    expect(() => integerFlag('runs', '-1', 100, 0, 10)).toThrow('--runs "-1": must be a whole number from 0 to 10');
+    expect(() => integerFlag('runs', '1e3', 100, 1, 10)).toThrow('--runs "1e3": must be a positive whole number from 1 to 10');
     expect(() => integerFlag('runs', '11', 100, 1, 10)).toThrow('--runs 11: must be from 1 to 10');
   });
 
@@ -78,10 +80,17 @@ describe('summary', () => {
     expect(formatMs(125_000)).toBe('2 min 05 s');
   });
 
-  it('shows the first violation of each rule first', () => {
-    const v = (rule: 'progress' | 'reads-right', i: number) => ({ rule, message: String(i), trace: [], replay: '' });
-    const list = [v('progress', 0), v('progress', 1), v('progress', 2), v('reads-right', 3), v('progress', 4)];
-    expect(violationsToShow(list, 2).map((x) => x.message)).toEqual(['0', '3']);
-    expect(violationsToShow(list, 3).map((x) => x.message)).toEqual(['0', '1', '3']);
+  it('reports the first violation of each rule in each part once, naming every part that found it', () => {
+    const v = (rule: 'progress' | 'reads-right', i: number, token = `c1.X${i}`) => ({ rule, message: String(i), trace: [], replay: `prestore replay --engine e ${token}` });
+    const failures = distinctFailures([
+      { name: 'a', violations: [v('progress', 0), v('progress', 1), v('reads-right', 2, 'c1.SAME'), v('progress', 3)] },
+      { name: 'b', violations: [v('reads-right', 4, 'c1.SAME'), v('reads-right', 5)] },
+      { name: 'c', violations: [v('reads-right', 6)] },
+    ]);
+    expect(failures.map((f) => [f.violation.message, f.where, f.alsoSeen])).toEqual([
+      ['0', ['a'], 2],
+      ['2', ['a', 'b'], 1],
+      ['6', ['c'], 0],
+    ]);
   });
 });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../harness/scenario-file.js';
 import type { CommandIo } from './command.js';
-import { COMMANDS, runCli } from './dispatch.js';
+import { loadCommands, runCli } from './dispatch.js';
 import { WATCHED_COMMANDS } from './watched-cli.js';
 
 const root = packageRoot();
@@ -118,7 +118,7 @@ describe.concurrent('an in-process engine that ends or blocks the run gets exit 
   });
 });
 
-it('every command that takes an engine runs watched', () => {
-  const takingEngines = COMMANDS.filter((c) => c.help.includes('--engine-cmd')).map((c) => c.name);
+it('every command that takes an engine runs watched', async () => {
+  const takingEngines = (await loadCommands()).filter((c) => c.help.includes('--engine-cmd')).map((c) => c.name);
   expect([...WATCHED_COMMANDS].sort()).toEqual(takingEngines.sort());
 });

@@ -10,6 +10,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { CommandIo } from './command.js';
+import { failed } from './dispatch.js';
 import { CallBoard, endedMessage, hangMessage, watch, type WatchSlot } from './watchdog.js';
 import { workerFile } from './worker-file.js';
 
@@ -50,8 +51,8 @@ export function runWatched(argv: readonly string[], io: CommandIo): Promise<numb
   const command = argv[0] ?? '';
   return new Promise((resolve) => {
     let settled = false;
-    /** The first ending wins: `code`, or the code the promise gives (after writing its message). */
-    const end = (code: number | Promise<number>, message?: string) => {
+    /** The first ending wins. */
+    const end = (code: number, message?: string) => {
       if (settled) return;
       settled = true;
       stop();
@@ -66,7 +67,7 @@ export function runWatched(argv: readonly string[], io: CommandIo): Promise<numb
       else end(m.code);
     });
     // An error the thread did not catch is prestore's (the command line catches every other).
-    worker.on('error', (e) => end(import('./dispatch.js').then(({ failed }) => failed(e, command, io))));
+    worker.on('error', (e) => end(failed(e, command, io)));
     worker.on('exit', (code) => end(2, endedMessage(board.read(0), code)));
   });
 }

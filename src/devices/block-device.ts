@@ -1,7 +1,7 @@
 /**
  * The block device every part of the product speaks: the engine issues I/O on it, the backends
  * store it, the fault layer wraps it. Offsets and lengths are bytes and must be whole sectors:
- * a real disk has no smaller atomic unit, and the crash model (SPEC section 3) is defined per sector.
+ * a real disk has no smaller atomic unit, and the crash model (docs/fault-model.md) is defined per sector.
  */
 import { InputError } from '../errors.js';
 

@@ -1,5 +1,5 @@
 /**
- * The block devices and the fault model (SPEC section 3), run as one suite against every backend:
+ * The block devices and the fault model (docs/fault-model.md), run as one suite against every backend:
  * memory, a file on memfs, and a real file in the OS temp directory.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,7 +23,8 @@ import {
   type SurvivalChoice,
   survivingWrites,
 } from './fault-layer.js';
-import { FileDevice, type FileSystemLike, localFs, memoryFs } from './file-device.js';
+import { FileDevice, type FileSystemLike, localFs } from './file-device.js';
+import { memoryFs } from './memfs.js';
 import { MemoryDevice } from './memory-device.js';
 import { digest, seededRng } from './rng.js';
 

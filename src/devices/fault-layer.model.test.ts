@@ -17,7 +17,8 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BlockDevice } from './block-device.js';
 import { CACHE_MODES, type CacheMode, CrashError, type DeviceName, EioError, FaultLayer, type FaultPlan } from './fault-layer.js';
-import { FileDevice, type FileSystemLike, localFs, memoryFs } from './file-device.js';
+import { FileDevice, type FileSystemLike, localFs } from './file-device.js';
+import { memoryFs } from './memfs.js';
 import { MemoryDevice } from './memory-device.js';
 
 const SS = 512;

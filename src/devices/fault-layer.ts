@@ -1,5 +1,5 @@
 /**
- * The fault model (SPEC section 3), whole, in one file.
+ * The fault model (docs/fault-model.md), whole, in one file.
  *
  * A `FaultLayer` wraps the backends of one run (source, clone, metadata) and hands the engine
  * `BlockDevice`s that behave like disks with volatile write caches. Its options:

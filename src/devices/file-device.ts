@@ -1,5 +1,4 @@
 import * as nodeFs from 'node:fs/promises';
-import { Volume } from 'memfs';
 import { type BlockDevice, checkDeviceShape, checkIo, type WriteOptions } from './block-device.js';
 
 /** The slice of a promise-based file system the file backend needs: node's and memfs's both fit. */
@@ -90,8 +89,3 @@ export class FileDevice implements BlockDevice {
 
 /** The local file system, for real image files. */
 export const localFs: FileSystemLike = nodeFs as unknown as FileSystemLike;
-
-/** A fresh in-memory file system (memfs), for file-backed simulated disks. */
-export function memoryFs(): FileSystemLike {
-  return new Volume().promises as unknown as FileSystemLike;
-}

@@ -1,7 +1,8 @@
 /**
- * The engine contract (SPEC section 4): what a restore engine implements, ours or a vendor's.
- * The harness reaches an engine through these types only, so a vendor engine plugs in where the
- * reference engine does. `inspect()` is the one optional, white-box window.
+ * The engine contract: what a restore engine implements, ours or a vendor's. The harness reaches
+ * an engine through these types only, so a vendor engine plugs in where the reference engine does.
+ * `inspect()` is the one optional, white-box window. What each call must guarantee, in full:
+ * docs/contract.md; the disks it runs on: docs/fault-model.md; the checks: docs/oracle.md.
  */
 import type { BlockDevice } from '../devices/block-device.js';
 import { InputError } from '../errors.js';
@@ -30,9 +31,12 @@ export type EngineStatus =
   | { readonly state: 'restoring'; readonly protect: boolean; readonly extentsRemaining: number };
 
 export interface StepResult {
-  /** Extents still to copy after this step; 0 once the restore has completed. */
+  /**
+   * Extents still to copy after this step; 0 once the restore has completed. Informational: a
+   * step may return 0 with `done: false` (the next one commits completion). docs/contract.md#step
+   */
   readonly remaining: number;
-  /** True once the restore has completed and the pair is fractured again. */
+  /** True once the restore has completed and the pair is fractured again: the harness stops stepping. */
   readonly done: boolean;
 }
 
@@ -44,21 +48,33 @@ export interface EngineMaps {
   readonly protected: readonly boolean[];
 }
 
-/** An open engine. Every call is async and may reject with a device error; none may corrupt state. */
+/**
+ * An open engine. Every call is async and may reject with a device error; none may corrupt
+ * state. Offsets and lengths are bytes, whole sectors. docs/contract.md#the-engine
+ */
 export interface RestoreEngine {
+  /** Always. During a restore, clone data wherever the host has not written, copied or not. */
   readSource(offset: number, length: number): Promise<Uint8Array>;
+  /** Always. Acknowledged: later reads see it; durable after the next `flushSource`. */
   writeSource(offset: number, data: Uint8Array): Promise<void>;
+  /** Always. Every acknowledged source write durable (unprotected restore: the clone's mirror too). */
   flushSource(): Promise<void>;
-  /** Fractured only; during a restore these reject with CloneBusyError. */
+  /** Fractured; during a restore reject with CloneBusyError (or return the clone's data). */
   readClone(offset: number, length: number): Promise<Uint8Array>;
+  /** Fractured only; during a restore it must reject with CloneBusyError. */
   writeClone(offset: number, data: Uint8Array): Promise<void>;
+  /** Fractured; during a restore reject with CloneBusyError (or succeed). */
   flushClone(): Promise<void>;
-  /** Durable on return: a later crash resumes the restore, never rolls it back. */
+  /**
+   * Fractured only. Durable on return: a later crash resumes the restore, never rolls it back.
+   * `protect: false` mirrors host source writes to the clone, and the pair ends equal.
+   * docs/contract.md#what-protect-false-means
+   */
   startRestore(options: { readonly protect: boolean }): Promise<void>;
-  /** One unit of background copying. */
+  /** One unit of background copying; never called while fractured. docs/contract.md#step */
   step(): Promise<StepResult>;
   status(): Promise<EngineStatus>;
-  /** Optional white-box view of the persistent maps, for rules 4 and 5. */
+  /** Optional white-box view of the persistent maps, for rules 4 and 5 (docs/oracle.md). */
   inspect?(): Promise<EngineMaps>;
   /**
    * Optional: the harness is done with this instance (it crashed, or the run ended). An
@@ -77,7 +93,11 @@ export interface EngineFactory {
    * any fault is injected; `'none'` is only passed when source and clone are byte-identical.
    */
   format(devices: RestoreDevices, geometry: Geometry, delta: InitialDelta): Promise<void>;
-  /** Opens a formatted device set. This is recovery: a restore in progress resumes. */
+  /**
+   * Opens a formatted device set. This is recovery: a restore in progress resumes. When a
+   * metadata read fails, reject and write nothing; untrusted metadata: MetadataError.
+   * docs/contract.md#what-open-must-do
+   */
   open(devices: RestoreDevices, geometry: Geometry): Promise<RestoreEngine>;
 }
 

@@ -59,14 +59,57 @@ export interface CoverageRow {
   readonly sampledPoints: number;
   /** Second crashes checked during recoveries (depth 2). */
   readonly secondCrashStates: number;
+  /** The same counts I/O point by I/O point (absent from results written before they were kept). */
+  readonly points?: PointCoverage;
+}
+
+/** Coverage of one scenario and cache mode per I/O point: each array is indexed by the point. */
+export interface PointCoverage {
+  /** Crash states at the point, and how many of them were checked (the others recover as one checked). */
+  readonly crashStates: readonly number[];
+  readonly distinct: readonly number[];
+  /** Violations found by crashing at the point (before shrinking moved any of them). */
+  readonly violations: readonly number[];
+  /** 1 where the point had too many survival subsets to enumerate and a seeded sample was checked. */
+  readonly sampled: readonly number[];
+}
+
+/**
+ * Two coverage rows of one scenario and mode from the shards of one run, as one run counts them:
+ * each shard checks its own crash states, while every shard knows which points were sampled.
+ */
+export function mergeCoverageRows(a: CoverageRow, b: CoverageRow): CoverageRow {
+  const add = (x: readonly number[], y: readonly number[]) => x.map((v, i) => v + (y[i] ?? 0));
+  const points =
+    a.points === undefined || b.points === undefined
+      ? undefined
+      : { crashStates: add(a.points.crashStates, b.points.crashStates), distinct: add(a.points.distinct, b.points.distinct), violations: add(a.points.violations, b.points.violations), sampled: a.points.sampled.map((v, i) => Math.max(v, b.points!.sampled[i] ?? 0)) };
+  const { points: _, ...row } = a;
+  return {
+    ...row,
+    crashStates: a.crashStates + b.crashStates,
+    distinctCrashStates: a.distinctCrashStates + b.distinctCrashStates,
+    secondCrashStates: a.secondCrashStates + b.secondCrashStates,
+    ...(points === undefined ? {} : { points }),
+  };
 }
 
 export interface CampaignResult {
+  /** The engine factory's name. */
   readonly engine: string;
   readonly seed: string;
+  /**
+   * Cases run to find what was found, shrinking left out. explore: the random cases drawn and run
+   * (all `runs` of them when every check held; up to and including the first failing one when
+   * not, since exploring stops there). exhaust: the scenario's recorded run, one per distinct
+   * crash state, and at depth 2 one per second crash.
+   */
   readonly cases: number;
+  /** Crash-and-recover cycles checked in those cases (shrinking left out, as for `cases`). */
   readonly crashStates: number;
+  /** exhaust: crash states whose images differ from every other's at the same point; explore: = crashStates. */
   readonly distinctCrashStates: number;
+  /** explore: the one failure, shrunk; exhaust: every crash state that failed, the first of each rule shrunk. */
   readonly violations: readonly Violation[];
   readonly violationsByRule: Readonly<Record<RuleName, number>>;
   readonly coverage: readonly CoverageRow[];

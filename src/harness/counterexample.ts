@@ -13,18 +13,18 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { InputError } from '../errors.js';
-import type { EioFault, SurvivalChoice } from '../devices/fault-layer.js';
+import { CACHE_MODES, type EioFault, type SurvivalChoice } from '../devices/fault-layer.js';
 import { type EngineFactory, extentCount, type Geometry } from '../engine/contract.js';
-import type { Case, CrashPlan, HostOp, InitialState, RuleName, Violation } from './case.js';
+import type { Case, CrashPlan, HostOp, InitialState, RuleName, Scenario, Violation } from './case.js';
 import { assertDeterministic, traceParting } from './determinism.js';
 import { guardEngine } from './engine-guard.js';
 import type { ReplayOptions } from './replay.js';
 import { decodeCase } from './replay-line.js';
 import { runCase } from './run-case.js';
-import { bundledScenariosDir, parseJson, schemaErrors } from './scenario-file.js';
+import { bundledScenariosDir, loadScenario, parseJson, schemaErrors } from './scenario-file.js';
 import { initialImages } from './sector-data.js';
 import { crashesInWords } from './shrink-crash.js';
 
@@ -228,6 +228,43 @@ function choiceErrors(choice: SurvivalChoice, field: string): string[] {
     seen.set(s.point, i);
   });
   return problems;
+}
+
+// --- as a scenario -------------------------------------------------------------------------------
+
+/**
+ * A counterexample's workload as a scenario, for `exhaust`. The crashes, survivors and I/O errors
+ * the file records name I/O points of the engine that failed; once that engine changes they name
+ * other operations, so they are left out and the workload is crashed at every I/O point of the
+ * engine as it is now, in every cache mode: wherever the crash the file was saved for has moved,
+ * it is among them.
+ */
+export function scenarioOf(file: CounterexampleFile, name: string): Scenario {
+  return {
+    name,
+    description: `the workload of a counterexample that broke rule ${file.rule}: ${file.message}`,
+    geometry: file.geometry,
+    initial: { differ: file.initial.differ, delta: file.initial.delta },
+    workload: file.workload.map((op): HostOp => (op.op === 'powerLoss' ? { op: 'powerLoss', mode: op.mode } : op)),
+    modes: CACHE_MODES,
+    depth: 1,
+  };
+}
+
+/** Whether JSON text is a counterexample file (by its `format`), without judging it further. */
+function isCounterexample(text: string): boolean {
+  try {
+    return (JSON.parse(text) as { format?: unknown } | null)?.format === COUNTEREXAMPLE_FORMAT;
+  } catch {
+    return false;
+  }
+}
+
+/** What `exhaust` reads: a scenario file, or a counterexample file as the scenario of its workload. */
+export async function loadScenarioOrCounterexample(path: string, name: string = path): Promise<Scenario> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text !== undefined && isCounterexample(text)) return scenarioOf(parseCounterexample(text, name).file, basename(name).replace(/\.json$/, ''));
+  return loadScenario(path, name);
 }
 
 // --- replaying -----------------------------------------------------------------------------------

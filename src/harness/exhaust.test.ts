@@ -29,3 +29,22 @@ describe('exhaust at linear cost', () => {
     });
   }
 });
+
+describe('coverage per I/O point', () => {
+  it('adds up to each row: crash states, distinct ones, violations and sampled points', { timeout: 60_000 }, async () => {
+    const scenario = await loadScenario(join(bundledScenariosDir(), 'protected-restore.json'), 'protected-restore');
+    const engine = mutants.find((m) => m.name === 'clear-before-durable')!.factory;
+    const result = await exhaust(engine, scenario, { seed: 'points', crashShrinkAttempts: 0 });
+    const sum = (xs: readonly number[] | undefined) => (xs ?? []).reduce((t, x) => t + x, 0);
+    for (const row of result.coverage) {
+      expect(row.points?.crashStates).toHaveLength(row.ioPoints);
+      expect(sum(row.points?.crashStates), row.mode).toBe(row.crashStates);
+      expect(sum(row.points?.distinct), row.mode).toBe(row.distinctCrashStates);
+      expect(sum(row.points?.sampled), row.mode).toBe(row.sampledPoints);
+    }
+    expect(sum(result.coverage.flatMap((r) => r.points?.violations ?? []))).toBe(result.violations.length);
+    // The sums are only worth checking if something was sampled and something failed.
+    expect(result.coverage.some((r) => r.sampledPoints > 0)).toBe(true);
+    expect(result.violations.length).toBeGreaterThan(0);
+  });
+});

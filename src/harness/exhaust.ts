@@ -57,9 +57,10 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
     options.rerunPrefix === true ? {} : { resume: { events: recorded.events, trace: recorded.trace, point: state.point, ...state.at } };
   const violations: Violation[] = ownsShared(options.shard) ? [...recorded.violations] : [];
   const rng = seededRng(`${options.seed}/exhaust/${scenario.name}`);
-  const { states, enumerated } = await crashStatesOf(engine, base, recorded, modes, rng);
+  const { states, sampled } = await crashStatesOf(engine, base, recorded, modes, rng);
 
-  const rows = new Map<CacheMode, { crashStates: number; distinct: number; second: number }>(modes.map((m) => [m, { crashStates: 0, distinct: 0, second: 0 }]));
+  const zeros = () => new Array<number>(recorded.armedEnd).fill(0);
+  const rows = new Map(modes.map((m) => [m, { crashStates: 0, distinct: 0, second: 0, at: { crashStates: zeros(), distinct: zeros(), violations: zeros() } }]));
   const seen = new Set<string>();
   // Shards split the distinct crash states, in order of first appearance; the dedup stays global.
   const distinctIndex = new Map<string, number>();
@@ -75,15 +76,18 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
     const row = rows.get(state.mode)!;
     crashStates++;
     row.crashStates++;
+    row.at.crashStates[state.point]!++;
     options.onProgress?.({ done: ++done, total: mine.length, crashStates, violations: violations.length });
     if (seen.has(state.key)) continue;
     seen.add(state.key);
     distinctCrashStates++;
     row.distinct++;
+    row.at.distinct[state.point]!++;
     const c: Case = { ...base, workload: base.workload.slice(0, state.ops), crashes: [{ point: state.point, mode: state.mode, choice: state.choice }] };
     const run = await runCase(engine, c, { ...runOptions, ...from(state) });
     cases++;
     violations.push(...run.violations);
+    row.at.violations[state.point]! += run.violations.length;
     if (depth === 2 && run.violations.length === 0) {
       for (const second of secondCrashes(c, run, modes)) {
         if (stop()) break;
@@ -92,20 +96,28 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
         crashStates += again.crashStates - 1;
         rows.get(second.crashes[1]!.mode)!.second++;
         violations.push(...again.violations);
+        // A second crash's violation is counted where the first crash put the run.
+        row.at.violations[state.point]! += again.violations.length;
       }
     }
   }
   violations.splice(0, violations.length, ...(await shrinkFirstOfEachRule(engine, inCrashOrder(violations), { maxAttempts: options.crashShrinkAttempts })));
-  const coverage: CoverageRow[] = modes.map((mode) => ({
-    scenario: scenario.name,
-    mode,
-    ioPoints: recorded.armedEnd,
-    crashStates: rows.get(mode)!.crashStates,
-    distinctCrashStates: rows.get(mode)!.distinct,
-    enumeratedPoints: enumerated.get(mode)!.exhaustive,
-    sampledPoints: enumerated.get(mode)!.sampled,
-    secondCrashStates: rows.get(mode)!.second,
-  }));
+  const coverage: CoverageRow[] = modes.map((mode) => {
+    const row = rows.get(mode)!;
+    const sampledAt = sampled.get(mode)!;
+    const sampledPoints = sampledAt.reduce((t, s) => t + s, 0);
+    return {
+      scenario: scenario.name,
+      mode,
+      ioPoints: recorded.armedEnd,
+      crashStates: row.crashStates,
+      distinctCrashStates: row.distinct,
+      enumeratedPoints: recorded.armedEnd - sampledPoints,
+      sampledPoints,
+      secondCrashStates: row.second,
+      points: { ...row.at, sampled: sampledAt },
+    };
+  });
   return { engine: engine.name, seed: options.seed, cases, crashStates, distinctCrashStates, violations, violationsByRule: countByRule(violations), coverage };
 }
 
@@ -119,7 +131,8 @@ async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRu
   const durable: Record<DeviceName, Uint8Array> = { source: devices.source.bytes, clone: devices.clone.bytes, meta: devices.meta.bytes };
   let cached: CachedWrite[] = [];
   const states: CrashState[] = [];
-  const enumerated = new Map(modes.map((m) => [m, { exhaustive: 0, sampled: 0 }]));
+  // Per mode and I/O point: 1 where the survival subsets were too many and a sample was drawn.
+  const sampled = new Map(modes.map((m) => [m, new Array<number>(recorded.armedEnd).fill(0)]));
   const trace = recorded.trace;
   // Power losses the workload asks for happen between I/Os, where their operation begins.
   const losses = base.workload.flatMap((op, i) => (op.op === 'powerLoss' && op.choice !== undefined ? [{ at: recorded.opStarts[i]!, choice: op.choice }] : []));
@@ -142,11 +155,11 @@ async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRu
     const ops = recorded.opStarts.filter((start) => start <= point).length;
     for (const mode of modes) {
       const { choices, exhaustive } = enumerateCrashStates(pending, mode, sectorSize, rng);
-      enumerated.get(mode)![exhaustive ? 'exhaustive' : 'sampled']++;
+      if (!exhaustive) sampled.get(mode)![point] = 1;
       for (const choice of choices) states.push({ point, mode, choice, ops: Math.min(ops, base.workload.length), key: `${ops}:${imageHash(durable, pending, choice, sectorSize)}`, at });
     }
   }
-  return { states, enumerated };
+  return { states, sampled };
 }
 
 /** Plays one recorded I/O onto the durable images and the cache, as the fault layer did. */

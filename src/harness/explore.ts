@@ -5,10 +5,11 @@
  */
 import fc from 'fast-check';
 import type { EngineFactory } from '../engine/contract.js';
+import { EngineMisbehaviourError } from '../errors.js';
 import { caseArb } from './arbitraries.js';
-import { guardEngine } from './engine-guard.js';
 import { type CampaignOptions, type CampaignResult, checkCampaignOptions, countByRule } from './campaign.js';
-import type { Violation } from './case.js';
+import type { Case, Violation } from './case.js';
+import { guardEngine } from './engine-guard.js';
 import { runCase } from './run-case.js';
 import { shrinkCrash } from './shrink-crash.js';
 import { owns } from './shard.js';
@@ -20,6 +21,31 @@ export function numericSeed(seed: string): number {
   return h | 0;
 }
 
+/**
+ * Runs one case, unless the engine already broke the contract: then no case runs again. fast-check
+ * would shrink the case that threw, running the engine again and again (each hang costing its
+ * timeout), and no verdict can come of an engine that broke the contract.
+ */
+function caseRunner(engine: EngineFactory, options: CampaignOptions) {
+  let misbehaved: EngineMisbehaviourError | undefined;
+  return {
+    async run(c: Case) {
+      if (misbehaved !== undefined) return undefined;
+      try {
+        return await runCase(engine, c, { seed: options.seed, engineArgs: options.engineArgs });
+      } catch (e) {
+        if (!(e instanceof EngineMisbehaviourError)) throw e;
+        misbehaved = e;
+        return undefined;
+      }
+    },
+    /** Throws how the engine broke the contract, if it did. */
+    check(): void {
+      if (misbehaved !== undefined) throw misbehaved;
+    },
+  };
+}
+
 export async function explore(untrusted: EngineFactory, options: CampaignOptions): Promise<CampaignResult> {
   checkCampaignOptions('explore', options);
   const engine = guardEngine(untrusted, options);
@@ -28,13 +54,19 @@ export async function explore(untrusted: EngineFactory, options: CampaignOptions
   let crashStates = 0;
   let found: Violation | undefined;
   let drawn = 0;
+  const runner = caseRunner(engine, options);
   const details = await fc.check(
     fc.asyncProperty(caseArb, async (c) => {
       // Another shard's run passes untried; once a run of this shard fails, its shrinking is ours.
       if (found === undefined && !owns(options.shard, drawn++)) return true;
-      const result = await runCase(engine, c, { seed: options.seed, engineArgs: options.engineArgs });
-      cases++;
-      crashStates += result.crashStates;
+      // Once a run failed, every later call is fast-check shrinking it: not a case of the campaign.
+      const shrinking = found !== undefined;
+      const result = await runner.run(c);
+      if (result === undefined) return true;
+      if (!shrinking) {
+        cases++;
+        crashStates += result.crashStates;
+      }
       const total = options.shard === undefined ? runs : Math.ceil((runs - options.shard.index + 1) / options.shard.count);
       if (cases <= total) options.onProgress?.({ done: Math.min(cases, total), total, crashStates, violations: found ? 1 : 0 });
       const v = result.violations[0];
@@ -45,6 +77,7 @@ export async function explore(untrusted: EngineFactory, options: CampaignOptions
     // From a run index: fast-check's replay path, which runs that case and shrinks from it.
     { seed: numericSeed(options.seed), numRuns: runs, ...(options.fromRun === undefined ? {} : { path: String(options.fromRun) }) },
   );
+  runner.check();
   // A failure without a violation is the harness or the engine module throwing: never a pass.
   if (details.failed && found === undefined) throw details.errorInstance;
   const violations = details.failed && found !== undefined ? [await shrinkCrash(engine, found, { maxAttempts: options.crashShrinkAttempts })] : [];

@@ -281,6 +281,7 @@ class CaseRunner {
 
   /** After recovery: decide an interrupted start, then read everything back through the engine. */
   private async afterRecovery(): Promise<void> {
+    this.note('check: the engine\'s status, then every sector read back through the engine');
     const status = await this.must('status after recovery', () => this.engine!.status());
     let rule: Finding['rule'] = 'reads-right';
     if (this.pendingStart !== undefined) {
@@ -514,6 +515,7 @@ class CaseRunner {
 
   private async finish(): Promise<void> {
     if (this.phase === 'fractured' && this.restoresStarted === 0) await this.startRestore(true);
+    if (this.phase === 'restoring') this.note('the workload is over: the copier steps until the restore completes');
     await this.runToCompletion();
     this.armedEnd = this.layer.nextPoint;
     this.layer.disarm();
@@ -549,6 +551,8 @@ class CaseRunner {
     while (this.phase === 'restoring') {
       if (steps++ >= bound) throw new Stop(noProgress(bound, remaining)[0]!);
       const before = this.crashStates;
+      // Noted like a workload's step, so a transcript (and the HTML report) shows where recovery ends.
+      this.note('engine: step');
       const out = await this.call(() => this.engine!.step());
       if (out.ok) {
         remaining = out.value.remaining;

@@ -7,13 +7,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { InputError } from '../errors.js';
 import { CACHE_MODES, type CacheMode } from '../devices/fault-layer.js';
 import { extentCount, type Geometry } from '../engine/contract.js';
 import type { HostOp, InitialState, Scenario, Volume } from './case.js';
+import { bundledScenariosDir } from './package-root.js';
+
+export { bundledScenariosDir, packageRoot } from './package-root.js';
 
 /** The file as written: byte units, optional fields still optional. */
 export interface ScenarioFile {
@@ -35,27 +37,6 @@ export type FileOp =
   | { readonly op: 'powerLoss'; readonly mode?: CacheMode };
 
 const DEFAULT_SECTOR_SIZE = 512;
-
-/** The package's root: the nearest directory above this module holding our package.json. */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string };
-      if (pkg.name === 'protected-restore') return dir;
-    } catch {
-      // not here: keep climbing
-    }
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the protected-restore package root above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-}
-
-/** Where the bundled scenario files and their schema live. */
-export function bundledScenariosDir(): string {
-  return join(packageRoot(), 'scenarios');
-}
 
 export function schemaPath(): string {
   return join(bundledScenariosDir(), 'scenario.schema.json');

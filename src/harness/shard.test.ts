@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { referenceEngine } from '../engine/reference/index.js';
 import { mutants } from '../mutants/catalogue.js';
+import { mergeCoverageRows } from './campaign.js';
 import { exhaust } from './exhaust.js';
 import { explore, mergeScans, scanShard } from './explore.js';
 import { bundledScenariosDir, loadScenario } from './scenario-file.js';
@@ -35,6 +36,7 @@ describe('--shard i/n', () => {
       expect(sum((r) => r.distinctCrashStates)).toBe(whole.distinctCrashStates);
       expect(parts.flatMap((r) => r.violations.map((v) => v.replay)).sort()).toEqual(whole.violations.map((v) => v.replay).sort());
       expect(parts.every((r) => r.distinctCrashStates > 0)).toBe(true);
+      expect(whole.coverage.map((row) => parts.map((p) => p.coverage.find((r) => r.mode === row.mode)!).reduce(mergeCoverageRows))).toEqual(whole.coverage);
       if (factory === engine) expect(whole.violations.length).toBeGreaterThan(1);
     }
   });

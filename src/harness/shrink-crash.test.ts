@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SurvivalChoice } from '../devices/fault-layer.js';
 import { mutants } from '../mutants/catalogue.js';
-import type { Case, Violation } from './case.js';
+import type { Case, HostOp, Violation } from './case.js';
 import { exhaust } from './exhaust.js';
 import { explore } from './explore.js';
 import { decodeCase } from './replay-line.js';
@@ -123,6 +123,21 @@ describe('shrinking the crash', () => {
     const base: Case = { geometry: { volumeSize: 9216, sectorSize: 512, extentSectors: 3 }, initial: { differ: [0], delta: 'exact' }, workload: [{ op: 'startRestore', protect: false }], crashes: [{ point: 10, mode: 'drop' }], eio: [] };
     const late = await runCase(engine, base, { seed: 'late', engineArgs });
     const s = (await crashShrink(engine, late.violations[0]!))!;
+    expect(s.after).toEqual(['crash at I/O point 7: subset: write at meta@7 (in flight) survived, source@6 was lost']);
+  });
+
+  it('drops operations that change nothing: repeated writes, a power loss with nothing cached, a read', async () => {
+    // The case of the test above, behind operations that play no part in the failure.
+    const base: Case = { geometry: { volumeSize: 9216, sectorSize: 512, extentSectors: 3 }, initial: { differ: [0], delta: 'exact' }, workload: [{ op: 'startRestore', protect: false }], crashes: [], eio: [] };
+    const write: HostOp = { op: 'write', volume: 'source', sector: 0, sectors: 1, pattern: 3 };
+    const padded: Case = { ...base, workload: [write, write, write, write, { op: 'powerLoss', mode: 'drop' }, { op: 'read', volume: 'source', sector: 0, sectors: 2 }, ...base.workload] };
+    // The crash at the tenth I/O point of the restore's start, as in the test above.
+    const [plain, long] = [await runCase(engine, base, { seed: 's', engineArgs }), await runCase(engine, padded, { seed: 's', engineArgs })];
+    const point = long.opStarts[6]! + 10 - plain.opStarts[0]!;
+    const late = await runCase(engine, { ...padded, crashes: [{ point, mode: 'drop' }] }, { seed: 's', engineArgs });
+    expect(late.violations[0]?.rule).toBe('reads-right');
+    const s = (await crashShrink(engine, late.violations[0]!))!;
+    expect(s.case.workload).toEqual([{ op: 'startRestore', protect: false }]);
     expect(s.after).toEqual(['crash at I/O point 7: subset: write at meta@7 (in flight) survived, source@6 was lost']);
   });
 

@@ -8,6 +8,9 @@
  *   1. fewer crashes: what never ran goes first (crash plans that never fired, which only make
  *      a case depend on the seed, and operations after the one that failed), then each crash
  *      that did fire, if the rule still fails without it;
+ *   1b. fewer operations: each host operation, last first, if the rule still fails without it
+ *      (a write repeated with the same data, a power loss with nothing cached, a read that
+ *      checks nothing new), the crashes after it moved back by the I/O points it took;
  *   2. the earliest crash point: for each crash, every earlier I/O point, first with nothing
  *      cached surviving, then with only the write in flight there, then with the survivors it
  *      had that were already issued there;
@@ -119,6 +122,27 @@ function relabel(choice: { readonly survivors: SurvivalChoice['survivors'] }): S
   return { mode, survivors: choice.survivors };
 }
 
+/**
+ * The case without workload operation `index`, whose I/O took the points from `opStarts[index]`
+ * up to the next operation's start: crashes and I/O errors after it move back by that many
+ * points, survivors written inside it are gone. Undefined when a crash fired inside it (that
+ * crash is what the operation is for).
+ */
+function withoutOp(c: Case, index: number, opStarts: readonly number[]): Case | undefined {
+  const from = opStarts[index]!;
+  const to = opStarts[index + 1]!;
+  if (c.crashes.some((p) => p.point >= from && p.point < to)) return undefined;
+  const moved = (point: number) => (point >= to ? point - (to - from) : point);
+  const inside = (point: number) => point >= from && point < to;
+  const choice = (ch: SurvivalChoice): SurvivalChoice => ({ mode: ch.mode, survivors: ch.survivors.filter((s) => !inside(s.point)).map((s) => ({ ...s, point: moved(s.point) })) });
+  return {
+    ...c,
+    workload: c.workload.filter((_, i) => i !== index).map((op): HostOp => (op.op === 'powerLoss' && op.choice !== undefined ? { ...op, choice: choice(op.choice) } : op)),
+    crashes: c.crashes.map((p) => ({ ...p, point: moved(p.point), ...(p.choice === undefined ? {} : { choice: choice(p.choice) }) })),
+    eio: c.eio.filter((f) => !inside(f.point)).map((f) => ({ ...f, point: moved(f.point) })),
+  };
+}
+
 function firedPoints(run: CaseRun): Set<number> {
   return new Set(run.trace.filter((e) => e.outcome === 'crash').map((e) => e.point));
 }
@@ -168,6 +192,13 @@ export async function crashShrink(engine: EngineFactory, violation: Violation, o
   for (let i = current.crashes.length - 1; i >= 0; i--) {
     if (attempts >= maxAttempts) break;
     await attempt({ ...current, crashes: current.crashes.filter((_, k) => k !== i) });
+  }
+
+  // 1b. Fewer operations: what a reader must follow, one operation at a time, last first (taking
+  // one out leaves the I/O points of those before it where they were).
+  for (let i = currentRun.opStarts.length - 2; i >= 0 && attempts < maxAttempts; i--) {
+    const candidate = withoutOp(current, i, currentRun.opStarts);
+    if (candidate !== undefined) await attempt(candidate);
   }
 
   // 2. The earliest crash point, plan by plan in the order they fire.

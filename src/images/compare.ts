@@ -1,7 +1,8 @@
 /**
- * `init --compare`: the delta map from the images themselves. Both are read in large chunks
- * (two fixed buffers each, whatever the image or extent size), and an extent's bit is set when
- * any byte of it differs, so the map is exact, never under-approximate.
+ * Both images compared byte for byte: `init --compare` takes the delta map from it, `verify` the
+ * verdict. Both are read in large chunks (two fixed buffers each, whatever the image or extent
+ * size), and an extent's bit is set when any byte of it differs, so the map is exact, never
+ * under-approximate.
  */
 import { type FileHandle, open } from 'node:fs/promises';
 import { extentBytes, extentCount, type Geometry } from '../engine/contract.js';
@@ -17,11 +18,19 @@ async function readFully(handle: FileHandle, buffer: Buffer, length: number, pos
   }
 }
 
-/** One boolean per extent: true where the two images differ. `onProgress` hears bytes compared. */
-export async function compareImages(sourcePath: string, clonePath: string, geometry: Geometry, onProgress?: (done: number) => void): Promise<boolean[]> {
+export interface Comparison {
+  /** One boolean per extent: true where the two images differ. */
+  readonly delta: boolean[];
+  /** The offset of the first byte that differs; undefined when the images are equal. */
+  readonly firstDifference: number | undefined;
+}
+
+/** `onProgress` hears bytes compared. */
+export async function compareImages(sourcePath: string, clonePath: string, geometry: Geometry, onProgress?: (done: number) => void): Promise<Comparison> {
   const size = geometry.volumeSize;
   const per = extentBytes(geometry);
   const delta = new Array<boolean>(extentCount(geometry)).fill(false);
+  let firstDifference: number | undefined;
   const [src, cln] = await Promise.all([open(sourcePath, 'r'), open(clonePath, 'r')]);
   try {
     // Double-buffered: the next chunk is read while this one is compared.
@@ -43,7 +52,13 @@ export async function compareImages(sourcePath: string, clonePath: string, geome
           if (delta[e]) continue;
           const from = Math.max(e * per, offset) - offset;
           const to = Math.min((e + 1) * per, offset + length) - offset;
-          if (a.compare(b, from, to, from, to) !== 0) delta[e] = true;
+          if (a.compare(b, from, to, from, to) === 0) continue;
+          delta[e] = true;
+          if (firstDifference === undefined) {
+            let at = from;
+            while (a[at] === b[at]) at++;
+            firstDifference = offset + at;
+          }
         }
       }
       onProgress?.(offset + length);
@@ -51,5 +66,5 @@ export async function compareImages(sourcePath: string, clonePath: string, geome
   } finally {
     await Promise.all([src.close(), cln.close()]);
   }
-  return delta;
+  return { delta, firstDifference };
 }

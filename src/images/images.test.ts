@@ -1,10 +1,10 @@
 /**
- * The image commands in-process (init, restore, resume, status through the dispatcher) on small
- * real files in the OS temp directory, and the refusals: wrong sizes, a different clone, a changed
- * source, a lock held, a damaged metadata file.
+ * The image commands in-process (init, restore, resume, status, verify through the dispatcher) on
+ * small real files in the OS temp directory, and the refusals: wrong sizes, a different clone, a
+ * changed source, a lock held, a damaged metadata file or map, a --meta that is not a file.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -15,8 +15,10 @@ import { MemoryDevice } from '../devices/memory-device.js';
 import { BufferPool } from './buffer-pool.js';
 import { EarlyWritebackDevice } from './early-writeback.js';
 import { imageEngine } from './engine.js';
+import { fingerprintRanges } from './fingerprint.js';
 import { scribble, sha256File, writeSeededImage } from './fixtures.js';
 import { decodeHeader, encodeHeader, HEADER_SIZE } from './header.js';
+import { imageLockPath } from './lock.js';
 import { OffsetDevice } from './offset-device.js';
 import { OverlayDevice } from './overlay-device.js';
 import { openDevices, readHeader } from './pair.js';
@@ -32,6 +34,9 @@ class Sink extends Writable {
 
 const root = mkdtempSync(join(tmpdir(), 'prestore-images-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+/** The image locks of this file's runs, apart from any other prestore on the machine. */
+const locks = join(root, 'locks');
+mkdirSync(locks);
 
 let dir = '';
 let n = 0;
@@ -44,7 +49,7 @@ beforeEach(() => {
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const stdout = new Sink();
   const stderr = new Sink();
-  const io: CommandIo = { stdout, stderr, env: { CI: '1' }, cwd: dir };
+  const io: CommandIo = { stdout, stderr, env: { CI: '1', PRESTORE_LOCK_DIR: locks }, cwd: dir };
   const code = await runCli(argv, io);
   return { code, out: stdout.text, err: stderr.text };
 }
@@ -160,6 +165,9 @@ describe('restore', () => {
     await scribble(join(dir, 's.img'), [{ offset: 0, length: 512 }], 'changed');
     let r = await cli('restore', '--meta', 'm.meta');
     expect([r.code, r.err]).toEqual([2, expect.stringMatching(/source image .*s\.img does not match .*init --compare --force/)]);
+    // status still reports the pair, and fails on it.
+    r = await cli('status', '--meta', 'm.meta');
+    expect([r.code, r.out, r.err]).toEqual([2, expect.stringContaining('CHANGED since init'), expect.stringMatching(/prestore status: source image .*s\.img does not match/)]);
     writeFileSync(join(dir, 's.img'), before);
 
     const clone = readFileSync(join(dir, 'c.img'));
@@ -186,24 +194,49 @@ describe('restore', () => {
   it('refuses a pair locked by a running process, and clears a stale lock with a notice', async () => {
     await pair([1]);
     await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--extent', '4K', '--compare');
-    writeFileSync(join(dir, 'm.meta.lock'), `${process.ppid} ${hostname()}\n`);
+    const sourceLock = await imageLockPath(locks, { role: 'source image', path: join(dir, 's.img') });
+    writeFileSync(sourceLock, `${process.ppid} ${hostname()}\n${join(dir, 's.img')}\n`);
     let r = await cli('restore', '--meta', 'm.meta');
-    expect([r.code, r.err]).toEqual([2, expect.stringContaining(`locked by process ${process.ppid}, which is running`)]);
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining(`s.img is locked by process ${process.ppid}, which is running`)]);
     expect(same('s.img', 'c.img')).toBe(false);
-    expect((await status()).lock).toContain('held by');
+    expect((await status()).lock).toContain('source image held by');
 
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
-    writeFileSync(join(dir, 'm.meta.lock'), `${dead} ${hostname()}\n`);
+    writeFileSync(sourceLock, `${dead} ${hostname()}\n`);
     expect((await status()).lock).toContain('stale');
     r = await cli('restore', '--meta', 'm.meta');
     expect(r.code, r.err).toBe(0);
     expect(r.err).toContain(`stale lock left by process ${dead}`);
     expect(same('s.img', 'c.img')).toBe(true);
-    expect(existsSync(join(dir, 'm.meta.lock'))).toBe(false);
+    expect(readdirSync(locks)).toEqual([]);
 
-    writeFileSync(join(dir, 'm.meta.lock'), '');
+    writeFileSync(sourceLock, '');
     r = await cli('restore', '--meta', 'm.meta');
-    expect([r.code, r.err]).toEqual([2, expect.stringContaining('cannot read')]);
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('cannot be read')]);
+    rmSync(sourceLock);
+  });
+
+  it('locks the images, not the metadata file: a pair restored through another --meta is refused, through a symlink too', async () => {
+    await pair([1, 2]);
+    const base = ['--clone', 'c.img', '--extent', '4K', '--compare'];
+    expect((await cli('init', '--source', 's.img', ...base, '--meta', 'one.meta')).code).toBe(0);
+    // The same images, named through a symlink and a second metadata file.
+    spawnSync('ln', ['-s', join(dir, 's.img'), join(dir, 'alias.img')]);
+    expect((await cli('init', '--source', 'alias.img', ...base, '--meta', 'two.meta')).code).toBe(0);
+    // A restore of the pair through one.meta, running: it holds the lock of each image.
+    const cloneLock = await imageLockPath(locks, { role: 'clone image', path: join(dir, 'c.img') });
+    writeFileSync(cloneLock, `${process.ppid} ${hostname()}\n${join(dir, 'c.img')}\n`);
+    for (const command of ['restore', 'verify']) {
+      const r = await cli(command, '--meta', 'two.meta');
+      expect([r.code, r.err]).toEqual([2, expect.stringContaining(`clone image ${join(dir, 'c.img')} is locked by process ${process.ppid}`)]);
+    }
+    const r = await cli('init', '--source', 's.img', ...base, '--meta', 'three.meta');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('is locked by process')]);
+    expect(same('s.img', 'c.img')).toBe(false);
+    rmSync(cloneLock);
+    expect((await cli('restore', '--meta', 'two.meta')).code).toBe(0);
+    expect(same('s.img', 'c.img')).toBe(true);
+    expect(readdirSync(locks)).toEqual([]);
   });
 
   it('refuses a metadata file that is not one, is damaged, or is truncated', async () => {
@@ -232,6 +265,90 @@ describe('restore', () => {
     expect(r.code, r.err).toBe(2);
     expect(same('s.img', 'c.img')).toBe(false);
   });
+
+  it('refuses a map damaged in the metadata file, in every command, naming the map and where; restores nothing', async () => {
+    await pair([1, 9]);
+    await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--extent', '4K', '--compare');
+    const sourceHash = await sha256File(join(dir, 's.img'));
+    const meta = readFileSync(join(dir, 'm.meta'));
+    // D is the engine region's sector 2: clear extent 1's bit, a promise that extent 1 is equal.
+    const D = HEADER_SIZE + 2 * 512;
+    expect(meta[D]).toBe(0b10);
+    meta[D] = 0;
+    writeFileSync(join(dir, 'm.meta'), meta);
+    for (const command of ['restore', 'status', 'verify']) {
+      const r = await cli(command, '--meta', 'm.meta');
+      expect(r.code, `${command}: ${r.err}`).toBe(2);
+      expect(r.err).toMatch(/m\.meta: clone delta map \(D\): sector 0 of 1 \(bytes 1024-1535 of the metadata device\) fails its checksum.*from byte 4096/);
+    }
+    expect(await sha256File(join(dir, 's.img'))).toBe(sourceHash);
+  });
+
+  it('a change behind prestore\'s back that the fingerprint misses: restore claims only what it did, verify and --verify find it', async () => {
+    const size = 4 << 20;
+    await pair([], size);
+    expect((await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--extent', '4K', '--compare')).out).toContain('differ    0 extents');
+    // A raw write to the source, in an extent that no range of the fingerprint reads.
+    const sampled = fingerprintRanges(size);
+    const extent = Array.from({ length: size / EXTENT }, (_, e) => e).find((e) => sampled.every((r) => r.offset + r.length <= e * EXTENT || r.offset >= (e + 1) * EXTENT))!;
+    await scribble(join(dir, 's.img'), [{ offset: extent * EXTENT + 1024, length: 512 }], 'behind-the-back');
+    const [src, cln] = [readFileSync(join(dir, 's.img')), readFileSync(join(dir, 'c.img'))];
+    const first = src.findIndex((b, i) => b !== cln[i]);
+    expect(first).toBeGreaterThanOrEqual(extent * EXTENT + 1024);
+
+    let r = await cli('restore', '--meta', 'm.meta');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).not.toMatch(/now holds|equals/);
+    expect(r.out).toContain('not compared byte for byte: prestore verify --meta');
+    expect(r.out).toContain(`restore complete: copied every extent the delta map marked, 0 B (0 extents)`);
+
+    r = await cli('verify', '--meta', 'm.meta', '--json', '-');
+    expect(r.code, r.err).toBe(1);
+    expect(JSON.parse(r.out)).toMatchObject({ equal: false, firstDifference: first, differingExtents: 1, uncoveredExtents: 1, bytesCompared: size });
+    expect(r.err).toContain(`first at byte ${first} (extent ${extent}); 1 of 1024 extents differ, 1 of them NOT marked in the delta map`);
+
+    r = await cli('restore', '--meta', 'm.meta', '--verify');
+    expect([r.code, r.err]).toEqual([1, expect.stringContaining(`verification FAILED: source and clone differ, first at byte ${first}`)]);
+  });
+
+  it('verify: 1 before a restore (the delta map marks every difference), 0 after it; restore --verify says what it checked', async () => {
+    await pair([2, 5]);
+    await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--extent', '4K', '--compare');
+    let r = await cli('verify', '--meta', 'm.meta');
+    expect([r.code, r.err]).toEqual([1, expect.stringMatching(/first at byte \d+ \(extent 2\); 2 of 256 extents differ, all of them marked in the delta map/)]);
+    r = await cli('restore', '--meta', 'm.meta', '--verify', '--json', '-');
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ outcome: 'complete', verified: { equal: true, firstDifference: null, differingExtents: 0, bytesCompared: SIZE } });
+    expect(r.err).toMatch(/restored and verified: .*s\.img equals .*c\.img, byte for byte \(1 MiB compared\)/);
+    r = await cli('verify', '--meta', 'm.meta');
+    expect([r.code, r.out]).toEqual([0, expect.stringContaining('equals')]);
+  });
+
+  it('verify and restore --verify show the compare\'s progress on a terminal, and only there', async () => {
+    await pair([3]);
+    await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--extent', '4K', '--compare');
+    const stdout = new Sink();
+    const stderr = Object.assign(new Sink(), { isTTY: true });
+    const code = await runCli(['restore', '--meta', 'm.meta', '--verify'], { stdout, stderr, env: { PRESTORE_LOCK_DIR: locks }, cwd: dir });
+    expect(code, stderr.text).toBe(0);
+    expect(stderr.text).toMatch(/verify \[.*\] 100% \| 1 MiB \/ 1 MiB/);
+    expect((await cli('verify', '--meta', 'm.meta')).err).toBe('');
+  });
+
+  it('a --meta that is a directory or a FIFO is refused before it is opened: exit 2, never a stack or a hang', async () => {
+    mkdirSync(join(dir, 'd.meta'));
+    expect(spawnSync('mkfifo', [join(dir, 'f.meta')]).status).toBe(0);
+    for (const command of ['status', 'restore', 'resume', 'verify']) {
+      for (const [meta, kind] of [['d.meta', 'is a directory'], ['f.meta', 'is a FIFO']]) {
+        const r = await cli(command, '--meta', meta!);
+        expect([r.code, r.err], `${command} --meta ${meta}`).toEqual([2, expect.stringContaining(`metadata file ${join(dir, meta!)}: ${kind}`)]);
+        expect(r.err).not.toContain('internal error');
+      }
+    }
+    await pair([1]);
+    const r = await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'f.meta', '--all-differ', '--force');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('exists and is not a regular file')]);
+  }, 10_000);
 
   it('bad usage: no --meta, an unknown flag, --unprotected on resume', async () => {
     expect((await cli('restore')).err).toContain('--meta FILE is required');
@@ -270,12 +387,40 @@ describe('resume and status mid-restore', () => {
     r = await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--all-differ', '--force');
     expect([r.code, r.err]).toEqual([2, expect.stringContaining('records a restore in progress')]);
 
-    r = await cli('resume', '--meta', 'm.meta', '--json', '-');
+    r = await cli('verify', '--meta', 'm.meta');
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining('a restore of this pair is in progress')]);
+
+    r = await cli('resume', '--meta', 'm.meta', '--verify', '--json', '-');
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ command: 'resume', outcome: 'complete', extentsAtStart: 40, extentsCopied: 40 });
+    expect(JSON.parse(r.out)).toMatchObject({ command: 'resume', outcome: 'complete', extentsAtStart: 40, extentsCopied: 40, verified: { equal: true } });
     expect(same('s.img', 'c.img')).toBe(true);
     expect(await sha256File(join(dir, 'c.img'))).toBe(cloneHash);
     expect(await status()).toMatchObject({ state: 'fractured', deltaCount: 0 });
+  });
+});
+
+describe('a map damaged mid-restore', () => {
+  it('is refused by resume and status, and nothing more is copied', async () => {
+    await pair(Array.from({ length: 64 }, (_, i) => i * 4));
+    await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--extent', '4K', '--compare');
+    const meta = join(dir, 'm.meta');
+    const header = await readHeader(meta);
+    const opened = await openDevices(header, meta, { readOnly: false });
+    const engine = await imageEngine(header.geometry, 8 * EXTENT).open(opened.devices, header.geometry);
+    await engine.startRestore({ protect: true });
+    await engine.step();
+    await opened.close();
+    const sourceHash = await sha256File(join(dir, 's.img'));
+    // Zeros over D's bits for extents 64..255, as a stray write would leave them.
+    const bytes = readFileSync(meta);
+    bytes.fill(0, HEADER_SIZE + 2 * 512 + 8, HEADER_SIZE + 2 * 512 + 32);
+    writeFileSync(meta, bytes);
+    for (const command of ['resume', 'status']) {
+      const r = await cli(command, '--meta', 'm.meta');
+      expect([r.code, r.err], command).toEqual([2, expect.stringContaining('clone delta map (D): sector 0 of 1')]);
+    }
+    expect(await sha256File(join(dir, 's.img'))).toBe(sourceHash);
+    expect(same('s.img', 'c.img')).toBe(false);
   });
 });
 

@@ -13,10 +13,10 @@ import { compareImages } from './compare.js';
 import { imageEngine } from './engine.js';
 import { fingerprint } from './fingerprint.js';
 import { encodeHeader, HEADER_SIZE, type MetaHeader } from './header.js';
-import { acquireLock, describeHolder, lockState } from './lock.js';
+import { acquirePairLock } from './lock.js';
 import { OffsetDevice } from './offset-device.js';
 import { ioError } from './io-error.js';
-import { imageSize, probe, readHeader } from './pair.js';
+import { imageSize, pairImages, probe, readHeader } from './pair.js';
 
 export const DEFAULT_SECTOR_SIZE = 512;
 export const DEFAULT_EXTENT_BYTES = 64 << 10;
@@ -29,6 +29,7 @@ export interface InitOptions {
   readonly extentBytes: number;
   readonly delta: 'compare' | 'all';
   readonly force: boolean;
+  readonly lockDir: string;
   readonly notice: (message: string) => void;
   /** Bytes compared so far, for `--compare` on large images. */
   readonly onCompare?: (done: number, total: number) => void;
@@ -46,18 +47,17 @@ export async function initPair(options: InitOptions): Promise<InitResult> {
   if (extentBytes % sectorSize !== 0) throw new UsageError(`--extent ${extentBytes}: must be a multiple of the sector size (${sectorSize} bytes)`);
   if (extentBytes / sectorSize > 0xffffffff) throw new UsageError(`--extent ${extentBytes}: too large`);
   const geometry = await checkPair(source, clone, meta, sectorSize, extentBytes);
-  await checkReplace(meta, options.force);
-
-  const lock = await acquireLock(meta, options.notice).catch((e: unknown) => {
-    throw ioError(e, `cannot lock ${meta}`);
-  });
+  // The images locked, not the metadata file: a restore of this pair through another metadata
+  // file must not run while this one reads (and fingerprints) the images.
+  const lock = await acquirePairLock(options.lockDir, pairImages({ source: { path: source }, clone: { path: clone } }), options.notice);
   try {
+    await checkReplace(meta, options.force);
     const [sourceFp, cloneFp] = await Promise.all([fingerprint(source, geometry.volumeSize), fingerprint(clone, geometry.volumeSize)]);
     let delta: InitialDelta = 'all';
     let differing: number;
     const extents = Math.ceil(geometry.volumeSize / extentBytes);
     if (options.delta === 'compare') {
-      const map = await compareImages(source, clone, geometry, (done) => options.onCompare?.(done, geometry.volumeSize));
+      const { delta: map } = await compareImages(source, clone, geometry, (done) => options.onCompare?.(done, geometry.volumeSize));
       delta = map;
       differing = map.filter(Boolean).length;
     } else {
@@ -92,22 +92,23 @@ async function checkPair(source: string, clone: string, meta: string, sectorSize
     throw new InputError(`--meta ${meta} is one of the images`);
   }
   if (m?.isDirectory()) throw new InputError(`--meta ${meta}: is a directory`);
+  // Replaced only if it is a regular file: a FIFO, a device or a socket is not ours to replace.
+  if (m !== undefined && !m.isFile()) throw new InputError(`--meta ${meta}: exists and is not a regular file; prestore only ever replaces a metadata file`);
   const dir = await stat(dirname(meta)).catch(() => undefined);
   if (dir === undefined || !dir.isDirectory()) throw new InputError(`--meta ${meta}: the directory ${dirname(meta)} does not exist`);
   return { volumeSize: sourceSize, sectorSize, extentSectors: extentBytes / sectorSize };
 }
 
 /**
- * An existing metadata file is replaced only with --force, and never while its pair is being
- * restored, or mid-restore: that file is the only record of which extents are still to copy.
+ * An existing metadata file is replaced only with --force, and never mid-restore: that file is
+ * the only record of which extents are still to copy. (A restore running now holds the images'
+ * lock, which `initPair` has taken, so it cannot be running.)
  */
 async function checkReplace(meta: string, force: boolean): Promise<void> {
   const exists = await stat(meta).then(
     () => true,
     () => false,
   );
-  const lock = await lockState(meta);
-  if (lock.state === 'held') throw new InputError(`${meta}: a restore of this pair is running (${describeHolder(lock.holder)}); wait for it to finish`);
   if (!exists) return;
   if (!force) throw new InputError(`--meta ${meta} already exists; pass --force to replace it`);
   let restoring = false;

@@ -14,14 +14,18 @@
  *   only its size is checked. The header is never rewritten (see header.ts), which is why the
  *   post-restore fingerprint is recognised rather than recorded.
  */
+import { constants, type Stats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { InputError } from '../errors.js';
+import { InputError, MetadataError } from '../errors.js';
 import { FileDevice, localFs } from '../devices/file-device.js';
-import type { EngineFactory, EngineMaps, EngineStatus, RestoreDevices } from '../engine/contract.js';
+import type { BlockDevice } from '../devices/block-device.js';
+import type { EngineFactory, EngineMaps, EngineStatus, RestoreDevices, RestoreEngine } from '../engine/contract.js';
 import { BufferPool, PooledReadDevice, RecyclingWriteDevice } from './buffer-pool.js';
 import { EarlyWritebackDevice } from './early-writeback.js';
 import { IMAGE_ENGINE_NAME, imageEngine } from './engine.js';
 import { fingerprint } from './fingerprint.js';
+import type { LockedImage } from './lock.js';
+import { NamedDevice } from './named-device.js';
 import { decodeHeader, HEADER_SIZE, type ImageIdentity, type MetaHeader } from './header.js';
 import { OffsetDevice } from './offset-device.js';
 import { OverlayDevice } from './overlay-device.js';
@@ -30,13 +34,17 @@ export type ImageRole = 'source' | 'clone';
 
 /** Reads and checks the header of metadata file `metaPath` (absolute). */
 export async function readHeader(metaPath: string): Promise<MetaHeader> {
+  await regularFile(metaPath, 'metadata file');
   let handle;
   try {
-    handle = await open(metaPath, 'r');
+    // Non-blocking, and checked again once open: should a FIFO take the file's place after the
+    // check above, the open returns at once instead of waiting for a writer, and is refused.
+    handle = await open(metaPath, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     throw new InputError(`metadata file ${metaPath}: ${reason(e)}`);
   }
   try {
+    if (!(await handle.stat()).isFile()) throw new InputError(`metadata file ${metaPath}: ${KIND_HINT}`);
     const bytes = new Uint8Array(HEADER_SIZE);
     const { bytesRead } = await handle.read(bytes, 0, HEADER_SIZE, 0);
     const header = decodeHeader(bytes.subarray(0, bytesRead), metaPath);
@@ -57,20 +65,40 @@ function reason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   if (err.code === 'ENOENT') return 'does not exist';
   if (err.code === 'EACCES' || err.code === 'EPERM') return 'permission denied';
+  if (err.code === 'EROFS') return 'on a read-only file system';
   if (err.code === 'EISDIR') return 'is a directory';
   return err.message ?? String(e);
 }
 
-/** The size of the regular file at `path`, or an InputError naming `what`. */
-export async function imageSize(path: string, what: string): Promise<number> {
+const KIND_HINT = 'not a regular file (prestore reads image and metadata files only)';
+
+function kindOf(s: Stats): string {
+  if (s.isDirectory()) return 'is a directory';
+  if (s.isFIFO()) return 'is a FIFO (named pipe)';
+  if (s.isSocket()) return 'is a socket';
+  if (s.isCharacterDevice()) return 'is a character device';
+  if (s.isBlockDevice()) return 'is a block device';
+  return 'is not a regular file';
+}
+
+/**
+ * The kind of `path` checked before anything opens it: only a regular file will do. A FIFO would
+ * block the first read forever, and a directory would fail only at that read.
+ */
+export async function regularFile(path: string, what: string): Promise<Stats> {
   let s;
   try {
     s = await stat(path);
   } catch (e) {
     throw new InputError(`${what} ${path}: ${reason(e)}`);
   }
-  if (!s.isFile()) throw new InputError(`${what} ${path}: not a regular file (image files only)`);
-  return s.size;
+  if (!s.isFile()) throw new InputError(`${what} ${path}: ${kindOf(s)}; ${KIND_HINT}`);
+  return s;
+}
+
+/** The size of the regular file at `path`, or an InputError naming `what`. */
+export async function imageSize(path: string, what: string): Promise<number> {
+  return (await regularFile(path, what)).size;
 }
 
 /** Sizes of both images, and the clone's fingerprint (see the top of this file). */
@@ -108,6 +136,14 @@ function mismatch(role: ImageRole, id: ImageIdentity, now: string, metaPath: str
   );
 }
 
+/** The images a pair's lock covers (lock.ts). */
+export function pairImages(pair: { readonly source: { readonly path: string }; readonly clone: { readonly path: string } }): LockedImage[] {
+  return [
+    { role: 'source image', path: pair.source.path },
+    { role: 'clone image', path: pair.clone.path },
+  ];
+}
+
 export interface OpenedDevices {
   readonly devices: RestoreDevices;
   close(): Promise<void>;
@@ -123,18 +159,32 @@ export interface OpenedDevices {
 export async function openDevices(header: MetaHeader, metaPath: string, { readOnly }: { readOnly: boolean }): Promise<OpenedDevices> {
   const { sectorSize } = header.geometry;
   const files: FileDevice[] = [];
+  const openFile = async (what: string, path: string, fileReadOnly: boolean, why: string) => {
+    try {
+      const file = await FileDevice.open(localFs, path, sectorSize, { readOnly: fileReadOnly });
+      files.push(file);
+      return file;
+    } catch (e) {
+      throw new InputError(`${what} ${path} cannot be opened for ${fileReadOnly ? 'reading' : `writing (${why})`}: ${reason(e)}`);
+    }
+  };
   try {
-    const src = await FileDevice.open(localFs, header.source.path, sectorSize, { readOnly });
-    files.push(src);
-    const cln = await FileDevice.open(localFs, header.clone.path, sectorSize, { readOnly: true });
-    files.push(cln);
-    const metaFile = await FileDevice.open(localFs, metaPath, sectorSize, { readOnly });
-    files.push(metaFile);
-    const region = new OffsetDevice(metaFile, header.metaOffset, header.metaSize, `${metaPath} (engine region)`);
+    const src = await openFile('source image', header.source.path, readOnly, 'a restore writes the clone\'s content onto it');
+    const cln = await openFile('clone image', header.clone.path, true, '');
+    const metaFile = await openFile('metadata file', metaPath, readOnly, 'a restore records its progress there');
+    // Named next to the file, so a failure's offset is the file's own.
+    const named = (what: string, path: string, device: BlockDevice) => new NamedDevice(device, what, path);
+    const source = named('source image', header.source.path, src);
+    const region = new OffsetDevice(named('metadata file', metaPath, metaFile), header.metaOffset, header.metaSize, `${metaPath} (engine region)`);
     const pool = new BufferPool();
     const devices: RestoreDevices = readOnly
-      ? { source: new OverlayDevice(src), clone: cln, meta: new OverlayDevice(region) }
-      : { source: new RecyclingWriteDevice(new EarlyWritebackDevice(src), pool), clone: new PooledReadDevice(cln, pool), meta: region };
+      ? { source: new OverlayDevice(source), clone: named('clone image', header.clone.path, cln), meta: new OverlayDevice(region) }
+      : {
+          source: new RecyclingWriteDevice(new EarlyWritebackDevice(source), pool),
+          // The pool reads into its own buffers through the file itself; the name goes outside.
+          clone: named('clone image', header.clone.path, new PooledReadDevice(cln, pool)),
+          meta: region,
+        };
     return {
       devices,
       close: async () => {
@@ -144,7 +194,22 @@ export async function openDevices(header: MetaHeader, metaPath: string, { readOn
   } catch (e) {
     await Promise.all(files.map((f) => f.close()));
     if (e instanceof InputError) throw e;
+    // A header whose engine region does not fit the file (the checksum is no seal against a
+    // header written by hand): bad input, not a bug.
     throw new InputError(`cannot open the pair of ${metaPath}: ${reason(e)}`);
+  }
+}
+
+/**
+ * Opens (= recovers) the engine on the pair's devices. Metadata the engine refuses (a damaged
+ * superblock, a map sector that fails its checksum) is reported with the file it lives in.
+ */
+export async function openEngine(engine: EngineFactory, devices: RestoreDevices, header: MetaHeader, metaPath: string): Promise<RestoreEngine> {
+  try {
+    return await engine.open(devices, header.geometry);
+  } catch (e) {
+    if (!(e instanceof MetadataError)) throw e;
+    throw new MetadataError(`${metaPath}: ${e.message} (the metadata device is this file from byte ${header.metaOffset} on)`);
   }
 }
 
@@ -157,7 +222,7 @@ export interface PairView {
 export async function probe(header: MetaHeader, metaPath: string, engine: EngineFactory, withMaps: boolean): Promise<PairView> {
   const opened = await openDevices(header, metaPath, { readOnly: true });
   try {
-    const e = await engine.open(opened.devices, header.geometry);
+    const e = await openEngine(engine, opened.devices, header, metaPath);
     const status = await e.status();
     const maps = withMaps && e.inspect !== undefined ? await e.inspect() : undefined;
     await e.dispose?.();

@@ -1,16 +1,18 @@
 /**
  * `restore` and `resume`: the pair checked, locked, and the copier run to the end, stopping only
  * between steps when asked. Every step leaves the metadata consistent on disk (that is the
- * engine's contract), so a stop between steps, and equally a SIGKILL inside one, loses nothing:
- * `resume` takes up from the maps.
+ * engine's contract), so a stop between steps, and equally a SIGKILL or a failed write inside
+ * one, loses nothing: `resume` takes up from the maps. With `verify`, the images are compared
+ * byte for byte once the restore completes, before the lock is given back.
  */
 import { InputError } from '../errors.js';
 import { extentBytes } from '../engine/contract.js';
 import { DEFAULT_BATCH_BYTES, imageEngine } from './engine.js';
 import type { MetaHeader } from './header.js';
 import { ioError } from './io-error.js';
-import { acquireLock, type Lock } from './lock.js';
-import { checkIdleSource, checkImages, openDevices, probe, readHeader } from './pair.js';
+import { acquirePairLock, type Lock } from './lock.js';
+import { checkIdleSource, checkImages, openDevices, openEngine, pairImages, probe, readHeader } from './pair.js';
+import { comparePair, type CompareProgress, type Verification } from './verify.js';
 
 export interface SessionOptions {
   /** Absolute path of the metadata file. */
@@ -19,6 +21,9 @@ export interface SessionOptions {
   /** `restore` only; a resumed restore keeps the protection it was started with. */
   readonly protect?: boolean;
   readonly batchBytes?: number;
+  readonly lockDir: string;
+  /** Once the restore completes, compare the images byte for byte (still under the lock). */
+  readonly verify?: CompareProgress | false;
   /** Aborted: stop at the next point between steps. */
   readonly signal?: AbortSignal;
   readonly now: () => number;
@@ -32,7 +37,7 @@ export interface SessionOptions {
 
 export interface SessionOutcome {
   readonly header: MetaHeader;
-  /** `complete`: source equals clone and the pair is fractured again; `interrupted`: resumable. */
+  /** `complete`: every extent the delta map marked was copied, the pair is fractured again; `interrupted`: resumable. */
   readonly outcome: 'complete' | 'interrupted' | 'not-started';
   readonly protect: boolean;
   readonly extentsAtStart: number;
@@ -41,15 +46,15 @@ export interface SessionOutcome {
   readonly extentsRemaining: number;
   /** From the start of the restore (or the resume) to the final flush. */
   readonly elapsedMs: number;
+  /** The byte-for-byte comparison, when asked for and the restore completed. */
+  readonly verification?: Verification;
 }
 
 export async function runSession(options: SessionOptions): Promise<SessionOutcome> {
   const { meta, mode } = options;
   const header = await readHeader(meta);
   await checkImages(header, meta);
-  const lock = await acquireLock(meta, options.notice).catch((e: unknown) => {
-    throw ioError(e, `cannot lock ${meta}`);
-  });
+  const lock = await acquirePairLock(options.lockDir, pairImages(header), options.notice);
   options.onLock?.(lock);
   try {
     const engine = imageEngine(header.geometry, options.batchBytes ?? DEFAULT_BATCH_BYTES);
@@ -61,7 +66,11 @@ export async function runSession(options: SessionOptions): Promise<SessionOutcom
       throw new InputError(`${meta}: no restore is in progress, so there is nothing to resume; to start one: prestore restore --meta ${meta}`);
     }
     if (mode === 'restore') await checkIdleSource(header, meta);
-    return await copy(header, options);
+    const outcome = await copy(header, options);
+    if (outcome.outcome !== 'complete' || !options.verify) return outcome;
+    // D after completion: clear, as the image tool issues no host writes; read back, not assumed.
+    const { maps } = await probe(header, meta, imageEngine(header.geometry), true);
+    return { ...outcome, verification: await comparePair(header, maps?.delta ?? [], options.verify) };
   } catch (e) {
     throw ioError(e, `${mode} of ${meta}`);
   } finally {
@@ -74,13 +83,16 @@ async function copy(header: MetaHeader, options: SessionOptions): Promise<Sessio
   const per = extentBytes(geometry);
   const bytesOf = (extents: number) => Math.min(extents * per, geometry.volumeSize);
   const opened = await openDevices(header, options.meta, { readOnly: false });
+  // Whether the pair may now hold a restore in progress: from here a failure must say how to go on.
+  let begun = options.mode === 'resume';
   try {
-    const engine = await imageEngine(geometry, options.batchBytes ?? DEFAULT_BATCH_BYTES).open(opened.devices, geometry);
+    const engine = await openEngine(imageEngine(geometry, options.batchBytes ?? DEFAULT_BATCH_BYTES), opened.devices, header, options.meta);
     const base = { header, extentsCopied: 0, bytesCopied: 0, elapsedMs: 0 };
     const started = options.now();
     if (options.mode === 'restore') {
       // The last point where stopping leaves the pair as it was: after this the restore is durable.
       if (options.signal?.aborted) return { ...base, outcome: 'not-started', protect: options.protect ?? true, extentsAtStart: 0, extentsRemaining: 0 };
+      begun = true;
       await engine.startRestore({ protect: options.protect ?? true });
     }
     const first = await engine.status();
@@ -100,7 +112,21 @@ async function copy(header: MetaHeader, options: SessionOptions): Promise<Sessio
     await engine.dispose?.();
     const copied = atStart - remaining;
     return { ...base, outcome: done ? 'complete' : 'interrupted', protect, extentsAtStart: atStart, extentsCopied: copied, bytesCopied: bytesOf(copied), extentsRemaining: remaining, elapsedMs: options.now() - started };
+  } catch (e) {
+    throw begun ? howToGoOn(e, options.meta) : e;
   } finally {
     await opened.close();
   }
+}
+
+/**
+ * A system call failed once the restore may have begun (a full disk, an I/O error). The engine
+ * leaves its metadata consistent whatever fails, so nothing is lost: the message says what failed,
+ * where, and that `prestore resume` continues once the cause is gone.
+ */
+function howToGoOn(e: unknown, meta: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code !== 'string') return e;
+  const fix = err.code === 'ENOSPC' ? `free some space on the file system${err.path === undefined ? '' : ` that holds ${err.path}`}` : 'fix the cause';
+  return new InputError(`${err.message}.\nNothing is lost: the restore is saved in ${meta}. ${fix[0]!.toUpperCase()}${fix.slice(1)}, then continue it with:\n  prestore resume --meta ${meta}`);
 }

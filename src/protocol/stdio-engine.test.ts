@@ -135,7 +135,7 @@ const BAD: [string, string, RegExp][] = [
   ['garbage', `process.stdout.write('hello, world\\n');`, /not a JSON object: "hello, world"/],
   ['unknown-message', `send({ type: 'gossip', id: call.id });`, /message of unknown type "gossip"/],
   ['wrong-id', `send({ type: 'result', id: call.id + 7 });`, /replied to call 8, but call 1 \(format\) was outstanding/],
-  ['hang', `/* never answers */`, /sent nothing for 2000 ms while the harness waited for format/],
+  ['hang', `/* never answers */`, /sent nothing for 2000 ms while the harness waited for its answer to format/],
   ['exit', `process.stderr.write('Traceback (most recent call last):\\nKeyError: 7\\n'); process.exit(3);`, /exited with code 3 during format; its last standard error lines:\n {2}Traceback \(most recent call last\):\n {2}KeyError: 7$/],
   // One write, so both lines arrive before the harness can send its next call.
   ['io-after-answer', `process.stdout.write(JSON.stringify({ type: 'result', id: call.id, value: null }) + '\\n' + JSON.stringify({ type: 'io', id: 1, device: 'meta', op: 'flush' }) + '\\n');`, /asked for device I\/O .* while no call was outstanding/],

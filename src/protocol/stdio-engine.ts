@@ -4,10 +4,12 @@
  * engine asks for, so the fault layer still numbers and controls every I/O point; a crash kills
  * the process, and the next `open` starts a new one on the surviving images.
  *
- * One process per `format` and per `open`. The timeout is the only wall-clock use in the harness:
- * it fires only when an engine hangs, ending the run with an error, so it never shapes a trace.
+ * One process per `format` and per `open`, each in a process group of its own that is ended whole
+ * (./process-group.ts). The timeout is the only wall-clock use in the harness: it bounds every
+ * wait on an engine process (its handshake, each call, the `metadataSize` process), and fires only
+ * when an engine hangs, ending the run with an error, so it never shapes a trace.
  */
-import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { type BlockDevice, checkIo, IoRangeError } from '../devices/block-device.js';
 import { CrashError, EioError } from '../devices/fault-layer.js';
 import { EngineProtocolError, InputError, knownOptions, wholeOption } from '../errors.js';
@@ -24,35 +26,23 @@ import {
   type RestoreEngine,
   type StepResult,
 } from '../engine/contract.js';
+import { askSync } from './ask-sync.js';
+import { endGroup, spawnEngine } from './process-group.js';
 
 export const PROTOCOL = 'prestore-engine';
 export const PROTOCOL_VERSION = 1;
+/** How long an engine process may stay silent while the harness waits for it, by default. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
 export { EngineProtocolError };
+export { allProcessesEnded, liveProcesses } from './process-group.js';
 
 export interface StdioOptions {
-  /** How long the engine may stay silent while a call is outstanding. */
+  /**
+   * How long the engine may stay silent while the harness waits for it (its handshake, the answer
+   * to a call), and how long the `metadataSize` process may take in all. DEFAULT_TIMEOUT_MS if absent.
+   */
   readonly timeoutMs?: number;
-}
-
-/**
- * Every engine process not yet reaped, with the promise of its end: a killed process stays here
- * until the system confirms it is gone, so the exit hook and the tests see what really runs.
- */
-const live = new Map<ChildProcessWithoutNullStreams, Promise<void>>();
-process.on('exit', () => {
-  for (const child of live.keys()) child.kill('SIGKILL');
-});
-
-/** Processes started by this module and not yet ended (for tests that check nothing is left). */
-export function liveProcesses(): number {
-  return live.size;
-}
-
-/** Resolves once every engine process started so far has ended and been reaped. */
-export async function allProcessesEnded(): Promise<void> {
-  await Promise.all(live.values());
 }
 
 type DeviceName = keyof RestoreDevices;
@@ -110,15 +100,7 @@ class EngineProcess {
     private readonly devices: RestoreDevices,
     private readonly timeoutMs: number,
   ) {
-    // `exec` replaces the shell, so killing the child kills the engine itself.
-    this.child = spawn('/bin/sh', ['-c', `exec ${command}`], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const child = this.child;
-    const ended = new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      // A process that never started sends no `exit`.
-      child.once('error', () => child.pid === undefined && resolve());
-    });
-    live.set(child, ended.finally(() => live.delete(child)));
+    this.child = spawnEngine(command);
     this.child.stdout.setEncoding('utf8');
     this.child.stdout.on('data', (chunk: string) => this.receive(chunk));
     this.child.stderr.setEncoding('utf8');
@@ -151,15 +133,15 @@ class EngineProcess {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending = { id, method, resolve, reject };
-      this.arm(method);
+      this.arm(`its answer to ${method}`);
       this.send({ type: 'call', id, method, args });
     });
   }
 
-  /** Ends the process (dispose, or after a crash). */
+  /** Ends the process and all it started (dispose, or after a crash). */
   kill(): void {
     clearTimeout(this.timer);
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    if (this.child.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null) endGroup(this.child.pid);
     this.failure ??= new CrashError(undefined);
   }
 
@@ -169,7 +151,12 @@ class EngineProcess {
 
   private arm(what: string): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.fail(new EngineProtocolError(`the engine sent nothing for ${this.timeoutMs} ms while the harness waited for ${what} (a hang?)`)), this.timeoutMs);
+    this.timer = setTimeout(() => this.fail(new EngineProtocolError(`the engine sent nothing for ${this.timeoutMs} ms while the harness waited for ${what}${this.unfinishedLine()} (a hang? --engine-timeout MS sets the bound)`)), this.timeoutMs);
+  }
+
+  /** Output the engine began but never ended with a newline: what it said instead of a message. */
+  private unfinishedLine(): string {
+    return this.buffered.trim() === '' ? '' : `; it wrote ${JSON.stringify(this.buffered.slice(0, 120))} without ending the line`;
   }
 
   private stderrTail(): string {
@@ -206,7 +193,7 @@ class EngineProcess {
     } catch {
       return this.fail(new EngineProtocolError(`the engine wrote a line that is not a JSON object: ${JSON.stringify(line.slice(0, 120))}`));
     }
-    if (this.pending !== undefined) this.arm(this.pending.method);
+    if (this.pending !== undefined) this.arm(`its answer to ${this.pending.method}`);
     try {
       this.dispatch(msg);
     } catch (e) {
@@ -317,24 +304,32 @@ function proxy(engine: EngineProcess): RestoreEngine {
 /** `metadataSize` is synchronous in the contract: one short-lived process answers it. */
 function askMetadataSize(command: string, geometry: Geometry, timeoutMs: number): number {
   const request = JSON.stringify({ type: 'call', id: 1, method: 'metadataSize', args: { geometry } });
-  const run = spawnSync('/bin/sh', ['-c', `exec ${command}`], { input: `${request}\n`, timeout: timeoutMs, encoding: 'utf8', killSignal: 'SIGKILL' });
-  const lines = (run.stdout ?? '').split('\n').filter((l) => l.trim() !== '');
-  for (const line of lines) {
-    let msg: { type?: unknown; id?: unknown; value?: unknown };
+  const run = askSync(command, `${request}\n`, timeoutMs);
+  const lines = run.stdout.split('\n');
+  const unfinished = lines.pop()!.trim();
+  for (const line of lines.filter((l) => l.trim() !== '')) {
+    let msg: { type?: unknown; id?: unknown; value?: unknown; error?: unknown };
     try {
       msg = JSON.parse(line) as typeof msg;
+      if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) throw new Error('not an object');
     } catch {
       throw new EngineProtocolError(`the engine wrote a line that is not a JSON object when asked for metadataSize: ${JSON.stringify(line.slice(0, 120))}`);
     }
     if (msg.type === 'hello') checkHello(msg as Record<string, unknown>);
+    // The size is the engine's to state: no answer is no engine to run.
+    if (msg.type === 'error' && msg.id === 1) throw new EngineProtocolError(`the engine answered metadataSize with an error: ${JSON.stringify(msg.error).slice(0, 200)}`);
     if (msg.type === 'result' && msg.id === 1) {
       if (!Number.isSafeInteger(msg.value) || (msg.value as number) <= 0) throw new EngineProtocolError(`metadataSize: the engine answered ${JSON.stringify(msg.value)}, not a positive whole number of bytes`);
       return msg.value as number;
     }
   }
-  if (run.error !== undefined) throw new EngineProtocolError(`the engine process "${command}" did not answer metadataSize: ${run.error.message}`);
-  const stderr = (run.stderr ?? '').trim().split('\n').slice(-5).join('\n  ');
-  throw new EngineProtocolError(`the engine process "${command}" gave no metadataSize (exit ${run.status ?? run.signal})${stderr === '' ? '' : `; its last standard error lines:\n  ${stderr}`}`);
+  const who = `the engine process "${command}"`;
+  if (run.spawnError !== undefined) throw new EngineProtocolError(`cannot start ${who}: ${run.spawnError}`);
+  const stderr = run.stderr.trim().split('\n').slice(-5).join('\n  ');
+  const said = `${unfinished === '' ? '' : `; it wrote ${JSON.stringify(unfinished.slice(0, 120))} without ending the line`}${stderr === '' ? '' : `; its last standard error lines:\n  ${stderr}`}`;
+  if (run.timedOut) throw new EngineProtocolError(`${who} did not answer metadataSize within ${timeoutMs} ms (a hang? --engine-timeout MS sets the bound)${said}`);
+  const how = run.signal !== null ? `was killed by ${run.signal}` : `exited with code ${run.code}`;
+  throw new EngineProtocolError(`${who} ${how} before it answered metadataSize${said}`);
 }
 
 export function stdioEngine(command: string, options: StdioOptions = {}): EngineFactory {

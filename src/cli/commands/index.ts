@@ -1,15 +1,25 @@
 /**
- * The registry of `prestore` commands. Adding one is one line here: a module in this directory
- * whose default export is a `Command`, exported under the command's name. `prestore --help`
- * lists them in alphabetical order.
+ * The registry of `prestore` commands: each name with the loader of its module, so a command's
+ * modules (the harness, fast-check, the image code) are loaded only when that command runs or
+ * prints its help, and `prestore --version` loads none of them. Adding a command is one line
+ * here: a module in this directory whose default export is a `Command` of the same name.
+ * `prestore --help` lists them in alphabetical order.
  */
-export { default as exhaust } from './exhaust.js';
-export { default as explore } from './explore.js';
-export { default as mutants } from './mutants.js';
-export { default as replay } from './replay.js';
-export { default as start } from './start.js';
-export { default as init } from './init.js';
-export { default as merge } from './merge.js';
-export { default as restore } from './restore.js';
-export { default as resume } from './resume.js';
-export { default as status } from './status.js';
+import type { Command } from '../command.js';
+
+export type CommandLoader = () => Promise<{ readonly default: Command }>;
+
+export const REGISTRY: Readonly<Record<string, CommandLoader>> = {
+  exhaust: () => import('./exhaust.js'),
+  explore: () => import('./explore.js'),
+  init: () => import('./init.js'),
+  merge: () => import('./merge.js'),
+  mutants: () => import('./mutants.js'),
+  replay: () => import('./replay.js'),
+  report: () => import('./report.js'),
+  restore: () => import('./restore.js'),
+  resume: () => import('./resume.js'),
+  start: () => import('./start.js'),
+  status: () => import('./status.js'),
+  verify: () => import('./verify.js'),
+};

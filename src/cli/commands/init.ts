@@ -4,6 +4,7 @@ import { type Command, UsageError } from '../command.js';
 import { seamsOf } from '../seams.js';
 import { requiredPath } from '../image-support.js';
 import { DEFAULT_EXTENT_BYTES, initPair } from '../../images/init.js';
+import { lockDirectory } from '../../images/lock.js';
 import { byteProgress, type ByteProgress } from '../byte-progress.js';
 import { formatBytes, parseSize } from '../../images/sizes.js';
 
@@ -22,8 +23,12 @@ const init: Command = {
 Creates metadata file M for the pair of raw image files S (the source, to be restored) and C
 (its clone, the image to restore from), fractured: the engine's clone delta map marks where the
 two may differ. M begins with a header recording the geometry and both images (absolute path,
-size, fingerprint), so a wrong or resized image is refused later; the engine's metadata follows.
-Nothing is written until every check has passed, and M appears whole or not at all.
+size, fingerprint), so a wrong or resized image is refused later; the engine's metadata follows,
+its maps checksummed sector by sector. Nothing is written until every check has passed, and M
+appears whole or not at all. Both images are locked meanwhile (see prestore restore --help).
+
+The fingerprint samples each image (its first and last MiB and 256 spots between); a later
+change that misses every sample goes unseen by it. prestore verify compares every byte.
 
 The delta map, one of (required):
   --compare                 read both images and mark the extents that differ (exact)
@@ -35,11 +40,12 @@ Options:
   --meta FILE               the metadata file to create (required)
   --extent SIZE             the tracking unit: one map bit per extent, e.g. 4K, 64K, 1M; a
                             multiple of the 512-byte sector (default ${formatBytes(DEFAULT_EXTENT_BYTES).replace(' ', '')})
-  --force                   replace an existing M (never one whose restore is in progress)
+  --force                   replace an existing M (never one whose restore is in progress,
+                            nor anything that is not a regular file)
   -h, --help                this help
 
 Exit status: 0 created, 2 bad usage or bad input (images missing or of different sizes, M
-exists, a restore of M in progress), nothing written.
+exists, a restore of M in progress, an image locked by a running restore), nothing written.
 
 Example:
   prestore init --source disk.img --clone disk-clone.img --meta disk.meta --compare`,
@@ -69,6 +75,7 @@ Example:
         extentBytes,
         delta: values.compare === true ? 'compare' : 'all',
         force: values.force === true,
+        lockDir: lockDirectory(io.env),
         notice: (m) => io.stderr.write(`prestore init: ${m}\n`),
         onCompare: (done, total) => {
           bar ??= byteProgress(io, 'compare', total, now);

@@ -2,12 +2,12 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CampaignResult, CoverageRow } from '../../harness/campaign.js';
-import { countByRule } from '../../harness/campaign.js';
+import { countByRule, mergeCoverageRows } from '../../harness/campaign.js';
 import type { Violation } from '../../harness/case.js';
 import { parseShard } from '../../harness/shard.js';
 import { parse } from '../args.js';
 import { type Command, InputError, UsageError } from '../command.js';
-import { checkReportTarget, exitCode, jsonText, junitReport, type Part, type RunReport, writeAtomically } from '../report.js';
+import { checkReportTarget, exitCode, jsonReport, jsonText, junitReport, type Part, type RunReport, writeAtomically } from '../report.js';
 import { summaryLines } from '../summary.js';
 
 /** The fields of a `--json` result that merging reads. */
@@ -62,7 +62,7 @@ function mergedParts(results: readonly ShardResult[]): Part[] {
     for (const row of ordered.flatMap((r) => r.coverage.filter((c) => c.scenario === p.name))) {
       const key = `${row.scenario}/${row.mode}`;
       const had = rows.get(key);
-      rows.set(key, had === undefined ? row : { ...had, crashStates: had.crashStates + row.crashStates, distinctCrashStates: had.distinctCrashStates + row.distinctCrashStates, secondCrashStates: had.secondCrashStates + row.secondCrashStates });
+      rows.set(key, had === undefined ? row : mergeCoverageRows(had, row));
     }
     const sum = (f: (q: (typeof same)[number]) => number) => same.reduce((t, q) => t + f(q), 0);
     const result: CampaignResult = {
@@ -122,7 +122,7 @@ Example:
       elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
     };
     const emit = async (target: string, text: string) => (target === '-' ? void io.stdout.write(text) : writeAtomically(target, text, cwd));
-    if (values.json !== undefined) await emit(values.json, jsonText(report));
+    if (values.json !== undefined) await emit(values.json, jsonText(jsonReport(report)));
     if (values.junit !== undefined) await emit(values.junit, junitReport(report));
     const human = values.json === '-' || values.junit === '-' ? io.stderr : io.stdout;
     human.write(`${summaryLines(report).join('\n')}\n`);

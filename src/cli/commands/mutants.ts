@@ -2,7 +2,10 @@
 import type { Mutant } from '../../mutants/catalogue.js';
 import { hunt } from '../../mutants/hunt.js';
 import { integerFlag, parse, seedFlag } from '../args.js';
-import { type Command, InputError, UsageError } from '../command.js';
+import { type Command, InputError } from '../command.js';
+import type { Violation } from '../../harness/case.js';
+import { engineArgsOf } from '../../report-html/picture.js';
+import { checkStdoutReports, HTML_HELP, type KillRow, mutantsHtml } from '../html-report.js';
 import { checkReportTarget, writeAtomically, xmlEscape } from '../report.js';
 import { loadScenarios, scenarioArgs } from '../scenario-args.js';
 import { seamsOf } from '../seams.js';
@@ -11,22 +14,10 @@ import { formatMs, table } from '../summary.js';
 export const MUTANTS_SEED = 'prestore-mutants';
 export const MUTANT_RUNS = 200;
 
-/** One row of the kill matrix; the JSON of SPEC section 7 is the array of these. */
-export interface KillRow {
-  readonly mutant: string;
-  readonly description: string;
-  readonly killed: boolean;
-  readonly casesToKill: number | null;
-  readonly elapsedMs: number;
-  readonly rule: string | null;
-  readonly expectedRule: string;
-  readonly replay: string | null;
-}
-
 const mutantsCommand: Command = {
   name: 'mutants',
   summary: 'run the harness against every bundled buggy engine and print the kill matrix',
-  help: `Usage: prestore mutants [NAME...] [--runs N] [--seed S] [--json FILE] [--junit FILE]
+  help: `Usage: prestore mutants [NAME...] [--runs N] [--seed S] [--json FILE] [--junit FILE] [--html FILE]
 
 Each mutant is the reference engine with one realistic bug (a map bit cleared before its data is
 durable, a read served from the wrong device, ...). For each, the harness exhausts every bundled
@@ -41,12 +32,13 @@ A mutant that survives means the harness has a blind spot.
   --json FILE               the matrix as JSON, an array of { mutant, description, killed,
                             casesToKill, elapsedMs, rule } (- for standard output)
   --junit FILE              a JUnit report, one testcase per mutant (- for standard output)
+${HTML_HELP}
   -h, --help                this help
 
 Exit status: 0 every mutant was killed, 1 a mutant survived, 2 bad usage or bad input,
 3 an internal error (a bug in prestore: please report it).`,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, { runs: { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' }, junit: { type: 'string' }, list: { type: 'boolean' } }, { positionals: true });
+    const { values, positionals } = parse(argv, { runs: { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' }, junit: { type: 'string' }, html: { type: 'string' }, list: { type: 'boolean' } }, { positionals: true });
     const cwd = io.cwd ?? process.cwd();
     const seams = seamsOf(io);
     const all = ((await seams.engineModules.mutants()) as { mutants: readonly Mutant[] }).mutants;
@@ -59,17 +51,19 @@ Exit status: 0 every mutant was killed, 1 a mutant survived, 2 bad usage or bad 
     const chosen = positionals.length === 0 ? all : all.filter((m) => positionals.includes(m.name));
     const runs = integerFlag('runs', values.runs, MUTANT_RUNS, 0, 10_000_000);
     const seed = seedFlag(values.seed) ?? MUTANTS_SEED;
-    if (values.json === '-' && values.junit === '-') throw new UsageError('--json and --junit cannot both go to standard output');
+    checkStdoutReports({ json: values.json, junit: values.junit, html: values.html });
     await checkReportTarget('json', values.json, cwd);
     await checkReportTarget('junit', values.junit, cwd);
+    await checkReportTarget('html', values.html, cwd);
     const dir = seams.bundledScenarios();
     const scenarios = (await loadScenarios(await scenarioArgs([dir], cwd, dir), seams)).map((s) => s.scenario);
-    const toStdout = values.json === '-' || values.junit === '-';
+    const toStdout = [values.json, values.junit, values.html].includes('-');
     const say = (line: string) => (toStdout ? io.stderr : io.stdout).write(line + '\n');
 
-    const engines = `prestore mutants: engines ${chosen.map((m) => `mutant:${m.name}`).join(', ')}, seed ${seed}`;
-    say(engines);
+    const heading = `prestore mutants: engines ${chosen.map((m) => `mutant:${m.name}`).join(', ')}, seed ${seed}`;
+    say(heading);
     const rows: KillRow[] = [];
+    const found = new Map<string, Violation>();
     for (const m of chosen) {
       const started = seams.now();
       const engineArgs = `--engine mutant:${m.name}`;
@@ -85,6 +79,7 @@ Exit status: 0 every mutant was killed, 1 a mutant survived, 2 bad usage or bad 
         replay: result.violation?.replay ?? null,
       };
       rows.push(row);
+      if (result.violation !== undefined) found.set(m.name, result.violation);
       say(`  ${row.killed ? 'killed  ' : 'SURVIVED'} ${m.name}${row.killed ? ` by ${row.rule} after ${row.casesToKill} cases` : ` ${result.cases} cases`} (${formatMs(row.elapsedMs)})`);
     }
 
@@ -101,7 +96,11 @@ Exit status: 0 every mutant was killed, 1 a mutant survived, 2 bad usage or bad 
     ];
     for (const line of lines) say(line);
     if (values.json !== undefined) await emit(values.json, JSON.stringify(rows, null, 2) + '\n');
-    if (values.junit !== undefined) await emit(values.junit, junit(rows, seed, engines));
+    if (values.junit !== undefined) await emit(values.junit, junit(rows, seed, heading));
+    if (values.html !== undefined) {
+      const engines = new Map(chosen.map((m) => [`--engine mutant:${m.name}`, m.factory]));
+      await emit(values.html, await mutantsHtml(rows, seed, async (line) => engines.get(engineArgsOf(line)) ?? { unavailable: 'it names no mutant of this run' }, found));
+    }
     return killed === rows.length ? 0 : 1;
 
     async function emit(target: string, text: string): Promise<void> {

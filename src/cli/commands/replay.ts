@@ -1,9 +1,11 @@
 /** `prestore replay`: re-run one case from its replay line, with a readable trace. */
 import { decodeCase } from '../../harness/replay-line.js';
-import { parse, shellSplit } from '../args.js';
+import { parse, shellQuote, shellSplit } from '../args.js';
 import { type Command, InputError, UsageError } from '../command.js';
-import { ENGINE_HELP, ENGINE_OPTIONS, type EngineFlags, resolveEngine } from '../engine-arg.js';
+import { ENGINE_HELP, ENGINE_OPTIONS, type EngineFlags, replayEngineFlags, resolveEngine } from '../engine-arg.js';
+import { HTML_HELP, replayHtml } from '../html-report.js';
 import { isCounterexamplePath, replayFile } from '../replay-file.js';
+import { checkReportTarget, writeAtomically } from '../report.js';
 import { seamsOf } from '../seams.js';
 import { formatViolation } from '../summary.js';
 import { threadGuard } from '../watchdog.js';
@@ -22,16 +24,21 @@ what survived it, each recovery, and the checks, ending with the verdict. The sa
 and seed give the same trace, byte for byte.
 
 LINE is the replay line as printed (paste it whole, in quotes), or just its c1.… token. The
-engine is the one the line names, unless --engine or --engine-cmd is given here: replay a
-mutant's failure against another engine with
+engine is the one given here with --engine or --engine-cmd; without them, the one the line
+names if it is the reference engine or a mutant: replay a mutant's failure against another
+engine with
   prestore replay --engine reference 'prestore replay --engine mutant:NAME c1.…'
 
 FILE.json is a counterexample file (see scenarios/counterexample.schema.json), as
 --save-failures writes them: it lists every crash's survivors, so no seed is involved (the
-replay checks that two seeds give the same run). Its engine is the one the file names, unless
---engine or --engine-cmd is given here.
+replay checks that two seeds give the same run). Its engine is chosen as a line's is.
+
+Replay never runs an engine module or command that a line or a file names: it runs what you
+type. A line or file naming one (--engine ./my-engine.js, --engine-cmd "...") exits 2 with
+the command to type, the engine given on it.
 
 Options:
+${HTML_HELP}
   -h, --help                this help
 
 ${ENGINE_HELP}
@@ -40,27 +47,34 @@ Exit status: 0 every check held, 1 the case violates a rule, 2 bad usage, a dama
 file, or an engine that does not repeat its I/O for the same case, 3 an internal error (a bug in
 prestore: please report it).`,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, ENGINE_OPTIONS, { positionals: true });
+    const { values, positionals } = parse(argv, { ...ENGINE_OPTIONS, html: { type: 'string' } }, { positionals: true });
     if (positionals.length === 0) throw new UsageError('replay needs the replay line (or its c1.… token)');
+    const cwd = io.cwd ?? process.cwd();
+    await checkReportTarget('html', values.html, cwd);
     if (positionals.length === 1 && isCounterexamplePath(positionals[0]!)) return replayFile(positionals[0]!, values, io);
     const { flags: lineFlags, token } = splitLine(positionals);
-    const engineFlags = values.engine !== undefined || values['engine-cmd'] !== undefined ? values : lineFlags;
-    const flags: EngineFlags = { ...engineFlags, 'call-timeout': values['call-timeout'] };
-    let seed: string;
+    const flags = replayEngineFlags(values, lineFlags, 'the replay line', (engineArgs) => `prestore replay ${engineArgs} ${shellQuote(token)}`);
+    let decoded: ReturnType<typeof decodeCase>;
     try {
-      seed = decodeCase(token).seed;
+      decoded = decodeCase(token);
     } catch (e) {
       throw new InputError((e as Error).message);
     }
+    const { seed } = decoded;
     const seams = seamsOf(io);
-    const engine = await resolveEngine(flags, seams.engineModules, io.cwd ?? process.cwd());
+    const engine = await resolveEngine(flags, seams.engineModules, cwd);
     const result = await seams.harness.replay(engine.factory, token, { engineArgs: engine.engineArgs, ...threadGuard(engine.callTimeoutMs) });
     const out = [`prestore replay: engine ${engine.label}, seed ${seed}`, '', ...result.transcript];
     if (result.violations.length > 0) {
       out.push('');
       for (const v of result.violations) out.push(...formatViolation(v));
     }
-    io.stdout.write(out.join('\n') + '\n');
+    (values.html === '-' ? io.stderr : io.stdout).write(out.join('\n') + '\n');
+    if (values.html !== undefined) {
+      const html = await replayHtml(engine, decoded.case, seed, 'a replay line');
+      if (values.html === '-') io.stdout.write(html);
+      else await writeAtomically(values.html, html, cwd);
+    }
     return result.violations.length > 0 ? 1 : 0;
   },
 };
@@ -71,7 +85,10 @@ export function splitLine(positionals: readonly string[]): { flags: EngineFlags;
   while (words.length > 0 && ['npx', 'prestore', 'replay'].includes(words[0]!)) words.shift();
   const { values, positionals: rest } = parse(words, ENGINE_OPTIONS, { positionals: true });
   if (rest.length !== 1 || !rest[0]!.startsWith(TOKEN_PREFIX)) {
-    throw new UsageError(rest.length === 0 ? 'the replay line has no c1.… token' : `expected one replay line ending in a c1.… token, got ${rest.length === 1 ? `"${rest[0]}"` : `${rest.length} arguments`}`);
+    const given = positionals.join(' ');
+    throw new UsageError(
+      rest.length === 0 ? 'the replay line has no c1.… token' : `${JSON.stringify(given.length > 80 ? `${given.slice(0, 80)}…` : given)} is not a replay line: a replay line ends in its c1.… token (prestore replay [ENGINE] c1.…), as a failure report prints it`,
+    );
   }
   return { flags: values, token: rest[0]! };
 }

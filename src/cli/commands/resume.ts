@@ -5,7 +5,7 @@ import { runRestoreCommand, SESSION_EXIT_HELP, SESSION_OPTIONS_HELP } from '../i
 const resume: Command = {
   name: 'resume',
   summary: 'finish an interrupted image restore (stopped, killed, or cut by power loss)',
-  help: `Usage: prestore resume --meta FILE [--batch SIZE] [--json FILE]
+  help: `Usage: prestore resume --meta FILE [--verify] [--batch SIZE] [--json FILE]
 
 Finishes the restore in progress on the pair that FILE describes, however it was interrupted
 (Ctrl-C, SIGKILL, power loss, an I/O error): the engine recovers from the metadata alone and

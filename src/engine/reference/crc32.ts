@@ -1,4 +1,4 @@
-/** CRC-32 (IEEE 802.3, as zlib computes it): the superblock's checksum. */
+/** CRC-32 (IEEE 802.3, as zlib computes it): the checksum of the superblock and of each map sector. */
 const TABLE = (() => {
   const table = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {
@@ -9,8 +9,9 @@ const TABLE = (() => {
   return table;
 })();
 
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
+/** The CRC of `bytes`; pass the CRC of what came before as `previous` to continue it (zlib's crc32(crc, buf)). */
+export function crc32(bytes: Uint8Array, previous = 0): number {
+  let c = (previous ^ 0xffffffff) >>> 0;
+  for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }

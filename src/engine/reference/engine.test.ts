@@ -162,6 +162,11 @@ describe('metadata that cannot be trusted', () => {
     ['bad magic in both slots', (m) => (m[SECTOR] = 0x58), /slot 0: empty; slot 1: bad magic/],
     ['a bad checksum', (m) => (m[SECTOR + 28] ^= 1), /slot 1: bad checksum/],
     ['no superblock at all', (m) => m.fill(0, 0, 2 * SECTOR), /no valid superblock.*slot 0: empty; slot 1: empty/],
+    // Layout of this geometry: superblock slots in sectors 0 and 1, D in sector 2, P in sector 3.
+    ['one D bit flipped', (m) => (m[2 * SECTOR] ^= 1 << 2), /clone delta map \(D\): sector 0 of 1 \(bytes 1024-1535 of the metadata device\) fails its checksum/],
+    ['the P sector zeroed', (m) => m.fill(0, 3 * SECTOR, 4 * SECTOR), /protected restore map \(P\): sector 0 of 1 \(bytes 1536-2047/],
+    ['the P sector copied over the D sector', (m) => m.copyWithin(2 * SECTOR, 3 * SECTOR, 4 * SECTOR), /clone delta map \(D\): sector 0 of 1 .* fails its checksum/],
+    ['a D checksum byte changed', (m) => (m[3 * SECTOR - 1] ^= 0x80), /clone delta map \(D\).* fails its checksum/],
   ];
   it.each(cases)('refuses %s, naming it, and writes nothing', async (_, damage, message) => {
     const devices = await formatted();
@@ -172,6 +177,19 @@ describe('metadata that cannot be trusted', () => {
     expect(error).toBeInstanceOf(MetadataError);
     expect((error as Error).message).toMatch(message);
     expect(meta.writes + source.writes).toBe(0);
+  });
+
+  it('refuses a map damaged mid-restore, before anything is copied', async () => {
+    const devices = await formatted();
+    const engine = await referenceEngine.open(devices, GEOMETRY);
+    await engine.startRestore({ protect: true });
+    await engine.step();
+    devices.meta.bytes.fill(0, 2 * SECTOR, 2 * SECTOR + 8);
+    const source = counting(devices.source);
+    const error = await referenceEngine.open({ ...devices, source }, GEOMETRY).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MetadataError);
+    expect((error as Error).message).toMatch(/clone delta map \(D\): sector 0/);
+    expect(source.writes).toBe(0);
   });
 
   it('refuses metadata written for another geometry, naming the field', async () => {

@@ -33,7 +33,7 @@ import {
   type RestoreEngine,
   type StepResult,
 } from '../contract.js';
-import { Bitmap } from './bitmap.js';
+import { Bitmap, type MapName } from './bitmap.js';
 import { checkSameGeometry, encodeSuperblock, type EngineState, type Layout, newestSuperblock, SLOTS, type Superblock } from './layout.js';
 
 export interface ReferenceOptions {
@@ -70,8 +70,6 @@ export function referenceOptions(options: ReferenceOptions, where = 'reference e
   return out as Required<ReferenceOptions>;
 }
 
-type MapName = 'delta' | 'protected';
-
 export class ReferenceEngine implements RestoreEngine {
   protected state: EngineState = 'fractured';
   protected protect = true;
@@ -98,23 +96,22 @@ export class ReferenceEngine implements RestoreEngine {
     options: ReferenceOptions = {},
   ) {
     this.options = referenceOptions(options);
-    this.delta = new Bitmap(layout.extents, layout.sectorSize);
-    this.prot = new Bitmap(layout.extents, layout.sectorSize);
+    this.delta = new Bitmap('delta', layout.extents, layout.sectorSize);
+    this.prot = new Bitmap('protected', layout.extents, layout.sectorSize);
   }
 
   // --- recovery ------------------------------------------------------------------------------
 
   /**
    * Opening is recovery: the newest valid superblock says whether a restore is in progress, and
-   * the maps say where it was. Everything is read and checked before anything is written.
+   * the maps say where it was. Everything is read and checked (every map sector's checksum
+   * included) before anything is written.
    */
   async recover(): Promise<void> {
     const sb = await this.readNewestSuperblock();
     checkSameGeometry(sb.geometry, this.geometry);
-    const { meta } = this.devices;
-    const mapBytes = this.layout.mapSectors * this.layout.sectorSize;
-    this.delta = new Bitmap(this.layout.extents, this.layout.sectorSize, await meta.read(this.layout.deltaSector * this.layout.sectorSize, mapBytes));
-    this.prot = new Bitmap(this.layout.extents, this.layout.sectorSize, await this.readProtectedMap());
+    this.delta = await this.readMap('delta');
+    this.prot = new Bitmap('protected', this.layout.extents, this.layout.sectorSize, await this.readProtectedMap());
     this.state = sb.state;
     this.protect = sb.protect;
     this.generation = sb.generation;
@@ -129,8 +126,17 @@ export class ReferenceEngine implements RestoreEngine {
     return newestSuperblock(slots);
   }
 
+  /** P's bits, its sectors' checksums verified. */
   protected async readProtectedMap(): Promise<Uint8Array> {
-    return this.devices.meta.read(this.layout.protectedSector * this.layout.sectorSize, this.layout.mapSectors * this.layout.sectorSize);
+    return (await this.readMap('protected')).bytes;
+  }
+
+  /** One map read whole, refused (MetadataError naming the map and sector) if a sector fails its checksum. */
+  private async readMap(name: MapName): Promise<Bitmap> {
+    const first = name === 'delta' ? this.layout.deltaSector : this.layout.protectedSector;
+    const size = this.layout.sectorSize;
+    const disk = await this.devices.meta.read(first * size, this.layout.mapSectors * size);
+    return Bitmap.decode(name, this.layout.extents, size, disk, first);
   }
 
   /**

@@ -31,12 +31,14 @@ export function createReferenceEngine(options: ReferenceOptions = {}, name = 're
     async format(devices: RestoreDevices, geometry: Geometry, delta: InitialDelta): Promise<void> {
       const layout = layoutFor(geometry);
       checkDevices(devices, geometry, metadataSize(geometry));
-      const d = new Bitmap(layout.extents, layout.sectorSize);
+      const d = new Bitmap('delta', layout.extents, layout.sectorSize);
       const set = delta === 'all' ? Array.from({ length: layout.extents }, (_, e) => e) : delta === 'none' ? [] : delta.flatMap((bit, e) => (bit ? [e] : []));
       const size = layout.sectorSize;
       const image = new Uint8Array(layout.totalSectors * size);
       d.apply(d.staged(set, true));
-      image.set(d.bytes, layout.deltaSector * size);
+      image.set(d.encode(), layout.deltaSector * size);
+      // P is empty, but its sectors too must carry valid checksums: zeros never pass.
+      image.set(new Bitmap('protected', layout.extents, layout.sectorSize).encode(), layout.protectedSector * size);
       // Generation 1 in slot 1; slot 0 stays empty until the first commit writes generation 2.
       image.set(encodeSuperblock({ state: 'fractured', protect: true, generation: 1, geometry }, size), size);
       await devices.meta.write(0, image);

@@ -2,8 +2,8 @@
  * The metadata device, sector by sector:
  *
  *   sector 0, 1    superblock slots; a commit writes generation g to slot g % 2
- *   D sectors      the clone delta map, one bit per extent
- *   P sectors      the protected restore map, one bit per extent
+ *   D sectors      the clone delta map, one bit per extent, each sector checksummed (bitmap.ts)
+ *   P sectors      the protected restore map, the same way
  *
  * Why two slots: a commit overwrites the slot that does NOT hold the current superblock, so a
  * crash during the commit leaves the previous superblock whole in the other slot. The sector is
@@ -17,7 +17,8 @@ import { Bitmap } from './bitmap.js';
 import { crc32 } from './crc32.js';
 
 export const MAGIC = 'PRSTORE1';
-export const VERSION = 1;
+/** 2: map sectors carry a checksum (version 1 had bare bits, which bitmap.ts now refuses). */
+export const VERSION = 2;
 export const SLOTS = 2;
 
 export type EngineState = 'fractured' | 'restoring';
