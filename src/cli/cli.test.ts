@@ -428,6 +428,18 @@ describe('exhaust', () => {
     expect(r.stdout.match(/^prestore replay /gm)).toHaveLength(2);
     expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('14 violations found');
   });
+
+  it('JUnit: each distinct failure once in its testcase, the rest counted', async () => {
+    const dir = tempDir();
+    const many = Array.from({ length: 12 }, (_, i) => ({ ...violation('restore-ends-right', `sector ${i} is wrong`), replay: `prestore replay --engine reference c1.CASE${i}` }));
+    const r = await run(['exhaust', 'protected-restore', '--junit', 'r.xml'], { cwd: dir, harness: fakeHarness({ exhaust: { 'protected-restore': many } }) });
+    expect(r.code).toBe(1);
+    const xml = readFileSync(join(dir, 'r.xml'), 'utf8');
+    expect(wellFormed(xml)).toBe(true);
+    expect(xml.match(/replay: /g)).toHaveLength(1);
+    expect(xml).toContain('(11 more crash states break rule 3 too; the --json result lists every one)');
+    expect(xml).toContain('message="restore-ends-right: sector 0 is wrong (and 11 more)"');
+  });
 });
 
 describe('start', () => {

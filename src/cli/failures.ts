@@ -9,9 +9,9 @@
  */
 import type { Violation } from '../harness/case.js';
 
-export interface Failure {
+export interface Failure<V extends Violation = Violation> {
   /** The first violation of its rule in the first part that found it: shrunk, when it was shrunk. */
-  readonly violation: Violation;
+  readonly violation: V;
   /** The parts (scenario names, or `explore`) that found it. */
   readonly where: readonly string[];
   /** Further violations of the same rule in those parts: the same failure from other crash states. */
@@ -23,8 +23,8 @@ function caseToken(v: Violation): string {
   return v.replay.trim().split(/\s+/).pop() ?? v.replay;
 }
 
-export function distinctFailures(parts: readonly { readonly name: string; readonly violations: readonly Violation[] }[]): Failure[] {
-  const byCase = new Map<string, { violation: Violation; where: string[]; alsoSeen: number }>();
+export function distinctFailures<V extends Violation>(parts: readonly { readonly name: string; readonly violations: readonly V[] }[]): Failure<V>[] {
+  const byCase = new Map<string, { violation: V; where: string[]; alsoSeen: number }>();
   for (const part of parts) {
     const rules = new Map<string, { where: string[]; alsoSeen: number }>();
     for (const v of part.violations) {

@@ -13,6 +13,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { CampaignResult, CoverageRow } from '../harness/campaign.js';
 import { RULES, type RuleName, type Violation } from '../harness/case.js';
 import { InputError, UsageError } from './command.js';
+import { distinctFailures } from './failures.js';
 
 /** One campaign of a command run: `explore`, or `exhaust` of one scenario. */
 export interface Part {
@@ -254,8 +255,17 @@ export function junitReport(report: RunReport): string {
       }
       const first = c.failures[0]!;
       const more = c.failures.length > 1 ? ` (and ${c.failures.length - 1} more)` : '';
-      const body = c.failures
-        .map((v) => [`rule ${RULE_NUMBER[v.rule]} ${v.rule}${c.classname === 'prestore.explore' ? '' : ` in ${v.part}`}: ${v.message}`, `replay: ${v.replay}`, ...(v.trace.length > 0 ? ['trace:', ...v.trace.map((t) => `  ${t}`)] : [])].join('\n'))
+      // Each distinct failure once, as the printed report has it: an exhaustive run can find
+      // thousands of crash states breaking one rule for one reason.
+      const body = distinctFailures([{ name: first.part, violations: c.failures }])
+        .map(({ violation: v, alsoSeen }) =>
+          [
+            `rule ${RULE_NUMBER[v.rule]} ${v.rule}${c.classname === 'prestore.explore' ? '' : ` in ${v.part}`}: ${v.message}`,
+            `replay: ${v.replay}`,
+            ...(v.trace.length > 0 ? ['trace:', ...v.trace.map((t) => `  ${t}`)] : []),
+            ...(alsoSeen > 0 ? [`(${alsoSeen} more crash state${alsoSeen === 1 ? '' : 's'} break${alsoSeen === 1 ? 's' : ''} rule ${RULE_NUMBER[v.rule]} too; the --json result lists every one)`] : []),
+          ].join('\n'),
+        )
         .join('\n\n');
       lines.push(`${open}>`);
       lines.push(`      <failure message="${xmlEscape(`${first.rule}: ${first.message}${more}`)}" type="${xmlEscape(first.rule)}">${xmlText(body)}</failure>`);
