@@ -42,14 +42,14 @@ export interface Interrupt {
  * the way to resume printed. A second one exits at once: that is as safe as a SIGKILL (nothing is
  * lost), only the lock is released by hand on the way out.
  */
-export function interruptOnSignals(io: CommandIo): Interrupt {
+export function interruptOnSignals(io: CommandIo, stopping = 'stopping after the current step'): Interrupt {
   const controller = new AbortController();
   let first: 'SIGINT' | 'SIGTERM' | undefined;
   let lock: Lock | undefined;
   const handler = (sig: 'SIGINT' | 'SIGTERM') => {
     if (first === undefined) {
       first = sig;
-      io.stderr.write(`\n${sig}: stopping after the current step (again to stop at once; nothing is lost either way)\n`);
+      io.stderr.write(`\n${sig}: ${stopping} (again to stop at once; nothing is lost either way)\n`);
       controller.abort();
       return;
     }

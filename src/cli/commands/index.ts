@@ -12,4 +12,5 @@ export { default as init } from './init.js';
 export { default as merge } from './merge.js';
 export { default as restore } from './restore.js';
 export { default as resume } from './resume.js';
+export { default as serve } from './serve.js';
 export { default as status } from './status.js';
