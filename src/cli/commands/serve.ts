@@ -102,7 +102,7 @@ Example:
           if (reached <= decile || reached >= 10) return;
           decile = reached;
           const seconds = (now() - first.at) / 1000;
-          const rateText = seconds > 0 ? `, ${formatBytes(Math.round((done - first.done) / seconds))}/s` : '';
+          const rateText = seconds > 0 && done > first.done ? `, ${formatBytes(Math.round((done - first.done) / seconds))}/s` : '';
           out.write(`restore: ${decile * 10}% copied (${formatBytes(done)} of ${formatBytes(total)}${rateText})\n`);
         },
         onCopierEnd: (end) => {
