@@ -13,6 +13,7 @@ import { benchMapCommit } from './map-commit.js';
 import { benchProtocol } from './protocol.js';
 import { benchWorkers } from './workers.js';
 import { benchImage } from './image.js';
+import { benchNbd } from './nbd.js';
 
 export type Figures = Record<string, number | string | boolean>;
 
@@ -54,6 +55,11 @@ export const SECTIONS: readonly BenchSection[] = [
     title: 'image restore vs cp (1 GiB unless PRESTORE_BENCH_IMAGE_SIZE; all extents differ, final flush included; median of 3 rounds)',
     run: async () => ({ ...(await benchImage()) }),
   },
+  {
+    name: 'nbd',
+    title: 'prestore serve over NBD, our own client at queue depth 1: random 4 KiB writes during a restore over none (256 MiB unless PRESTORE_BENCH_NBD_SIZE, 2,000 writes and a flush, then the same again, median of 3 rounds), 4 KiB read latency of an extent not yet copied over a copied one',
+    run: async () => ({ ...(await benchNbd()) }),
+  },
 ];
 
 function show(value: number | string | boolean): string {
@@ -71,20 +77,27 @@ export function formatTable(title: string, figures: Figures): string {
 
 export async function main(argv: readonly string[]): Promise<number> {
   let json: string | undefined;
+  let only: string[] | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--json' && argv[i + 1] !== undefined) json = argv[++i];
     else if (a.startsWith('--json=')) json = a.slice('--json='.length);
+    else if (a === '--only' && argv[i + 1] !== undefined) only = argv[++i]!.split(',');
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(`usage: node dist/src/bench/main.js [--json FILE|-]\nsections: ${SECTIONS.map((s) => s.name).join(', ')}\n`);
+      process.stdout.write(`usage: node dist/src/bench/main.js [--json FILE|-] [--only SECTION,...]\nsections: ${SECTIONS.map((s) => s.name).join(', ')}\n`);
       return 0;
     } else {
       process.stderr.write(`bench: unknown argument ${a}\n`);
       return 2;
     }
   }
+  const unknown = only?.filter((name) => !SECTIONS.some((s) => s.name === name)) ?? [];
+  if (unknown.length > 0) {
+    process.stderr.write(`bench: no section named ${unknown.join(', ')}; the sections are ${SECTIONS.map((s) => s.name).join(', ')}\n`);
+    return 2;
+  }
   const results: Record<string, Figures> = {};
-  for (const section of SECTIONS) {
+  for (const section of SECTIONS.filter((s) => only === undefined || only.includes(s.name))) {
     results[section.name] = await section.run();
     // With `--json -` the JSON owns standard output; the tables go to standard error.
     (json === '-' ? process.stderr : process.stdout).write(`${formatTable(section.title, results[section.name]!)}\n\n`);
