@@ -73,6 +73,7 @@ async function served(readOnly = false) {
   const server = new NbdServer(new EngineExport(engine, GEOMETRY, { name: 'vm', description: 'test', readOnly, activity }));
   const at = { socket: join(dir, `e${n++}.sock`) };
   await server.listen(at);
+  server.open();
   const client = await NbdClient.connect(at);
   return { engine, source, clone, cloneBefore, recorded, server, client, activity };
 }

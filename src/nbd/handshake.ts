@@ -24,7 +24,7 @@ import {
 } from './wire.js';
 
 /** Sizes this server asks clients to keep to (NBD_INFO_BLOCK_SIZE). */
-export const PREFERRED_BLOCK = 4096;
+const PREFERRED_BLOCK = 4096;
 export const MAX_PAYLOAD = 32 << 20;
 /** Option data beyond this is read and dropped, and the option refused as too big. */
 const MAX_OPTION_DATA = 64 << 10;

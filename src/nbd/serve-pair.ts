@@ -70,9 +70,6 @@ export interface ServeReady {
 export interface ServeOutcome {
   readonly header: MetaHeader;
   readonly state: 'fractured' | 'restoring';
-  /** What the copier did in this run; `idle` when no restore was in progress. */
-  readonly copier: CopierEnd['kind'] | 'idle';
-  readonly copierError?: unknown;
   readonly bytesRemaining: number;
   readonly host: HostActivity['counts'];
 }
@@ -107,21 +104,30 @@ async function serveLocked(header: MetaHeader, options: ServeOptions): Promise<S
   const opened = await openDevices(header, meta, { readOnly: false });
   try {
     const engine = await factory.open(opened.devices, geometry);
-    if (startsRestore) await engine.startRestore({ protect: options.protect });
-    const status = await engine.status();
-    const per = extentBytes(geometry);
-    const bytesOf = (extents: number) => Math.min(extents * per, geometry.volumeSize);
+    const restoring = startsRestore || before.state === 'restoring';
+    const protect = startsRestore ? options.protect : before.state === 'restoring' ? before.protect : true;
     const activity = new HostActivity(options.now);
     const exportName = basename(header.source.path);
-    const readOnly = status.state === 'restoring' && !status.protect;
+    const readOnly = restoring && !protect;
     const exp = new EngineExport(engine, geometry, {
       name: exportName,
-      description: `${header.source.path}${status.state === 'restoring' ? `, restoring from ${header.clone.path}` : ''} (prestore)`,
+      description: `${header.source.path}${restoring ? `, restoring from ${header.clone.path}` : ''} (prestore)`,
       readOnly,
       activity,
     });
     const server = new NbdServer(exp, options.events);
+    // The address first: a socket or port in use then changes nothing, not even the restore's start.
     const uri = await server.listen(options.listen);
+    try {
+      if (startsRestore) await engine.startRestore({ protect: options.protect });
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+    server.open();
+    const status = await engine.status();
+    const per = extentBytes(geometry);
+    const bytesOf = (extents: number) => Math.min(extents * per, geometry.volumeSize);
     const total = status.state === 'restoring' ? bytesOf(status.extentsRemaining) : 0;
     options.onReady?.({
       header,
@@ -149,7 +155,7 @@ async function serveLocked(header: MetaHeader, options: ServeOptions): Promise<S
       else options.signal.addEventListener('abort', () => done(), { once: true });
     });
     copier?.stop();
-    const [end] = await Promise.all([copying, server.close()]);
+    await Promise.all([copying, server.close()]);
     // Every write a client was answered for is made durable before the lock is let go.
     await engine.flushSource();
     await engine.dispose?.();
@@ -157,8 +163,6 @@ async function serveLocked(header: MetaHeader, options: ServeOptions): Promise<S
     return {
       header,
       state: after.state,
-      copier: end?.kind ?? 'idle',
-      ...(end?.kind === 'failed' ? { copierError: end.error } : {}),
       bytesRemaining: after.state === 'restoring' ? bytesOf(after.extentsRemaining) : 0,
       host: activity.counts,
     };

@@ -349,13 +349,14 @@ describe('prestore serve, bad usage', () => {
     expect(r.err).toMatch(message);
   });
 
-  it('a socket path that is a file: exit 2, and the pair stays unlocked', async () => {
+  it('a socket path that is a file: exit 2, the restore not started, the pair unlocked', async () => {
     const pair = await newPair('not-a-socket');
     const file = join(pair.dir, 'plain');
     copyFileSync(pair.meta, file);
-    const r = await cli('serve', '--meta', pair.meta, '--socket', file);
+    const r = await cli('serve', '--meta', pair.meta, '--socket', file, '--restore');
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/exists and is not a socket/);
+    expect((await status(pair)).state).toBe('fractured');
     expect(existsSync(`${pair.meta}.lock`)).toBe(false);
   });
 });

@@ -77,6 +77,7 @@ async function serving(exp: NbdExport = new MemoryExport(), events = {}): Promis
   const server = new NbdServer(exp, events);
   servers.push(server);
   expect(await server.listen(at)).toBe(`nbd+unix:///?socket=${at.socket}`);
+  server.open();
   return { at, server };
 }
 
@@ -261,6 +262,28 @@ describe('transmission', () => {
   });
 });
 
+describe('opening', () => {
+  it('holds clients that connect between listen() and open() before the handshake, then serves them', async () => {
+    const exp = new MemoryExport();
+    const server = new NbdServer(exp);
+    servers.push(server);
+    const at = { socket: join(dir, `s${sockets++}.sock`) };
+    await server.listen(at);
+    let connected = false;
+    const early = NbdClient.connect(at).then((c) => {
+      connected = true;
+      return c;
+    });
+    await new Promise((done) => setTimeout(done, 50));
+    expect(connected).toBe(false);
+    expect(server.connections).toBe(1);
+    server.open();
+    const client = await early;
+    expect(await client.read(0, 512)).toEqual(new Uint8Array(512));
+    await client.disconnect();
+  });
+});
+
 describe('shutting down', () => {
   it('finishes the request in hand, closes idle connections, and accepts no more', async () => {
     const exp = new MemoryExport();
@@ -294,6 +317,7 @@ describe('shutting down', () => {
     const server = new NbdServer(new MemoryExport());
     servers.push(server);
     await server.listen(at);
+    server.open();
     const client = await NbdClient.connect(at);
     await client.disconnect();
     await expect(new NbdServer(new MemoryExport()).listen(at)).rejects.toThrow(/another server is listening on it/);

@@ -33,9 +33,12 @@ export function transmissionFlags(exp: NbdExport): number {
 
 export class NbdServer {
   private readonly server: Server;
-  private readonly open = new Map<number, { connection: Connection; done: Promise<void> }>();
+  private readonly sessions = new Map<number, { connection: Connection; done: Promise<void> }>();
   private nextId = 1;
   private stopping = false;
+  private opened!: () => void;
+  /** Connections made before `open()` wait here, before the handshake. */
+  private readonly gate = new Promise<void>((done) => (this.opened = done));
 
   constructor(
     private readonly exp: NbdExport,
@@ -45,10 +48,14 @@ export class NbdServer {
   }
 
   get connections(): number {
-    return this.open.size;
+    return this.sessions.size;
   }
 
-  /** Starts listening; resolves to where, as a client would name it. */
+  /**
+   * Takes the address; resolves to where, as a client would name it. Clients may connect from
+   * now on but are served only once `open()` is called, so a caller can make the export ready
+   * (start a restore, say) knowing the address is its, and no client sees the export before.
+   */
   async listen(at: ListenAt): Promise<string> {
     if ('socket' in at) await clearStaleSocket(at.socket);
     await new Promise<void>((done, fail) => {
@@ -70,12 +77,18 @@ export class NbdServer {
     return `nbd://${at.host.includes(':') ? `[${at.host}]` : at.host}:${port}`;
   }
 
+  /** Serves the clients that connected since `listen()`, and those to come. */
+  open(): void {
+    this.opened();
+  }
+
   /** Stops accepting, lets each connection finish the request in hand, and waits for all to close. */
   async close(): Promise<void> {
     this.stopping = true;
+    this.opened();
     const closed = new Promise<void>((done) => this.server.close(() => done()));
-    for (const { connection } of this.open.values()) if (connection.waitingForPeer) connection.abort();
-    await Promise.all([...this.open.values()].map((s) => s.done));
+    for (const { connection } of this.sessions.values()) if (connection.waitingForPeer) connection.abort();
+    await Promise.all([...this.sessions.values()].map((s) => s.done));
     await closed;
   }
 
@@ -89,16 +102,16 @@ export class NbdServer {
     this.events.onConnect?.(id);
     const done = this.session(id, connection).then(
       (how) => {
-        this.open.delete(id);
+        this.sessions.delete(id);
         this.events.onDisconnect?.(id, how);
       },
       (e: unknown) => {
         connection.abort();
-        this.open.delete(id);
+        this.sessions.delete(id);
         this.events.onDisconnect?.(id, `failed: ${(e as Error).message}`);
       },
     );
-    this.open.set(id, { connection, done });
+    this.sessions.set(id, { connection, done });
   }
 
   private async session(id: number, connection: Connection): Promise<string> {
@@ -106,6 +119,8 @@ export class NbdServer {
     const flags = transmissionFlags(this.exp);
     let how: string;
     try {
+      await this.gate;
+      if (this.stopping) throw new ConnectionClosedError();
       const h = await handshake({ connection, export: this.exp, transmissionFlags: flags, shuttingDown: stopping });
       if (h.kind === 'ended') {
         how = h.reason === undefined ? 'left during the handshake' : `refused: ${h.reason}`;
