@@ -17,7 +17,7 @@
  * runs are not byte-for-byte reproducible, and each asserts only what must hold wherever they land.
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,7 +84,7 @@ interface Pair {
 /** A fresh pair in its own directory: source and clone differ everywhere, every D bit set. */
 async function newPair(name: string, extent = EXTENT): Promise<Pair> {
   const dir = join(root, name);
-  execFileSync('mkdir', ['-p', dir]);
+  mkdirSync(dir, { recursive: true });
   const pair = { dir, source: join(dir, 'source.img'), clone: join(dir, 'clone.img'), meta: join(dir, 'pair.meta'), socket: join(dir, 'nbd.sock') };
   await writeSeededImage(pair.clone, SIZE, `${name}-clone`);
   await writeSeededImage(pair.source, SIZE, `${name}-source`);
@@ -330,6 +330,10 @@ describe('prestore serve, killed and restarted, with our own client', () => {
     expect((await server.exit).code).toBe(0);
     expect(server.stdout()).toMatch(/the restore is saved with .* left to copy/);
     expect(firstDifference(readFileSync(pair.clone), pair.cloneBytes)).toBe(-1);
+    // prestore resume finishes what the server left, as serving again would.
+    const resumed = await cli('resume', '--meta', pair.meta);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(firstDifference(readFileSync(pair.source), pair.cloneBytes)).toBe(-1);
   }, 60_000);
 });
 
