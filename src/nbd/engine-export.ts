@@ -22,7 +22,8 @@ export class EngineExport implements NbdExport {
   readonly description: string;
   readonly size: number;
   readonly blockSize: number;
-  readonly readOnly: boolean;
+  /** Read-only while an unprotected restore runs; cleared once it completes (see serve-pair.ts). */
+  readOnly: boolean;
   private readonly activity: HostActivity;
   private zeroes: Uint8Array | undefined;
 

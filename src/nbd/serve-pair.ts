@@ -15,7 +15,7 @@
  * step, flushes the source, and releases the lock. A SIGKILL at any moment loses nothing a client
  * flushed: that is the engine's contract, and a restart recovers from the metadata alone.
  */
-import { extentBytes, type StepResult } from '../engine/contract.js';
+import { extentBytes, type RestoreEngine, type StepResult } from '../engine/contract.js';
 import { imageEngine } from '../images/engine.js';
 import type { MetaHeader } from '../images/header.js';
 import { ioError } from '../images/io-error.js';
@@ -105,14 +105,12 @@ async function serveLocked(header: MetaHeader, options: ServeOptions): Promise<S
   try {
     const engine = await factory.open(opened.devices, geometry);
     const restoring = startsRestore || before.state === 'restoring';
-    const protect = startsRestore ? options.protect : before.state === 'restoring' ? before.protect : true;
     const activity = new HostActivity(options.now);
     const exportName = basename(header.source.path);
-    const readOnly = restoring && !protect;
     const exp = new EngineExport(engine, geometry, {
       name: exportName,
       description: `${header.source.path}${restoring ? `, restoring from ${header.clone.path}` : ''} (prestore)`,
-      readOnly,
+      readOnly: startsRestore ? !options.protect : before.state === 'restoring' && !before.protect,
       activity,
     });
     const server = new NbdServer(exp, options.events);
@@ -120,53 +118,63 @@ async function serveLocked(header: MetaHeader, options: ServeOptions): Promise<S
     const uri = await server.listen(options.listen);
     try {
       if (startsRestore) await engine.startRestore({ protect: options.protect });
-    } catch (e) {
+      server.open();
+      await serveOpen(header, options, engine, exp, activity, { uri, exportName, startsRestore });
+    } finally {
       await server.close();
-      throw e;
     }
-    server.open();
-    const status = await engine.status();
-    const per = extentBytes(geometry);
-    const bytesOf = (extents: number) => Math.min(extents * per, geometry.volumeSize);
-    const total = status.state === 'restoring' ? bytesOf(status.extentsRemaining) : 0;
-    options.onReady?.({
-      header,
-      uri,
-      exportName,
-      readOnly,
-      ...(status.state === 'restoring' ? { restore: { protect: status.protect, startedNow: startsRestore, bytesToCopy: total } } : {}),
-    });
-
-    let copier: Copier | undefined;
-    let copying: Promise<CopierEnd> | undefined;
-    if (status.state === 'restoring') {
-      const stepBytes = Math.max(1, Math.floor((options.batchBytes ?? DEFAULT_SERVE_BATCH) / per)) * per;
-      copier = new Copier(engine, activity, { ...(options.rate === undefined ? {} : { rate: options.rate }), stepBytes, quietMs: QUIET_MS, maxYieldMs: MAX_YIELD_MS, now: options.now, sleep: options.sleep });
-      copying = copier
-        .run((r: StepResult) => options.onProgress?.(bytesOf(r.remaining), total))
-        .then((end) => {
-          if (end.kind !== 'stopped') options.onCopierEnd?.(end);
-          return end;
-        });
-    }
-
-    await new Promise<void>((done) => {
-      if (options.signal.aborted) done();
-      else options.signal.addEventListener('abort', () => done(), { once: true });
-    });
-    copier?.stop();
-    await Promise.all([copying, server.close()]);
     // Every write a client was answered for is made durable before the lock is let go.
     await engine.flushSource();
-    await engine.dispose?.();
     const after = await engine.status();
-    return {
-      header,
-      state: after.state,
-      bytesRemaining: after.state === 'restoring' ? bytesOf(after.extentsRemaining) : 0,
-      host: activity.counts,
-    };
+    await engine.dispose?.();
+    const remaining = after.state === 'restoring' ? Math.min(after.extentsRemaining * extentBytes(geometry), geometry.volumeSize) : 0;
+    return { header, state: after.state, bytesRemaining: remaining, host: activity.counts };
   } finally {
     await opened.close();
   }
+}
+
+/** Serving, with the copier running while a restore is in progress, until the signal; then the copier stopped. */
+async function serveOpen(
+  header: MetaHeader,
+  options: ServeOptions,
+  engine: RestoreEngine,
+  exp: EngineExport,
+  activity: HostActivity,
+  ready: { readonly uri: string; readonly exportName: string; readonly startsRestore: boolean },
+): Promise<void> {
+  const { geometry } = header;
+  const status = await engine.status();
+  const per = extentBytes(geometry);
+  const bytesOf = (extents: number) => Math.min(extents * per, geometry.volumeSize);
+  const total = status.state === 'restoring' ? bytesOf(status.extentsRemaining) : 0;
+  options.onReady?.({
+    header,
+    uri: ready.uri,
+    exportName: ready.exportName,
+    readOnly: exp.readOnly,
+    ...(status.state === 'restoring' ? { restore: { protect: status.protect, startedNow: ready.startsRestore, bytesToCopy: total } } : {}),
+  });
+
+  let copier: Copier | undefined;
+  let copying: Promise<CopierEnd> | undefined;
+  if (status.state === 'restoring') {
+    const stepBytes = Math.max(1, Math.floor((options.batchBytes ?? DEFAULT_SERVE_BATCH) / per)) * per;
+    copier = new Copier(engine, activity, { ...(options.rate === undefined ? {} : { rate: options.rate }), stepBytes, quietMs: QUIET_MS, maxYieldMs: MAX_YIELD_MS, now: options.now, sleep: options.sleep });
+    copying = copier
+      .run((r: StepResult) => options.onProgress?.(bytesOf(r.remaining), total))
+      .then((end) => {
+        // Completed, the pair is fractured: nothing is mirrored any more, so writes are safe.
+        if (end.kind === 'complete') exp.readOnly = false;
+        if (end.kind !== 'stopped') options.onCopierEnd?.(end);
+        return end;
+      });
+  }
+
+  await new Promise<void>((done) => {
+    if (options.signal.aborted) done();
+    else options.signal.addEventListener('abort', () => done(), { once: true });
+  });
+  copier?.stop();
+  await copying;
 }

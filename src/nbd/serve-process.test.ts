@@ -308,7 +308,7 @@ describe('prestore serve, killed and restarted, with our own client', () => {
     expect((await status(pair)).state).toBe('fractured');
   }, 120_000);
 
-  it('an unprotected restore is served read-only while the copier runs, and shows in prestore status', async () => {
+  it('an unprotected restore is served read-only while it runs, shows in prestore status, and prestore resume finishes it', async () => {
     const pair = await newPair('unprotected');
     const server = await serve(pair, '--restore', '--unprotected', '--rate', '1M', '--batch', `${EXTENT}`);
     expect(server.stdout()).toContain('read-only');
@@ -334,6 +334,19 @@ describe('prestore serve, killed and restarted, with our own client', () => {
     const resumed = await cli('resume', '--meta', pair.meta);
     expect(resumed.code, resumed.err).toBe(0);
     expect(firstDifference(readFileSync(pair.source), pair.cloneBytes)).toBe(-1);
+
+    // Once an unprotected restore completes, nothing is mirrored: connections made after are read-write.
+    const again = await serve(pair, '--restore', '--unprotected');
+    await again.waitFor(/restore: complete/, 30_000);
+    const late = await NbdClient.connect({ socket: pair.socket });
+    expect(late.flags & TransmissionFlag.READ_ONLY).toBe(0);
+    await late.write(0, new Uint8Array(4096).fill(0x99));
+    await late.flush();
+    await late.disconnect();
+    again.child.kill('SIGTERM');
+    expect((await again.exit).code).toBe(0);
+    expect(readFileSync(pair.source).subarray(0, 4096).every((b) => b === 0x99)).toBe(true);
+    expect(firstDifference(readFileSync(pair.clone), pair.cloneBytes)).toBe(-1);
   }, 60_000);
 });
 

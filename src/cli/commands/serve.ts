@@ -37,7 +37,7 @@ Options:
                        served and continued in any case)
   --unprotected        with --restore: an unprotected restore; it would mirror host writes to
                        the clone, which prestore never writes, so the export is read-only
-                       while it runs
+                       until it completes (connections made after that may write)
   --rate SIZE          copier bytes per second at most, e.g. 50M (default: no limit)
   --batch SIZE         bytes the copier moves per step (default ${formatBytes(DEFAULT_SERVE_BATCH).replace(' ', '')}): a host request
                        arriving mid-step waits for it; each step ends with two flushes
