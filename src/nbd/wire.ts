@@ -61,7 +61,7 @@ export interface Request {
   readonly type: number;
   /** Opaque to the server: echoed in the reply. */
   readonly cookie: Uint8Array;
-  /** A JavaScript number: offsets past 2^53 are refused as out of range before they get here. */
+  /** A JavaScript number; `decodeRequest` also gives the exact one, which the range checks use. */
   readonly offset: number;
   readonly length: number;
 }
@@ -77,7 +77,10 @@ export function encodeRequest(r: Request): Buffer {
   return b;
 }
 
-/** The request in `b` (REQUEST_BYTES long), or undefined when its magic is wrong. */
+/**
+ * The request in `b` (REQUEST_BYTES long), or undefined when its magic is wrong. An offset past
+ * 2^53 is clamped in `offset` (it is past any export's end, and `offsetBig` says so exactly).
+ */
 export function decodeRequest(b: Buffer): (Request & { readonly offsetBig: bigint }) | undefined {
   if (b.readUInt32BE(0) !== REQUEST_MAGIC) return undefined;
   const offsetBig = b.readBigUInt64BE(16);

@@ -28,6 +28,9 @@ Its progress shows here and in prestore status. The clone is never written.
 A server killed at any moment (SIGKILL, power loss) loses no flushed write: run the same
 command again (or prestore resume) and the restore continues where its maps say.
 
+Host writes change the source, so it no longer matches the fingerprint init recorded: the next
+restore of this pair needs a fresh metadata file (prestore init --compare --force).
+
 Options:
   --meta FILE          the metadata file made by prestore init (required)
   --socket PATH        listen on a unix socket (a stale one left by a killed server is replaced)
