@@ -17,7 +17,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['src/devices'],
   ['src/engine'],
   ['src/protocol', 'src/images', 'src/harness'],
-  ['src/mutants'],
+  ['src/mutants', 'src/nbd'],
   ['src/report-html'],
   ['src/cli'],
   ['src/bench', 'src/index.ts', 'src/check-engine.ts'],

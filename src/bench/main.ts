@@ -14,6 +14,7 @@ import { benchMapCommit } from './map-commit.js';
 import { benchProtocol } from './protocol.js';
 import { benchWorkers } from './workers.js';
 import { benchImage } from './image.js';
+import { benchNbd } from './nbd.js';
 import { benchStartup } from './startup.js';
 
 export type Figures = Record<string, number | string | boolean>;
@@ -60,6 +61,11 @@ export const SECTIONS: readonly BenchSection[] = [
     name: 'image',
     title: 'image restore vs cp (1 GiB unless PRESTORE_BENCH_IMAGE_SIZE; all extents differ, final flush included; median of 3 rounds)',
     run: async () => ({ ...(await benchImage()) }),
+  },
+  {
+    name: 'nbd',
+    title: 'prestore serve over NBD, our own client at queue depth 1: random 4 KiB writes during a restore over none (256 MiB unless PRESTORE_BENCH_NBD_SIZE, 2,000 writes and a flush, then the same again, median of 3 rounds), 4 KiB read latency of an extent not yet copied over a copied one',
+    run: async () => ({ ...(await benchNbd()) }),
   },
 ];
 

@@ -43,7 +43,7 @@ export interface Interrupt {
  * lost), only the lock is released by hand on the way out. Work with nothing to save (a compare)
  * passes `atOnce`, the message to leave: then the first signal exits at once.
  */
-export function interruptOnSignals(io: CommandIo, atOnce?: string): Interrupt {
+export function interruptOnSignals(io: CommandIo, atOnce?: string, stopping = 'stopping after the current step'): Interrupt {
   const controller = new AbortController();
   let first: 'SIGINT' | 'SIGTERM' | undefined;
   let lock: Lock | undefined;
@@ -55,7 +55,7 @@ export function interruptOnSignals(io: CommandIo, atOnce?: string): Interrupt {
     }
     if (first === undefined) {
       first = sig;
-      io.stderr.write(`\n${sig}: stopping after the current step (again to stop at once; nothing is lost either way)\n`);
+      io.stderr.write(`\n${sig}: ${stopping} (again to stop at once; nothing is lost either way)\n`);
       controller.abort();
       return;
     }

@@ -114,6 +114,17 @@ export const mutants: readonly Mutant[] = [
     },
   ),
   mutant(
+    'protect-before-overwrite',
+    'reads-right',
+    'a host write covering a whole extent not yet copied skips the copy, as it may, but makes P durable before its own data: a crash keeps P and loses the write, and the extent keeps stale source data that no copy will ever replace',
+    class extends ReferenceEngine {
+      protected override async overwriteUncopied(extents: readonly number[], offset: number, data: Uint8Array): Promise<void> {
+        await this.persistProtection(extents);
+        await this.devices.source.write(offset, data);
+      }
+    },
+  ),
+  mutant(
     'resume-ignores-p',
     'reads-right',
     'recovery does not load the protected restore map: after a crash, reads of extents the host wrote during the restore go to the clone, and the copier overwrites the host\'s data',

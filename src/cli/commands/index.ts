@@ -19,6 +19,7 @@ export const REGISTRY: Readonly<Record<string, CommandLoader>> = {
   report: () => import('./report.js'),
   restore: () => import('./restore.js'),
   resume: () => import('./resume.js'),
+  serve: () => import('./serve.js'),
   start: () => import('./start.js'),
   status: () => import('./status.js'),
   verify: () => import('./verify.js'),

@@ -61,13 +61,17 @@ async function runToEnd(engine: RestoreEngine): Promise<number> {
   return steps;
 }
 
-/** Counts writes to a device, to prove that refusing corrupt metadata writes nothing. */
-function counting(device: BlockDevice): BlockDevice & { writes: number } {
+/** Counts reads and writes to a device, to prove that refusing corrupt metadata writes nothing. */
+function counting(device: BlockDevice): BlockDevice & { reads: number; writes: number } {
   const wrapped = {
+    reads: 0,
     writes: 0,
     size: device.size,
     sectorSize: device.sectorSize,
-    read: (o: number, l: number) => device.read(o, l),
+    read: (o: number, l: number) => {
+      wrapped.reads++;
+      return device.read(o, l);
+    },
     write: (o: number, d: Uint8Array, opts?: { fua?: boolean }) => {
       wrapped.writes++;
       return device.write(o, d, opts);
@@ -136,6 +140,28 @@ describe('restore', () => {
     expect(devices.source.bytes).toEqual(expected);
     expect(devices.clone.bytes).toEqual(cloneBefore);
     expect(await engine.inspect!()).toEqual({ delta: [false, true, false, false], protected: [false, false, false, false] });
+  });
+
+  it('a write covering a whole extent not yet copied is its copy: the clone is not read for it', async () => {
+    const devices = await formatted();
+    const clone = counting(devices.clone);
+    const engine = await referenceEngine.open({ ...devices, clone }, GEOMETRY);
+    await engine.startRestore({ protect: true });
+    const reads = () => clone.reads;
+    const before = reads();
+    // Extent 1 (sectors 2-3) whole: no copy. Then half of extent 0: copy-before-write.
+    await engine.writeSource(2 * SECTOR, hostData(2, 2));
+    expect(reads()).toBe(before);
+    await engine.writeSource(0, hostData(0, 1));
+    expect(reads()).toBe(before + 1);
+    expect((await engine.inspect!()).protected).toEqual([true, true, false, false]);
+    const expected = images().clone;
+    expected.set(hostData(0, 1), 0);
+    expected.set(hostData(2, 2), 2 * SECTOR);
+    expect(await engine.readSource(0, GEOMETRY.volumeSize)).toEqual(expected);
+    await runToEnd(engine);
+    await engine.flushSource();
+    expect(devices.source.bytes).toEqual(expected);
   });
 
   it('unprotected: mirrors host writes, ends with source equal to clone and D clear', async () => {

@@ -11,7 +11,8 @@
  *     clone, reads of anything else to the source;
  *   - P ⊆ D, so at completion D already marks every extent the host changed, and completing a
  *     protected restore is a single superblock commit;
- *   - an extent's P bit is set only after its source copy holds the whole clone extent durably.
+ *   - an extent's P bit is set only once the source holds the whole extent durably: the clone's
+ *     data (copy-before-write), or a host write that covered all of it.
  *
  * Every write ordering is one protected method below, with the crash it guards against; the
  * mutant engines (src/mutants) each break one of them. Operations run one at a time: a call that
@@ -174,8 +175,11 @@ export class ReferenceEngine implements RestoreEngine {
         await this.devices.source.write(offset, data);
         return;
       }
-      await this.protectForHostWrite(extents.filter((e) => !this.prot.get(e)));
+      const unprotected = extents.filter((e) => !this.prot.get(e));
+      const overwritten = this.mirrorsHostWrites() ? [] : unprotected.filter((e) => this.needsCopy(e) && this.covers(e, offset, data.length));
+      await this.protectForHostWrite(unprotected.filter((e) => !overwritten.includes(e)));
       if (this.mirrorsHostWrites()) await this.mirroredWrite(extents, offset, data);
+      else if (overwritten.length > 0) await this.overwriteUncopied(overwritten, offset, data);
       else await this.devices.source.write(offset, data);
     });
   }
@@ -284,8 +288,9 @@ export class ReferenceEngine implements RestoreEngine {
   }
 
   /**
-   * A host write during the restore to extents not yet protected. Copy-before-write: an extent
-   * not yet copied gets the clone's data on the source, durably, before P marks it. Guards
+   * A host write during the restore to extents not yet protected (those it overwrites whole and
+   * that are not yet copied excepted: see `overwriteUncopied`). Copy-before-write: an extent not
+   * yet copied gets the clone's data on the source, durably, before P marks it. Guards
    * against: P durable while the copy is not, after which a crash leaves the parts of the
    * extent the write does not cover holding stale source data that no one will ever copy over.
    */
@@ -296,6 +301,21 @@ export class ReferenceEngine implements RestoreEngine {
       await this.copyExtents(uncopied);
       await this.makeCopiesDurable();
     }
+    await this.persistProtection(extents);
+  }
+
+  /**
+   * A host write that covers whole extents not yet copied: the write is their copy, so the clone
+   * is not read for them (dm-clone skips hydrating a region a write overwrites). The order is the
+   * reverse of `persistProtection`'s: the host's data is written and made durable first, and only
+   * then does P mark those extents. Guards against: P durable while the data is not, after which a
+   * crash leaves the pre-restore source data (neither the clone's nor the host's) in extents that
+   * P now keeps from the copier, and reads return it for good. A crash before P only loses a write
+   * that was never acknowledged: the extents still need copying, and reads go to the clone.
+   */
+  protected async overwriteUncopied(extents: readonly number[], offset: number, data: Uint8Array): Promise<void> {
+    await this.devices.source.write(offset, data);
+    await this.makeCopiesDurable();
     await this.persistProtection(extents);
   }
 
@@ -508,6 +528,12 @@ export class ReferenceEngine implements RestoreEngine {
 
   private refuseCloneDuringRestore(op: string): void {
     if (this.state === 'restoring') throw new CloneBusyError(op);
+  }
+
+  /** Whether the byte range holds the whole of extent `e` (the short last one included). */
+  private covers(e: number, offset: number, length: number): boolean {
+    const r = extentRange(this.geometry, e);
+    return offset <= r.offset && offset + length >= r.offset + r.length;
   }
 
   private touched(offset: number, length: number): number[] {
