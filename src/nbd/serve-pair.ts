@@ -19,8 +19,8 @@ import { extentBytes, type RestoreEngine, type StepResult } from '../engine/cont
 import { imageEngine } from '../images/engine.js';
 import type { MetaHeader } from '../images/header.js';
 import { ioError } from '../images/io-error.js';
-import { acquireLock, type Lock } from '../images/lock.js';
-import { checkIdleSource, checkImages, openDevices, probe, readHeader } from '../images/pair.js';
+import { acquirePairLock, type Lock } from '../images/lock.js';
+import { checkIdleSource, checkImages, openDevices, pairImages, probe, readHeader } from '../images/pair.js';
 import { basename } from 'node:path';
 import { Copier, type CopierEnd } from './copier.js';
 import { EngineExport } from './engine-export.js';
@@ -47,6 +47,8 @@ export interface ServeOptions {
   readonly signal: AbortSignal;
   readonly now: () => number;
   readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Where the images' locks live (the same place `restore` and `resume` lock them). */
+  readonly lockDir: string;
   readonly notice: (message: string) => void;
   readonly onLock?: (lock: Lock) => void;
   readonly onReady?: (ready: ServeReady) => void;
@@ -78,7 +80,7 @@ export async function servePair(options: ServeOptions): Promise<ServeOutcome> {
   const { meta } = options;
   const header = await readHeader(meta);
   await checkImages(header, meta);
-  const lock = await acquireLock(meta, options.notice).catch((e: unknown) => {
+  const lock = await acquirePairLock(options.lockDir, pairImages(header), options.notice).catch((e: unknown) => {
     throw ioError(e, `cannot lock ${meta}`);
   });
   options.onLock?.(lock);

@@ -4,6 +4,7 @@ import { integerFlag, parse } from '../args.js';
 import { type Command, type CommandIo, UsageError } from '../command.js';
 import { interruptOnSignals, requiredPath } from '../image-support.js';
 import { seamsOf } from '../seams.js';
+import { lockDirectory } from '../../images/lock.js';
 import { formatBytes, parseSize } from '../../images/sizes.js';
 import { DEFAULT_SERVE_BATCH, MAX_YIELD_MS, QUIET_MS, type ServeReady, servePair } from '../../nbd/serve-pair.js';
 import type { ListenAt } from '../../nbd/server.js';
@@ -92,6 +93,7 @@ Example:
         signal: interrupt.signal,
         now,
         sleep: (ms, signal) => delay(ms, undefined, { signal }).catch(() => undefined),
+        lockDir: lockDirectory(io.env),
         notice: (m) => io.stderr.write(`prestore serve: ${m}\n`),
         onLock: (lock) => interrupt.holdLock(lock),
         onReady: (ready) => {
