@@ -18,7 +18,8 @@ import type { EngineFactory } from '../engine/contract.js';
 import { type CampaignOptions, type CampaignResult, type CoverageRow, countByRule } from './campaign.js';
 import type { Case, Scenario, Violation } from './case.js';
 import { assertDeterministic } from './determinism.js';
-import { type CaseRun, formattedDevices, runCase } from './run-case.js';
+import { formattedDevices } from './checker/set-up.js';
+import { type CaseRun, runCase } from './run-case.js';
 import { shrinkFirstOfEachRule } from './shrink-crash.js';
 import { owns, ownsShared } from './shard.js';
 
