@@ -12,8 +12,8 @@ import { Stop, type Checker } from './checker.js';
 import { checkDeltaCovers, decideStart, restoreEnded, widenCopyAllowed } from './restore.js';
 
 export async function afterRecovery(checker: Checker): Promise<void> {
-  const status = await checker.must('status after recovery', () => checker.engine!.status());
   const state = checker.state;
+  const status = await checker.must('status after recovery', state.pendingStart === undefined ? 'progress' : 'atomic-start', () => checker.engine!.status());
   let rule: Finding['rule'] = 'reads-right';
   if (state.pendingStart !== undefined) {
     rule = 'atomic-start';
@@ -46,5 +46,5 @@ async function readAll(checker: Checker, volume: Volume, rule: Finding['rule']):
     checker.judge(() => readMatchesModel(model, `a read of the whole ${volume} after recovery`, 0, out.value, checker.sectorSize, rule));
     return;
   }
-  await checker.settle(out, `reading the whole ${volume} after recovery`);
+  await checker.settle(out, `reading the whole ${volume} after recovery`, rule);
 }

@@ -10,7 +10,8 @@ import type { MemoryDevice } from '../../devices/memory-device.js';
 import type { EngineFactory, Geometry, RestoreDevices, RestoreEngine } from '../../engine/contract.js';
 import type { Case, CrashPlan } from '../case.js';
 import type { Finding } from '../oracle/finding.js';
-import { engineFailed } from '../oracle/progress.js';
+import { engineFailed } from '../oracle/engine-failed.js';
+import type { RuleName } from '../oracle/rules.js';
 import { type EnginePort, LivePort, type Outcome } from './engine-port.js';
 import { ReplayingPort, type Resume, UnconsultedModel } from './replaying-port.js';
 import { restoreTraceFindings } from './restore-trace.js';
@@ -102,8 +103,8 @@ export class Checker {
     return this.port.peek(device);
   }
 
-  /** A call the harness needs to succeed (status, inspect, the final checks). */
-  async must<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  /** A call the harness needs to succeed (status, inspect, the final checks) for `rule`'s check. */
+  async must<T>(what: string, rule: RuleName, fn: () => Promise<T>): Promise<T> {
     const retries = new FaultRetries(this.layer);
     for (;;) {
       const out = await this.call(fn);
@@ -112,17 +113,20 @@ export class Checker {
         await this.powerLost();
         continue;
       }
-      if (!out.faulted) throw new Stop(engineFailed(what, out.error)[0]!);
+      if (!out.faulted) throw new Stop(engineFailed(what, out.error, rule));
       retries.fault();
     }
   }
 
-  /** A failed call: a crash is recovered from, an injected EIO is allowed, anything else is not. */
-  async settle(out: Outcome<unknown>, what: string): Promise<void> {
+  /**
+   * A call done: a crash is recovered from, an injected EIO is allowed, anything else fails
+   * `rule`, whose check needed the call.
+   */
+  async settle(out: Outcome<unknown>, what: string, rule: RuleName): Promise<void> {
     this.checkRestoreTrace();
     if (out.ok || out.faulted) return;
     if (out.crashed) return this.powerLost();
-    throw new Stop(engineFailed(what, out.error)[0]!);
+    throw new Stop(engineFailed(what, out.error, rule));
   }
 
   /** Opens the engine until it opens: a crash inside recovery is another crash state. */
@@ -139,7 +143,7 @@ export class Checker {
         await this.powerLost();
         continue;
       }
-      if (!opened.faulted) throw new Stop(engineFailed('opening the engine', opened.error)[0]!);
+      if (!opened.faulted) throw new Stop(engineFailed('opening the engine', opened.error, 'progress'));
       retries.fault();
     }
   }

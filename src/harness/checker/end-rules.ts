@@ -19,8 +19,8 @@ export async function finish(checker: Checker): Promise<void> {
   state.armedEnd = checker.layer.nextPoint;
   checker.layer.disarm();
   checker.note('check: final flush, then the end rules');
-  await checker.must('the final flushSource', () => checker.engine!.flushSource());
-  await checker.must('the final flushClone', () => checker.engine!.flushClone());
+  await checker.must('the final flushSource', 'restore-ends-right', () => checker.engine!.flushSource());
+  await checker.must('the final flushClone', 'restore-ends-right', () => checker.engine!.flushClone());
   state.sourceModel.flush();
   state.cloneModel.flush();
   const source = await checker.peek('source');
@@ -33,10 +33,10 @@ export async function finish(checker: Checker): Promise<void> {
   await checkDeltaCovers(checker, 'after the restore');
   // Rule 4, black box: a second restore with no host writes must leave the pair equal.
   checker.note('check: a second restore with no host writes');
-  await checker.must('the second startRestore', () => checker.engine!.startRestore({ protect: true }));
+  await checker.must('the second startRestore', 'delta-map-sound', () => checker.engine!.startRestore({ protect: true }));
   await beginRestore(checker, true, state.cloneModel);
   await runToCompletion(checker);
-  await checker.must('flushSource after the second restore', () => checker.engine!.flushSource());
+  await checker.must('flushSource after the second restore', 'delta-map-sound', () => checker.engine!.flushSource());
   const [after, cloneAfter] = [await checker.peek('source'), await checker.peek('clone')];
   checker.judge(() => pairEqual(after, cloneAfter, sectorSize, 'delta-map-sound', 'after a second restore with no host writes'));
 }
@@ -57,7 +57,7 @@ async function runToCompletion(checker: Checker): Promise<void> {
     }
     // A fault that keeps coming back is removed, and the count of steps starts over.
     if (out.faulted && retries.fault()) steps = 0;
-    await checker.settle(out, 'step');
+    await checker.settle(out, 'step', 'progress');
     if (checker.state.crashStates !== before) steps = 0;
   }
 }

@@ -5,7 +5,7 @@
  */
 import { sectorValue } from '../../../model/volume-model.js';
 import type { HostOp, Volume } from '../case.js';
-import { engineFailed } from '../oracle/progress.js';
+import { engineFailed } from '../oracle/engine-failed.js';
 import { readMatchesModel } from '../oracle/reads-right.js';
 import { hostWriteData } from '../sector-data.js';
 import { type Checker, Stop } from './checker.js';
@@ -57,7 +57,7 @@ async function write(checker: Checker, volume: Volume, sector: number, sectors: 
       else state.cloneModel.uncertainWrite(sector + i, value);
     }
   }
-  await checker.settle(out, `writeSource`);
+  await checker.settle(out, `write${volume === 'source' ? 'Source' : 'Clone'}`, 'reads-right');
 }
 
 async function read(checker: Checker, volume: Volume, sector: number, sectors: number): Promise<void> {
@@ -68,7 +68,7 @@ async function read(checker: Checker, volume: Volume, sector: number, sectors: n
   const out = await checker.call(() => (volume === 'source' ? checker.engine!.readSource(offset, length) : checker.engine!.readClone(offset, length)));
   if (out.ok) checker.judge(() => readMatchesModel(volume === 'source' ? state.sourceModel : state.cloneModel, `a host read of the ${volume}`, sector, out.value, sectorSize));
   if (!out.ok && out.busy && volume === 'clone' && state.phase === 'restoring') return;
-  await checker.settle(out, `read${volume === 'source' ? 'Source' : 'Clone'}`);
+  await checker.settle(out, `read${volume === 'source' ? 'Source' : 'Clone'}`, 'reads-right');
 }
 
 async function flush(checker: Checker, volume: Volume): Promise<void> {
@@ -81,7 +81,7 @@ async function flush(checker: Checker, volume: Volume): Promise<void> {
     // Unprotected, the clone carries the mirror of every source write: a source flush covers it.
     if (volume === 'clone' || (state.phase === 'restoring' && !state.protect)) state.cloneModel.flush();
   }
-  await checker.settle(out, `flush${volume === 'source' ? 'Source' : 'Clone'}`);
+  await checker.settle(out, `flush${volume === 'source' ? 'Source' : 'Clone'}`, 'reads-right');
 }
 
 export async function startRestore(checker: Checker, protect: boolean): Promise<void> {
@@ -98,8 +98,8 @@ export async function startRestore(checker: Checker, protect: boolean): Promise<
     return;
   }
   if (out.crashed) return checker.powerLost();
-  if (!out.faulted) throw new Stop(engineFailed('startRestore', out.error)[0]!);
-  const status = await checker.must('status after a failed startRestore', () => checker.engine!.status());
+  if (!out.faulted) throw new Stop(engineFailed('startRestore', out.error, 'progress'));
+  const status = await checker.must('status after a failed startRestore', 'atomic-start', () => checker.engine!.status());
   // A crash while asking may already have decided the start, during recovery.
   if (state.pendingStart !== undefined) await decideStart(checker, status);
 }
@@ -107,5 +107,5 @@ export async function startRestore(checker: Checker, protect: boolean): Promise<
 async function step(checker: Checker): Promise<void> {
   checker.note('engine: step');
   const out = await takeStep(checker);
-  if (!out.ok) await checker.settle(out, 'step');
+  if (!out.ok) await checker.settle(out, 'step', 'progress');
 }

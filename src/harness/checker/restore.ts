@@ -71,7 +71,7 @@ export function noteHostWrite(checker: Checker, offset: number, length: number):
 
 async function captureDeltaAtStart(checker: Checker): Promise<void> {
   if (checker.engine?.inspect === undefined) return;
-  const maps = await checker.must('inspect', () => checker.engine!.inspect!());
+  const maps = await checker.must('inspect', 'only-differing-copied', () => checker.engine!.inspect!());
   const allowed = new Set([...checker.state.hostWritten]);
   maps.delta.forEach((bit, extent) => bit && allowed.add(extent));
   checker.state.copyAllowed = allowed;
@@ -84,14 +84,14 @@ async function captureDeltaAtStart(checker: Checker): Promise<void> {
  */
 export async function widenCopyAllowed(checker: Checker): Promise<void> {
   if (checker.engine?.inspect === undefined || checker.state.copyAllowed === undefined) return;
-  const maps = await checker.must('inspect', () => checker.engine!.inspect!());
+  const maps = await checker.must('inspect', 'only-differing-copied', () => checker.engine!.inspect!());
   maps.delta.forEach((bit, extent) => bit && checker.state.copyAllowed!.add(extent));
 }
 
 /** Rule 4, white box: every extent where source and clone differ has its D bit set. */
 export async function checkDeltaCovers(checker: Checker, when: string): Promise<void> {
   if (checker.engine?.inspect === undefined) return;
-  const maps = await checker.must('inspect', () => checker.engine!.inspect!());
+  const maps = await checker.must('inspect', 'delta-map-sound', () => checker.engine!.inspect!());
   const [source, clone] = [await checker.peek('source'), await checker.peek('clone')];
   checker.judge(() => deltaCoversDifferences(checker.geometry, source, clone, maps.delta, when));
 }
