@@ -60,10 +60,19 @@ export interface CampaignResult {
   readonly seed: string;
   readonly cases: number;
   readonly crashStates: number;
-  readonly distinctCrashStates: number;
+  /**
+   * exhaust only: the crash states left once those with byte-identical images inside one host
+   * operation are counted once. explore checks every crash state it draws, and has none.
+   */
+  readonly distinctCrashStates?: number;
   readonly violations: readonly Violation[];
   readonly violationsByRule: Readonly<Record<RuleName, number>>;
   readonly coverage: readonly CoverageRow[];
+}
+
+/** What `exhaust` finds: a campaign that counts its distinct crash states. */
+export interface ExhaustResult extends CampaignResult {
+  readonly distinctCrashStates: number;
 }
 
 /** Violations counted per rule, every rule present. */

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { type CachedWrite, type CacheMode, DEVICE_NAMES, type DeviceName, enumerateCrashStates, imagesAfterCrash, RecordedDevices, type SurvivalChoice } from '../devices/fault-layer.js';
 import { seededRng } from '../devices/rng.js';
 import type { EngineFactory } from '../engine/contract.js';
-import { type CampaignOptions, type CampaignResult, type CoverageRow, countByRule } from './campaign.js';
+import { type CampaignOptions, type CoverageRow, countByRule, type ExhaustResult } from './campaign.js';
 import type { Case, Scenario, Violation } from './case.js';
 import { assertDeterministic } from './determinism.js';
 import { formattedDevices } from './checker/set-up.js';
@@ -41,7 +41,7 @@ interface DevicesAt {
   readonly pending: readonly CachedWrite[];
 }
 
-export async function exhaust(engine: EngineFactory, scenario: Scenario, options: CampaignOptions): Promise<CampaignResult> {
+export async function exhaust(engine: EngineFactory, scenario: Scenario, options: CampaignOptions): Promise<ExhaustResult> {
   const modes = options.modes ?? scenario.modes;
   const depth = options.depth ?? scenario.depth;
   const scenarioCase: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [] };

@@ -45,7 +45,7 @@ export async function explore(engine: EngineFactory, options: CampaignOptions): 
   // A failure without a violation is the harness or the engine module throwing: never a pass.
   if (details.failed && found === undefined) throw details.errorInstance;
   const violations = details.failed && found !== undefined ? [await shrinkCrash(engine, found, { maxAttempts: options.crashShrinkAttempts })] : [];
-  return { engine: engine.name, seed: options.seed, cases, crashStates, distinctCrashStates: crashStates, violations, violationsByRule: countByRule(violations), coverage: [] };
+  return { engine: engine.name, seed: options.seed, cases, crashStates, violations, violationsByRule: countByRule(violations), coverage: [] };
 }
 
 /** What one shard's runs found, without shrinking: crash states by run index, the first failing run. */
@@ -84,9 +84,8 @@ export async function mergeScans(engine: EngineFactory, options: CampaignOptions
   const first = failures.length === 0 ? undefined : Math.min(...failures);
   const before = scans.flatMap((s) => Object.entries(s.crashStates)).filter(([run]) => first === undefined || Number(run) < first);
   const passed = before.reduce((t, [, n]) => t + n, 0);
-  if (first === undefined) return { engine: engine.name, seed: options.seed, cases: before.length, crashStates: passed, distinctCrashStates: passed, violations: [], violationsByRule: countByRule([]), coverage: [] };
+  if (first === undefined) return { engine: engine.name, seed: options.seed, cases: before.length, crashStates: passed, violations: [], violationsByRule: countByRule([]), coverage: [] };
   const { shard: _, ...rest } = options;
   const shrunk = await explore(engine, { ...rest, fromRun: first });
-  const crashStates = passed + shrunk.crashStates;
-  return { ...shrunk, cases: first + shrunk.cases, crashStates, distinctCrashStates: crashStates };
+  return { ...shrunk, cases: first + shrunk.cases, crashStates: passed + shrunk.crashStates };
 }
