@@ -15,11 +15,14 @@ export interface Progress {
   readonly violations: number;
 }
 
+/** How many cases explore draws when the caller does not say. */
+export const DEFAULT_RUNS = 100;
+
 export interface CampaignOptions {
   readonly seed: string;
   /** How the replay line names the engine, e.g. `--engine reference` (the default). */
   readonly engineArgs?: string;
-  /** explore: how many cases fast-check draws. */
+  /** explore: how many cases fast-check draws (default `DEFAULT_RUNS`, 100). */
   readonly runs?: number;
   /** exhaust: override the scenario's depth. */
   readonly depth?: 1 | 2;

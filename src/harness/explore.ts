@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import type { EngineFactory } from '../engine/contract.js';
 import { caseArb } from './arbitraries.js';
-import { type CampaignOptions, type CampaignResult, countByRule } from './campaign.js';
+import { type CampaignOptions, type CampaignResult, countByRule, DEFAULT_RUNS } from './campaign.js';
 import type { Violation } from './case.js';
 import { runCase } from './run-case.js';
 import { shrinkCrash } from './shrink-crash.js';
@@ -20,7 +20,7 @@ export function numericSeed(seed: string): number {
 }
 
 export async function explore(engine: EngineFactory, options: CampaignOptions): Promise<CampaignResult> {
-  const runs = options.runs ?? 100;
+  const runs = options.runs ?? DEFAULT_RUNS;
   let cases = 0;
   let crashStates = 0;
   let found: Violation | undefined;
@@ -68,7 +68,7 @@ export async function scanShard(engine: EngineFactory, options: CampaignOptions)
       if (result.violations.length > 0) firstFailure ??= run;
       return result.violations.length === 0;
     }),
-    { seed: numericSeed(options.seed), numRuns: options.runs ?? 100, endOnFailure: true },
+    { seed: numericSeed(options.seed), numRuns: options.runs ?? DEFAULT_RUNS, endOnFailure: true },
   );
   // The harness or the engine module threw: the runs after it never ran, so this is no pass.
   if (details.failed && firstFailure === undefined) throw details.errorInstance;

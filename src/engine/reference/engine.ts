@@ -35,15 +35,16 @@ import {
 import { Bitmap } from './bitmap.js';
 import { checkSameGeometry, encodeSuperblock, type EngineState, type Layout, newestSuperblock, SLOTS, type Superblock } from './layout.js';
 
+/** Tuning; each option left out takes its value from `DEFAULT_OPTIONS`. */
 export interface ReferenceOptions {
   /**
-   * Extents copied per `step()`. One metadata flush clears the whole batch, so a larger batch
-   * costs fewer flushes per copied extent but re-copies up to a batch after a crash.
+   * Extents copied per `step()` (default 1). One metadata flush clears the whole batch, so a larger
+   * batch costs fewer flushes per copied extent but re-copies up to a batch after a crash.
    */
   readonly copyBatch?: number;
-  /** The largest single copy I/O in bytes: contiguous extents are copied together up to this. */
+  /** The largest single copy I/O in bytes (default 1 MiB): contiguous extents are copied together up to this. */
   readonly maxIoBytes?: number;
-  /** Copy I/Os in flight at once. */
+  /** Copy I/Os in flight at once (default 1: one after another). */
   readonly queueDepth?: number;
 }
 
