@@ -90,10 +90,6 @@ export class Checker {
     this.state = initialState(model(backends.source), model(backends.clone));
   }
 
-  get replaying(): boolean {
-    return this.port.replaying;
-  }
-
   call<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
     return this.port.call(fn);
   }
@@ -181,7 +177,7 @@ export class Checker {
 
   /** A rule's check, skipped while a recorded prefix is replayed (it held when it was recorded). */
   judge(findings: () => readonly Finding[]): void {
-    if (this.replaying) return;
+    if (this.port.replaying) return;
     const found = findings();
     if (found.length > 0) throw new Stop(found[0]!);
   }

@@ -47,7 +47,7 @@ async function write(checker: Checker, volume: Volume, sector: number, sectors: 
     if (out.busy) return;
   }
   const model = volume === 'source' ? state.sourceModel : state.cloneModel;
-  const written = checker.replaying ? new Uint8Array(0) : data();
+  const written = data();
   for (let i = 0; i < written.length / sectorSize; i++) {
     const value = sectorValue(written.subarray(i * sectorSize, (i + 1) * sectorSize));
     if (out.ok) model.write(sector + i, value);
