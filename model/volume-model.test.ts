@@ -57,7 +57,7 @@ describe('VolumeModel', () => {
     expect(allowed(m, 0)).toEqual(['a', 'x']);
   });
 
-  it('assignFrom takes the other volume durably, and clone() is independent', () => {
+  it('assignFrom takes the other volume durably, and copy() is independent', () => {
     const clone = new VolumeModel(['c0', 'c1']);
     clone.write(1, 'cx');
     const source = new VolumeModel(['s0', 's1']);
@@ -66,7 +66,7 @@ describe('VolumeModel', () => {
     source.crash();
     expect(allowed(source, 0)).toEqual(['c0']);
     expect(allowed(source, 1)).toEqual(['cx']);
-    const copy = source.clone();
+    const copy = source.copy();
     copy.write(0, 'z');
     expect(allowed(source, 0)).toEqual(['c0']);
   });

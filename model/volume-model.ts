@@ -103,8 +103,11 @@ export class VolumeModel {
     });
   }
 
-  /** An independent copy, for branches the harness cannot decide yet (a crash inside startRestore). */
-  clone(): VolumeModel {
+  /**
+   * An independent copy of this model, for branches the harness cannot decide yet (a crash inside
+   * startRestore) and for the checker's saved states. (Not to be confused with the clone volume.)
+   */
+  copy(): VolumeModel {
     const copy = new VolumeModel([]);
     copy.sectors = this.sectors.map((s) => {
       const readable = new Set(s.readable);

@@ -1,6 +1,7 @@
 /**
  * How deep the property suite goes, from one setting: `PRESTORE_RUNS` cases per property
  * (default 500, well under a second per property; `PRESTORE_RUNS=10000` for a deep run, 20x).
+ * The one place it is read: the fault layer's model test (src/devices/) scales from it too.
  */
 export const RUNS = (() => {
   const raw = process.env['PRESTORE_RUNS'];

@@ -64,7 +64,8 @@ export interface EngineCheck {
   /** Cases run (./harness/campaign.ts says what counts), crash-and-recover cycles, distinct ones. */
   readonly cases: number;
   readonly crashStates: number;
-  readonly distinctCrashStates: number;
+  /** Exhaust's crash states with identical images counted once; absent when explore ran too, since it folds none. */
+  readonly distinctCrashStates?: number;
   /** Every violation, tagged with the scenario (or `explore`) that found it. */
   readonly violations: readonly (Violation & { readonly part: string })[];
   /** Each distinct failure once, shrunk: what `format()` prints and `saveFailures` writes. */
@@ -146,7 +147,7 @@ export async function checkEngine(engine: EngineFactory, options: CheckEngineOpt
     seed,
     cases: t.cases,
     crashStates: t.crashStates,
-    distinctCrashStates: t.distinctCrashStates,
+    ...(t.distinctCrashStates === undefined ? {} : { distinctCrashStates: t.distinctCrashStates }),
     violations: t.violations,
     failures: distinctFailures(parts.map((p) => ({ name: p.name, violations: p.result.violations }))),
     report,

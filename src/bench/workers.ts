@@ -46,7 +46,7 @@ async function sideBySide(scenarios: readonly Scenario[], options: CampaignOptio
     started = performance.now();
     const merged = await exhaustInWorkers(referenceEngine, { engineFlags: { engine: 'reference' }, cwd: process.cwd(), scenarios, options }, 2, {});
     two.push(performance.now() - started);
-    const mergedDistinct = merged.reduce((t, m) => t + m.result.distinctCrashStates, 0);
+    const mergedDistinct = merged.reduce((t, m) => t + (m.result.distinctCrashStates ?? 0), 0);
     if (mergedDistinct !== distinctCrashStates) throw new Error(`workers bench: 2 workers checked ${mergedDistinct} distinct crash states, one thread ${distinctCrashStates}`);
   }
   const oneWorkerMs = median(one);

@@ -121,7 +121,8 @@ export function mergeShardResults(parts: readonly CampaignResult[]): CampaignRes
   const sum = (f: (r: CampaignResult) => number) => parts.reduce((t, r) => t + f(r), 0);
   // Workers do not shrink; what they say of a crash is redone for the merged list's firsts.
   const violations = inCrashOrder(parts.flatMap((p) => p.violations.map(({ crash: _, ...v }) => v)));
-  return { ...first, cases: sum((r) => r.cases), crashStates: sum((r) => r.crashStates), distinctCrashStates: sum((r) => r.distinctCrashStates), violations, violationsByRule: countByRule(violations), coverage };
+  const distinct = first.distinctCrashStates === undefined ? {} : { distinctCrashStates: sum((r) => r.distinctCrashStates!) };
+  return { ...first, cases: sum((r) => r.cases), crashStates: sum((r) => r.crashStates), ...distinct, violations, violationsByRule: countByRule(violations), coverage };
 }
 
 /** `guard`: the bound and monitor for the engine calls of the shrinking, which runs in this thread. */

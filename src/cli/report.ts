@@ -56,7 +56,8 @@ export function headline(report: RunReport): string {
 export interface Totals {
   readonly cases: number;
   readonly crashStates: number;
-  readonly distinctCrashStates: number;
+  /** When every part is exhaust's: the crash states left once identical ones are counted once. */
+  readonly distinctCrashStates?: number;
   readonly violations: readonly (Violation & { readonly part: string })[];
   readonly violationsByRule: Record<RuleName, number>;
   readonly coverage: readonly CoverageRow[];
@@ -71,7 +72,7 @@ export function totals(report: RunReport): Totals {
   return {
     cases: sum(report.parts, (p) => p.result.cases),
     crashStates: sum(report.parts, (p) => p.result.crashStates),
-    distinctCrashStates: sum(report.parts, (p) => p.result.distinctCrashStates),
+    ...(report.parts.every((p) => p.result.distinctCrashStates !== undefined) ? { distinctCrashStates: sum(report.parts, (p) => p.result.distinctCrashStates!) } : {}),
     violations,
     violationsByRule,
     coverage: report.parts.flatMap((p) => p.result.coverage),
@@ -107,7 +108,7 @@ export interface JsonResult {
   readonly shard?: string;
   readonly cases: number;
   readonly crashStates: number;
-  readonly distinctCrashStates: number;
+  readonly distinctCrashStates?: number;
   readonly violations: readonly JsonViolation[];
   readonly elapsedMs: number;
   readonly ok: boolean;
@@ -117,7 +118,7 @@ export interface JsonResult {
   readonly engineName: string;
   readonly engineArgs: string;
   readonly violationsByRule: Record<RuleName, number>;
-  readonly parts: readonly { readonly kind: Part['kind']; readonly name: string; readonly file?: string; readonly runs?: number; readonly cases: number; readonly crashStates: number; readonly distinctCrashStates: number; readonly violations: number; readonly elapsedMs: number }[];
+  readonly parts: readonly { readonly kind: Part['kind']; readonly name: string; readonly file?: string; readonly runs?: number; readonly cases: number; readonly crashStates: number; readonly distinctCrashStates?: number; readonly violations: number; readonly elapsedMs: number }[];
   readonly coverage: readonly CoverageRow[];
   /** How many shards `prestore merge` combined into this result. */
   readonly shards?: number;
@@ -132,7 +133,7 @@ export function jsonReport(report: RunReport): JsonResult {
     ...(report.shard === undefined ? {} : { shard: report.shard }),
     cases: t.cases,
     crashStates: t.crashStates,
-    distinctCrashStates: t.distinctCrashStates,
+    ...(t.distinctCrashStates === undefined ? {} : { distinctCrashStates: t.distinctCrashStates }),
     violations: t.violations.map((v) => ({
       rule: v.rule,
       ruleNumber: RULE_NUMBER[v.rule],
@@ -161,7 +162,7 @@ export function jsonReport(report: RunReport): JsonResult {
       ...(p.runs === undefined ? {} : { runs: p.runs }),
       cases: p.result.cases,
       crashStates: p.result.crashStates,
-      distinctCrashStates: p.result.distinctCrashStates,
+      ...(p.result.distinctCrashStates === undefined ? {} : { distinctCrashStates: p.result.distinctCrashStates }),
       violations: p.result.violations.length,
       elapsedMs: round(p.elapsedMs),
     })),
@@ -231,8 +232,8 @@ export function junitReport(report: RunReport): string {
       seed: report.seed,
       cases: String(sum(parts, (p) => p.result.cases)),
       crashStates: String(sum(parts, (p) => p.result.crashStates)),
-      distinctCrashStates: String(sum(parts, (p) => p.result.distinctCrashStates)),
     };
+    if (kind === 'exhaust') props.distinctCrashStates = String(sum(parts, (p) => p.result.distinctCrashStates ?? 0));
     if (kind === 'explore') props.runs = String(sum(parts, (p) => p.runs ?? 0));
     suites.push({ name: `prestore ${kind} (engine ${report.engine}, seed ${report.seed})`, ms: sum(parts, (p) => p.elapsedMs), cases, props });
   }

@@ -51,12 +51,16 @@ export function summaryLines(report: RunReport): string[] {
 
   if (report.parts.length > 1 || report.parts[0]?.kind === 'exhaust') {
     const rows: string[][] = [['', 'cases', 'crash states', 'distinct', 'violations', 'time']];
-    for (const p of report.parts) rows.push([p.kind === 'explore' ? `explore (${n(p.runs ?? p.result.cases)} runs)` : p.name, n(p.result.cases), n(p.result.crashStates), n(p.result.distinctCrashStates), n(p.result.violations.length), formatMs(p.elapsedMs)]);
+    for (const p of report.parts) {
+      const distinct = p.result.distinctCrashStates === undefined ? '' : n(p.result.distinctCrashStates);
+      rows.push([p.kind === 'explore' ? `explore (${n(p.runs ?? p.result.cases)} runs)` : p.name, n(p.result.cases), n(p.result.crashStates), distinct, n(p.result.violations.length), formatMs(p.elapsedMs)]);
+    }
     out.push(...table(rows), '');
   }
   const rows: string[][] = [
     ['cases', n(t.cases)],
-    ['crash states (distinct)', `${n(t.crashStates)} (${n(t.distinctCrashStates)})`],
+    // explore counts no distinct crash states; a run with an explore part has no total of them.
+    t.distinctCrashStates === undefined ? ['crash states', n(t.crashStates)] : ['crash states (distinct)', `${n(t.crashStates)} (${n(t.distinctCrashStates)})`],
     ['violations', n(t.violations.length)],
     ...Object.entries(RULES).map(([num, rule]) => [`  ${num} ${rule}`, n(t.violationsByRule[rule])]),
     ['time', formatMs(report.elapsedMs)],

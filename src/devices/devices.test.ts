@@ -20,6 +20,8 @@ import {
   FaultLayer,
   type FaultPlan,
   formatTraceEntry,
+  imagesAfterCrash,
+  RecordedDevices,
   type SurvivalChoice,
   survivingWrites,
 } from './fault-layer.js';
@@ -875,5 +877,69 @@ describe('crash-state enumeration (pure)', () => {
     );
     expect(describeSurvival([cw('meta', 1, 1)], { mode: 'subset', survivors: [{ point: 1 }] })).toBe('subset: write at meta@1 survived');
     expect(describeSurvival([cw('meta', 1, 1, { fua: true })], { mode: 'torn', survivors: [] })).toBe('no cached write was pending');
+  });
+});
+
+describe('crash states derived from a recorded trace', () => {
+  const sectors = 8;
+  /** Writes (some FUA), reads, flushes on all three devices, and one power loss between I/Os. */
+  const ops: readonly ({ device: DeviceName; op: 'write'; at: number; n: number; fua: boolean } | { device: DeviceName; op: 'read' | 'flush' } | { op: 'powerLoss' })[] = [
+    { device: 'source', op: 'write', at: 0, n: 2, fua: false },
+    { device: 'meta', op: 'write', at: 1, n: 1, fua: true },
+    { device: 'clone', op: 'write', at: 4, n: 3, fua: false },
+    { device: 'source', op: 'read' },
+    { device: 'source', op: 'flush' },
+    { device: 'source', op: 'write', at: 1, n: 2, fua: false },
+    { op: 'powerLoss' },
+    { device: 'meta', op: 'write', at: 1, n: 2, fua: false },
+    { device: 'clone', op: 'write', at: 5, n: 1, fua: true },
+    { device: 'meta', op: 'flush' },
+    { device: 'clone', op: 'write', at: 0, n: 2, fua: false },
+  ];
+  const LOSS: SurvivalChoice = { mode: 'torn', survivors: [{ point: 2, sectors: [1, 2] }, { point: 5, sectors: [0] }] };
+
+  /** Runs the ops on a fresh layer until the planned crash, if any; the layer as the crash left it. */
+  async function live(crashAt?: number): Promise<{ layer: FaultLayer; backends: Record<DeviceName, MemoryDevice> }> {
+    const backends = { source: MemoryDevice.zeroed(sectors * SS, SS, 'source'), clone: MemoryDevice.zeroed(sectors * SS, SS, 'clone'), meta: MemoryDevice.zeroed(sectors * SS, SS, 'meta') };
+    const layer = new FaultLayer(backends, { crashAt: crashAt === undefined ? [] : [crashAt] }, 'derived', true);
+    let id = 1;
+    try {
+      for (const o of ops) {
+        if (o.op === 'powerLoss') {
+          await layer.powerLoss('torn', LOSS);
+          layer.restart();
+        } else if (o.op === 'write') await layer.devices[o.device].write(o.at * SS, pattern(id++, o.at, o.n), { fua: o.fua });
+        else if (o.op === 'read') await layer.devices[o.device].read(0, sectors * SS);
+        else await layer.devices[o.device].flush();
+      }
+    } catch (e) {
+      if (!(e instanceof CrashError)) throw e;
+    }
+    return { layer, backends };
+  }
+
+  it('gives at every I/O point the devices a live crash there leaves, and the same images for every survival choice', async () => {
+    const recorded = (await live()).layer;
+    const lossAt = 6; // the power loss comes before the I/O numbered 6
+    const zero = () => MemoryDevice.zeroed(sectors * SS, SS);
+    for (const entry of recorded.trace) {
+      const derived = new RecordedDevices({ source: zero(), clone: zero(), meta: zero() });
+      for (const e of recorded.trace.filter((e) => e.point < entry.point)) {
+        if (e.point === lossAt) await derived.powerLoss(LOSS);
+        await derived.play(e);
+      }
+      if (entry.point === lossAt) await derived.powerLoss(LOSS);
+      const at = derived.crashAt(entry);
+      const crashed = await live(entry.point);
+      const strip = (ws: readonly CachedWrite[]) => ws.map(({ device, point, offset, data, inFlight }) => ({ device, point, offset, data, inFlight }));
+      expect(strip(at.pending), `pending at #${entry.point}`).toEqual(strip(crashed.layer.pending()));
+      for (const d of DEVICE_NAMES) expect(at.durable[d], `durable ${d} at #${entry.point}`).toEqual(crashed.backends[d].bytes);
+      for (const choice of enumerateCrashStates(at.pending, 'torn', SS, seededRng('c'), { exhaustiveUpTo: 3, sampleSize: 3 }).choices) {
+        const again = await live(entry.point);
+        await again.layer.powerLoss('torn', choice);
+        const images = imagesAfterCrash(at.durable, at.pending, choice, SS);
+        for (const d of DEVICE_NAMES) expect(images[d], `${d} after ${JSON.stringify(choice)}`).toEqual(again.backends[d].bytes);
+      }
+    }
   });
 });

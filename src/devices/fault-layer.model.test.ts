@@ -8,7 +8,7 @@
  * the write and the sector, so an image reads back as a list of write ids (or -1 for a sector that
  * is no whole sector of any write: a half-written sector).
  *
- * Runs: PRESTORE_RUNS (default 100) per backend.
+ * Runs: a fifth of PRESTORE_RUNS per backend (properties/settings.ts reads it: 100 by default).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,10 +20,12 @@ import { CACHE_MODES, type CacheMode, CrashError, type DeviceName, EioError, Fau
 import { FileDevice, type FileSystemLike, localFs } from './file-device.js';
 import { memoryFs } from './memfs.js';
 import { MemoryDevice } from './memory-device.js';
+import { RUNS as PROPERTY_RUNS } from '../../properties/settings.js';
 
 const SS = 512;
 const SECTORS = 8;
-const RUNS = Number(process.env.PRESTORE_RUNS ?? 100);
+// Three backends, one of them real files: a fifth of the property suite's depth keeps this quick.
+const RUNS = Math.ceil(PROPERTY_RUNS / 5);
 const USED: readonly DeviceName[] = ['source', 'meta'];
 
 function sectorBytes(id: number, sector: number): Uint8Array {

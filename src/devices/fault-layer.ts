@@ -35,6 +35,7 @@
  */
 import { InputError, knownOptions, wholeOption } from '../errors.js';
 import { type BlockDevice, checkIo, type IoOp, type WriteOptions } from './block-device.js';
+import type { MemoryDevice } from './memory-device.js';
 import { digest, type Rng, seededRng } from './rng.js';
 
 export type CacheMode = 'drop' | 'keep' | 'subset' | 'torn';
@@ -149,7 +150,7 @@ export class VolatileCache {
 
   /** The write in flight when power is lost: cached, never acknowledged, never durable (synchronous). */
   addInFlight(point: number, offset: number, data: Uint8Array): void {
-    this.writes.push({ device: this.device, point, offset, data: data.slice(), fua: false, inFlight: true });
+    this.writes.push(inFlightWrite(this.device, point, offset, data));
   }
 
   /** Replaces the cache with writes recorded elsewhere (a crash state derived from a trace). */
@@ -179,6 +180,11 @@ export class VolatileCache {
   }
 }
 
+/** The write in flight at a crash: cached, never acknowledged, so never durable, FUA or not. */
+function inFlightWrite(device: DeviceName, point: number, offset: number, data: Uint8Array): CachedWrite {
+  return { device, point, offset, data: data.slice(), fua: false, inFlight: true };
+}
+
 /**
  * The writes a crash leaves on the medium, in issue order: the FUA writes again (so an older cached
  * write cannot land over them) and what `choice` says survived, whole or sector by sector.
@@ -196,6 +202,16 @@ export function survivingWrites(pending: readonly CachedWrite[], choice: Surviva
     else for (const s of sectors) if (s >= 0 && (s + 1) * sectorSize <= w.data.length) out.push({ offset: w.offset + s * sectorSize, data: w.data.subarray(s * sectorSize, (s + 1) * sectorSize) });
   }
   return out;
+}
+
+/** The images a crash leaves: each durable image with what `choice` says survived of its cached writes. */
+export function imagesAfterCrash(durable: Readonly<Record<DeviceName, Uint8Array>>, pending: readonly CachedWrite[], choice: SurvivalChoice, sectorSize: number): Record<DeviceName, Uint8Array> {
+  const image = (device: DeviceName) => {
+    const bytes = durable[device].slice();
+    for (const w of survivingWrites(pending.filter((p) => p.device === device), choice, sectorSize)) bytes.set(w.data, w.offset);
+    return bytes;
+  };
+  return { source: image('source'), clone: image('clone'), meta: image('meta') };
 }
 
 /** Copies the sectors of `src` (at `srcOffset` on the device) that fall inside `dst` (at `dstOffset`). */
@@ -218,10 +234,7 @@ export function eligibleWrites(pending: readonly CachedWrite[]): CachedWrite[] {
   return pending.filter((w) => !isDurable(w));
 }
 
-/**
- * A FUA write that was acknowledged is on the medium. The write in flight at a crash never was, FUA
- * or not (a caller rebuilding pending writes from a trace may mark it `fua`).
- */
+/** A FUA write that was acknowledged is on the medium. The write in flight at a crash never was, FUA or not. */
 function isDurable(w: CachedWrite): boolean {
   return w.fua && !w.inFlight;
 }
@@ -348,6 +361,50 @@ function checkLayerInput(backends: Record<DeviceName, BlockDevice>, plan: FaultP
     if (typeof f.sticky !== 'boolean') throw new InputError(`FaultLayer: plan.eio[${i}].sticky must be true or false`);
   });
   if (typeof seed !== 'string') throw new InputError(`FaultLayer: seed must be a string, not ${typeof seed}`);
+}
+
+/**
+ * The devices of a recorded run, rebuilt from its trace without the engine: each recorded I/O is
+ * played onto the device's `VolatileCache` as the layer did it live, so the devices at any I/O
+ * point (durable images, cached writes, the write in flight) follow the very rules a live crash
+ * does. Exhaustive search derives every crash state of a run this way (`recordData` traces).
+ */
+export class RecordedDevices {
+  private readonly caches: Record<DeviceName, VolatileCache>;
+
+  /** `backends`: the devices as they were before the run; they are played onto from here on. */
+  constructor(private readonly backends: Readonly<Record<DeviceName, MemoryDevice>>) {
+    this.caches = { source: new VolatileCache('source', backends.source), clone: new VolatileCache('clone', backends.clone), meta: new VolatileCache('meta', backends.meta) };
+  }
+
+  /** One recorded I/O, with the effect it had: a write cached (and, FUA, made durable), a flush. */
+  async play(entry: TraceEntry): Promise<void> {
+    if (entry.outcome !== 'ok') return;
+    const cache = this.caches[entry.device];
+    if (entry.op === 'write') {
+      if (entry.data === undefined) throw new Error(`the trace holds no data for the write at I/O point ${entry.point}: record it with recordData`);
+      await cache.write(entry.point, entry.offset, entry.data, entry.fua);
+    } else if (entry.op === 'flush') {
+      await cache.flush();
+    }
+  }
+
+  /** Power lost between two I/Os, with `choice` saying what survived. */
+  async powerLoss(choice: SurvivalChoice): Promise<void> {
+    for (const d of DEVICE_NAMES) await this.caches[d].applyCrash(choice);
+  }
+
+  /**
+   * The devices as a crash at the I/O `entry` records would leave them before survivors are chosen
+   * (with no `entry`, between I/Os): a copy of the durable images and the cached writes, a write
+   * at the crash point among them in flight.
+   */
+  crashAt(entry: TraceEntry | undefined): { durable: Record<DeviceName, Uint8Array>; pending: CachedWrite[] } {
+    const pending = DEVICE_NAMES.flatMap((d) => [...this.caches[d].pending]).sort((a, b) => a.point - b.point);
+    if (entry?.op === 'write' && entry.data !== undefined) pending.push(inFlightWrite(entry.device, entry.point, entry.offset, entry.data));
+    const { source, clone, meta } = this.backends;
+    return { durable: { source: source.bytes.slice(), clone: clone.bytes.slice(), meta: meta.bytes.slice() }, pending };
+  }
 }
 
 /**

@@ -17,6 +17,9 @@ export interface Progress {
   readonly violations: number;
 }
 
+/** How many cases explore draws when the caller does not say. */
+export const DEFAULT_RUNS = 100;
+
 /** Every campaign runs its engine through the guard (./engine-guard.ts): `callTimeoutMs` bounds each call. */
 export interface CampaignOptions extends GuardOptions {
   readonly seed: string;
@@ -25,7 +28,7 @@ export interface CampaignOptions extends GuardOptions {
    * says the engine is unnamed (`--engine from-code:NAME`), which `prestore replay` refuses.
    */
   readonly engineArgs?: string;
-  /** explore: how many cases fast-check draws. */
+  /** explore: how many cases fast-check draws (default `DEFAULT_RUNS`, 100). */
   readonly runs?: number;
   /** exhaust: override the scenario's depth. */
   readonly depth?: 1 | 2;
@@ -107,12 +110,19 @@ export interface CampaignResult {
   readonly cases: number;
   /** Crash-and-recover cycles checked in those cases (shrinking left out, as for `cases`). */
   readonly crashStates: number;
-  /** exhaust: crash states whose images differ from every other's at the same point; explore: = crashStates. */
-  readonly distinctCrashStates: number;
-  /** explore: the one failure, shrunk; exhaust: every crash state that failed, the first of each rule shrunk. */
+  /**
+   * exhaust only: the crash states left once those with byte-identical images inside one host
+   * operation are counted once. explore checks every crash state it draws, and has none.
+   */
+  readonly distinctCrashStates?: number;
   readonly violations: readonly Violation[];
   readonly violationsByRule: Readonly<Record<RuleName, number>>;
   readonly coverage: readonly CoverageRow[];
+}
+
+/** What `exhaust` finds: a campaign that counts its distinct crash states. */
+export interface ExhaustResult extends CampaignResult {
+  readonly distinctCrashStates: number;
 }
 
 /** Violations counted per rule, every rule present. */

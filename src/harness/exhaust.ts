@@ -12,14 +12,15 @@
  * is checked once (`distinctCrashStates`).
  */
 import { createHash } from 'node:crypto';
-import { type CachedWrite, type CacheMode, DEVICE_NAMES, type DeviceName, enumerateCrashStates, type SurvivalChoice, survivingWrites, type TraceEntry } from '../devices/fault-layer.js';
+import { type CachedWrite, type CacheMode, DEVICE_NAMES, type DeviceName, enumerateCrashStates, imagesAfterCrash, RecordedDevices, type SurvivalChoice } from '../devices/fault-layer.js';
 import { seededRng } from '../devices/rng.js';
 import type { EngineFactory } from '../engine/contract.js';
-import { type CampaignOptions, type CampaignResult, checkCampaignOptions, type CoverageRow, countByRule } from './campaign.js';
+import { type CampaignOptions, checkCampaignOptions, type CoverageRow, countByRule, type ExhaustResult } from './campaign.js';
 import type { Case, Scenario, Violation } from './case.js';
 import { assertDeterministic } from './determinism.js';
+import { formattedDevices } from './checker/set-up.js';
 import { guardEngine } from './engine-guard.js';
-import { type CaseRun, formattedDevices, runCase } from './run-case.js';
+import { type CaseRun, runCase } from './run-case.js';
 import { shrinkFirstOfEachRule } from './shrink-crash.js';
 import { owns, ownsShared } from './shard.js';
 
@@ -41,7 +42,7 @@ interface DevicesAt {
   readonly pending: readonly CachedWrite[];
 }
 
-export async function exhaust(untrusted: EngineFactory, scenario: Scenario, options: CampaignOptions): Promise<CampaignResult> {
+export async function exhaust(untrusted: EngineFactory, scenario: Scenario, options: CampaignOptions): Promise<ExhaustResult> {
   checkCampaignOptions('exhaust', options);
   const engine = guardEngine(untrusted, options);
   const modes = options.modes ?? scenario.modes;
@@ -122,14 +123,12 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
 }
 
 /**
- * Walks the recorded trace once, keeping each device's cache as the engine left it, and lists the
- * crash states of every armed I/O point in every mode.
+ * Walks the recorded trace once, playing its I/O onto the devices as the fault layer did, and
+ * lists the crash states of every armed I/O point in every mode.
  */
 async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRun, modes: readonly CacheMode[], rng: ReturnType<typeof seededRng>) {
-  const devices = await formattedDevices(engine, base);
+  const devices = new RecordedDevices(await formattedDevices(engine, base));
   const sectorSize = base.geometry.sectorSize;
-  const durable: Record<DeviceName, Uint8Array> = { source: devices.source.bytes, clone: devices.clone.bytes, meta: devices.meta.bytes };
-  let cached: CachedWrite[] = [];
   const states: CrashState[] = [];
   // Per mode and I/O point: 1 where the survival subsets were too many and a sample was drawn.
   const sampled = new Map(modes.map((m) => [m, new Array<number>(recorded.armedEnd).fill(0)]));
@@ -137,53 +136,33 @@ async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRu
   // Power losses the workload asks for happen between I/Os, where their operation begins.
   const losses = base.workload.flatMap((op, i) => (op.op === 'powerLoss' && op.choice !== undefined ? [{ at: recorded.opStarts[i]!, choice: op.choice }] : []));
   let next = 0;
-  const applyUpTo = (point: number) => {
-    while (next < trace.length && trace[next]!.point < point) cached = apply(trace[next++]!, cached, durable);
+  const playUpTo = async (point: number) => {
+    while (next < trace.length && trace[next]!.point < point) await devices.play(trace[next++]!);
   };
   for (let point = 0; point < recorded.armedEnd; point++) {
     while (losses.length > 0 && losses[0]!.at <= point) {
       const loss = losses.shift()!;
-      applyUpTo(loss.at);
-      for (const d of DEVICE_NAMES) for (const w of survivingWrites(cached.filter((c) => c.device === d), loss.choice, sectorSize)) durable[d].set(w.data, w.offset);
-      cached = [];
+      await playUpTo(loss.at);
+      await devices.powerLoss(loss.choice);
     }
-    applyUpTo(point);
+    await playUpTo(point);
     const entry = trace[next];
-    const inFlight: CachedWrite[] = entry?.op === 'write' && entry.data !== undefined ? [{ device: entry.device, point, offset: entry.offset, data: entry.data, fua: entry.fua, inFlight: true }] : [];
-    const pending = [...cached, ...inFlight];
-    const at: DevicesAt = { durable: { source: durable.source.slice(), clone: durable.clone.slice(), meta: durable.meta.slice() }, pending };
+    const at: DevicesAt = devices.crashAt(entry?.point === point ? entry : undefined);
     const ops = recorded.opStarts.filter((start) => start <= point).length;
     for (const mode of modes) {
-      const { choices, exhaustive } = enumerateCrashStates(pending, mode, sectorSize, rng);
+      const { choices, exhaustive } = enumerateCrashStates(at.pending, mode, sectorSize, rng);
       if (!exhaustive) sampled.get(mode)![point] = 1;
-      for (const choice of choices) states.push({ point, mode, choice, ops: Math.min(ops, base.workload.length), key: `${ops}:${imageHash(durable, pending, choice, sectorSize)}`, at });
+      for (const choice of choices) states.push({ point, mode, choice, ops: Math.min(ops, base.workload.length), key: `${ops}:${imageHash(at, choice, sectorSize)}`, at });
     }
   }
   return { states, sampled };
 }
 
-/** Plays one recorded I/O onto the durable images and the cache, as the fault layer did. */
-function apply(entry: TraceEntry, cached: CachedWrite[], durable: Record<DeviceName, Uint8Array>): CachedWrite[] {
-  if (entry.outcome !== 'ok') return cached;
-  if (entry.op === 'write') {
-    if (entry.fua) durable[entry.device].set(entry.data!, entry.offset);
-    return [...cached, { device: entry.device, point: entry.point, offset: entry.offset, data: entry.data!, fua: entry.fua, inFlight: false }];
-  }
-  if (entry.op === 'flush') {
-    for (const w of cached) if (w.device === entry.device) durable[entry.device].set(w.data, w.offset);
-    return cached.filter((w) => w.device !== entry.device);
-  }
-  return cached;
-}
-
 /** A hash of the three images a crash state leaves. */
-function imageHash(durable: Record<DeviceName, Uint8Array>, pending: readonly CachedWrite[], choice: SurvivalChoice, sectorSize: number): string {
+function imageHash(at: DevicesAt, choice: SurvivalChoice, sectorSize: number): string {
   const hash = createHash('sha256');
-  for (const device of DEVICE_NAMES) {
-    const image = durable[device].slice();
-    for (const w of survivingWrites(pending.filter((p) => p.device === device), choice, sectorSize)) image.set(w.data, w.offset);
-    hash.update(image);
-  }
+  const images = imagesAfterCrash(at.durable, at.pending, choice, sectorSize);
+  for (const device of DEVICE_NAMES) hash.update(images[device]);
   return hash.digest('hex').slice(0, 32);
 }
 

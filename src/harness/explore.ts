@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import type { EngineFactory } from '../engine/contract.js';
 import { EngineMisbehaviourError } from '../errors.js';
 import { caseArb } from './arbitraries.js';
-import { type CampaignOptions, type CampaignResult, checkCampaignOptions, countByRule } from './campaign.js';
+import { type CampaignOptions, type CampaignResult, checkCampaignOptions, countByRule, DEFAULT_RUNS } from './campaign.js';
 import type { Case, Violation } from './case.js';
 import { guardEngine } from './engine-guard.js';
 import { runCase } from './run-case.js';
@@ -49,7 +49,7 @@ function caseRunner(engine: EngineFactory, options: CampaignOptions) {
 export async function explore(untrusted: EngineFactory, options: CampaignOptions): Promise<CampaignResult> {
   checkCampaignOptions('explore', options);
   const engine = guardEngine(untrusted, options);
-  const runs = options.runs ?? 100;
+  const runs = options.runs ?? DEFAULT_RUNS;
   let cases = 0;
   let crashStates = 0;
   let found: Violation | undefined;
@@ -81,7 +81,7 @@ export async function explore(untrusted: EngineFactory, options: CampaignOptions
   // A failure without a violation is the harness or the engine module throwing: never a pass.
   if (details.failed && found === undefined) throw details.errorInstance;
   const violations = details.failed && found !== undefined ? [await shrinkCrash(engine, found, { maxAttempts: options.crashShrinkAttempts })] : [];
-  return { engine: engine.name, seed: options.seed, cases, crashStates, distinctCrashStates: crashStates, violations, violationsByRule: countByRule(violations), coverage: [] };
+  return { engine: engine.name, seed: options.seed, cases, crashStates, violations, violationsByRule: countByRule(violations), coverage: [] };
 }
 
 /** What one shard's runs found, without shrinking: crash states by run index, the first failing run. */
@@ -106,7 +106,7 @@ export async function scanShard(untrusted: EngineFactory, options: CampaignOptio
       if (result.violations.length > 0) firstFailure ??= run;
       return result.violations.length === 0;
     }),
-    { seed: numericSeed(options.seed), numRuns: options.runs ?? 100, endOnFailure: true },
+    { seed: numericSeed(options.seed), numRuns: options.runs ?? DEFAULT_RUNS, endOnFailure: true },
   );
   // The harness or the engine module threw: the runs after it never ran, so this is no pass.
   if (details.failed && firstFailure === undefined) throw details.errorInstance;
@@ -122,9 +122,8 @@ export async function mergeScans(engine: EngineFactory, options: CampaignOptions
   const first = failures.length === 0 ? undefined : Math.min(...failures);
   const before = scans.flatMap((s) => Object.entries(s.crashStates)).filter(([run]) => first === undefined || Number(run) < first);
   const passed = before.reduce((t, [, n]) => t + n, 0);
-  if (first === undefined) return { engine: engine.name, seed: options.seed, cases: before.length, crashStates: passed, distinctCrashStates: passed, violations: [], violationsByRule: countByRule([]), coverage: [] };
+  if (first === undefined) return { engine: engine.name, seed: options.seed, cases: before.length, crashStates: passed, violations: [], violationsByRule: countByRule([]), coverage: [] };
   const { shard: _, ...rest } = options;
   const shrunk = await explore(engine, { ...rest, fromRun: first });
-  const crashStates = passed + shrunk.crashStates;
-  return { ...shrunk, cases: first + shrunk.cases, crashStates, distinctCrashStates: crashStates };
+  return { ...shrunk, cases: first + shrunk.cases, crashStates: passed + shrunk.crashStates };
 }

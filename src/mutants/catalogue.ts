@@ -108,9 +108,7 @@ export const mutants: readonly Mutant[] = [
     'reads-right',
     'a partial host write to an extent not yet copied marks it protected without copying it first: the parts the write does not cover keep stale source data',
     class extends ReferenceEngine {
-      protected override async protectForHostWrite(extents: readonly number[]): Promise<void> {
-        await this.persistProtection(extents);
-      }
+      protected override async copyBeforeWrite(): Promise<void> {}
     },
   ),
   mutant(
@@ -210,10 +208,7 @@ export const mutants: readonly Mutant[] = [
     'reads-right',
     'startRestore commits without flushing the clone first: host writes to the clone still in its cache are lost by a crash after the start, and the image the host reads changes under it',
     class extends ReferenceEngine {
-      protected override async commitStart(protect: boolean): Promise<void> {
-        await this.persistBits([['protected', [...this.prot.setBits()], false]]);
-        await this.commit('restoring', protect);
-      }
+      protected override async makeCloneDurableBeforeStart(): Promise<void> {}
     },
   ),
   mutant(
@@ -221,10 +216,7 @@ export const mutants: readonly Mutant[] = [
     'delta-map-sound',
     'startRestore does not clear P left by the previous restore: the next restore skips those extents as if the host had written them',
     class extends ReferenceEngine {
-      protected override async commitStart(protect: boolean): Promise<void> {
-        await this.devices.clone.flush();
-        await this.commit('restoring', protect);
-      }
+      protected override async clearStaleProtection(): Promise<void> {}
     },
   ),
   mutant(

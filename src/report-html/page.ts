@@ -21,7 +21,8 @@ export interface PartView {
   readonly name: string;
   readonly cases: number;
   readonly crashStates: number;
-  readonly distinctCrashStates: number;
+  /** Absent where nothing was folded (explore checks every crash state it draws). */
+  readonly distinctCrashStates?: number;
   readonly violations: number;
   readonly time: string;
 }
@@ -31,7 +32,7 @@ export interface RunView {
   readonly engine: string;
   readonly facts: Facts;
   readonly parts: readonly PartView[];
-  readonly totals: { readonly cases: number; readonly crashStates: number; readonly distinctCrashStates: number; readonly violations: number; readonly time: string };
+  readonly totals: { readonly cases: number; readonly crashStates: number; readonly distinctCrashStates?: number; readonly violations: number; readonly time: string };
   readonly violationsByRule: Readonly<Record<RuleName, number>>;
   readonly coverage: readonly CoverageRow[];
   /** The violations drawn: the first of each rule in each part (the shrunk ones). */
@@ -106,7 +107,7 @@ function table(head: readonly string[], rows: readonly (readonly string[])[], cl
 }
 
 const td = (text: string, cls = '') => `<td${cls === '' ? '' : ` class="${cls}"`}>${esc(text)}</td>`;
-const tdn = (value: number) => td(n(value), value === 0 ? 'zero' : '');
+const tdn = (value: number | undefined) => (value === undefined ? td('–') : td(n(value), value === 0 ? 'zero' : ''));
 
 // --- a campaign run ------------------------------------------------------------------------------
 

@@ -1,12 +1,11 @@
 /** `prestore explore`: random cases from fast-check against one engine, shrunk when one fails. */
+import { DEFAULT_RUNS } from '../../harness/campaign.js';
 import { integerFlag, parse } from '../args.js';
 import { CAMPAIGN_OPTIONS, EXIT_HELP, explorePart, finish, prepare, REPORT_HELP } from '../campaign-run.js';
 import type { Command } from '../command.js';
 import { exploreInWorkers, workersFlag, workersHelp } from '../campaign-workers.js';
 import { ENGINE_HELP } from '../engine-arg.js';
 import { threadGuard } from '../watchdog.js';
-
-export const DEFAULT_RUNS = 100;
 
 const explore: Command = {
   name: 'explore',

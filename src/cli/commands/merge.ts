@@ -14,7 +14,7 @@ import { summaryLines } from '../summary.js';
 interface ShardResult extends Omit<RunReport, 'parts' | 'shard'> {
   readonly shard: string;
   readonly violations: readonly (Violation & { readonly scenario?: string })[];
-  readonly parts: readonly { kind: 'explore' | 'exhaust'; name: string; file?: string; runs?: number; cases: number; crashStates: number; distinctCrashStates: number; elapsedMs: number }[];
+  readonly parts: readonly { kind: 'explore' | 'exhaust'; name: string; file?: string; runs?: number; cases: number; crashStates: number; distinctCrashStates?: number; elapsedMs: number }[];
   readonly coverage: readonly CoverageRow[];
 }
 
@@ -70,7 +70,7 @@ function mergedParts(results: readonly ShardResult[]): Part[] {
       seed: ordered[0]!.seed,
       cases: sum((q) => q.cases),
       crashStates: sum((q) => q.crashStates),
-      distinctCrashStates: sum((q) => q.distinctCrashStates),
+      ...(p.distinctCrashStates === undefined ? {} : { distinctCrashStates: sum((q) => q.distinctCrashStates ?? 0) }),
       violations,
       violationsByRule: countByRule(violations),
       coverage: [...rows.values()],

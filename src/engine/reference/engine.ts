@@ -37,15 +37,16 @@ import {
 import { Bitmap, type MapName } from './bitmap.js';
 import { checkSameGeometry, encodeSuperblock, type EngineState, type Layout, newestSuperblock, SLOTS, type Superblock } from './layout.js';
 
+/** Tuning; each option left out takes its value from `DEFAULT_OPTIONS`. */
 export interface ReferenceOptions {
   /**
-   * Extents copied per `step()`. One metadata flush clears the whole batch, so a larger batch
-   * costs fewer flushes per copied extent but re-copies up to a batch after a crash.
+   * Extents copied per `step()` (default 1). One metadata flush clears the whole batch, so a larger
+   * batch costs fewer flushes per copied extent but re-copies up to a batch after a crash.
    */
   readonly copyBatch?: number;
-  /** The largest single copy I/O in bytes: contiguous extents are copied together up to this. */
+  /** The largest single copy I/O in bytes (default 1 MiB): contiguous extents are copied together up to this. */
   readonly maxIoBytes?: number;
-  /** Copy I/Os in flight at once. */
+  /** Copy I/Os in flight at once (default 1: one after another). */
   readonly queueDepth?: number;
 }
 
@@ -296,11 +297,7 @@ export class ReferenceEngine implements RestoreEngine {
    */
   protected async protectForHostWrite(extents: readonly number[]): Promise<void> {
     if (extents.length === 0) return;
-    const uncopied = extents.filter((e) => this.needsCopy(e));
-    if (uncopied.length > 0) {
-      await this.copyExtents(uncopied);
-      await this.makeCopiesDurable();
-    }
+    await this.copyBeforeWrite(extents.filter((e) => this.needsCopy(e)));
     await this.persistProtection(extents);
   }
 
@@ -317,6 +314,18 @@ export class ReferenceEngine implements RestoreEngine {
     await this.devices.source.write(offset, data);
     await this.makeCopiesDurable();
     await this.persistProtection(extents);
+  }
+
+  /**
+   * Copy-before-write: extents the host is about to write partially get the clone's data on the
+   * source, durably, before the write. Guards against: the host's write marking the extent
+   * protected (so the copier skips it) while the parts the write does not cover still hold stale
+   * source data, which reads would then return for good.
+   */
+  protected async copyBeforeWrite(uncopied: readonly number[]): Promise<void> {
+    if (uncopied.length === 0) return;
+    await this.copyExtents(uncopied);
+    await this.makeCopiesDurable();
   }
 
   /**
@@ -369,27 +378,35 @@ export class ReferenceEngine implements RestoreEngine {
   }
 
   /**
-   * Starting a restore, in the order that makes it atomic:
-   * 1. the clone's cached host writes made durable: a crash after the start would otherwise lose
-   *    them, and the image being restored (and preserved) would change under the restore;
-   * 2. P left by an earlier restore cleared, durably: a stale bit would make the copier skip an
-   *    extent the host never wrote in this restore;
-   * 3. the superblock commit, written FUA: the one write that moves the pair from fractured to
-   *    restoring. A crash before it leaves the old source, after it the restore, never a mix; and
-   *    it is durable before `startRestore` returns, so a later crash resumes and never rolls back.
+   * Starting a restore, in the order that makes it atomic: the clone made durable, stale P
+   * cleared, then the superblock commit (written FUA): the one write that moves the pair from
+   * fractured to restoring. A crash before the commit leaves the old source, after it the restore,
+   * never a mix; and it is durable before `startRestore` returns, so a later crash resumes and
+   * never rolls back (`writeSuperblock`).
    */
   protected async commitStart(protect: boolean): Promise<void> {
-    await this.devices.clone.flush();
-    await this.persistBits([['protected', [...this.prot.setBits()], false]]);
-    await this.clearProtectedOnDisk();
+    await this.makeCloneDurableBeforeStart();
+    await this.clearStaleProtection();
     await this.commit('restoring', protect);
   }
 
   /**
-   * P bits memory dropped after a failed mirrored write may still be set on disk; they are
-   * rewritten clear before the next start, or that start would skip those extents.
+   * The clone's cached host writes made durable before the start commits. Guards against: a crash
+   * after the start losing them, so that the image being restored (and preserved) changes under
+   * the restore, and reads return data the host never saw on the clone.
    */
-  private async clearProtectedOnDisk(): Promise<void> {
+  protected async makeCloneDurableBeforeStart(): Promise<void> {
+    await this.devices.clone.flush();
+  }
+
+  /**
+   * P left by an earlier restore cleared, durably, before the start commits: the bits memory
+   * holds, and those memory dropped after a failed mirrored write but the disk may still hold.
+   * Guards against: a crash after the commit that finds a stale P bit, which makes the copier skip
+   * an extent the host never wrote in this restore, and D is cleared over a difference.
+   */
+  protected async clearStaleProtection(): Promise<void> {
+    await this.persistBits([['protected', [...this.prot.setBits()], false]]);
     if (this.protectedOnDisk.size === 0) return;
     await this.writeMapSectors(this.layout.protectedSector, this.prot.current(this.protectedOnDisk));
     await this.syncMetadata();

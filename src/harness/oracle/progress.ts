@@ -1,6 +1,7 @@
 /**
  * Rule 6, progress: after recovery the restore completes within a bounded number of steps (no
- * livelock, no lost extents), and an open that keeps failing is no recovery.
+ * livelock, no lost extents). An open, a start or a step that fails for no reason is no progress
+ * either (./engine-failed.ts).
  */
 import { extentCount, type Geometry } from '../../engine/contract.js';
 import type { Finding } from './finding.js';
@@ -12,8 +13,4 @@ export function stepBound(geometry: Geometry): number {
 
 export function noProgress(steps: number, remaining: number): Finding[] {
   return [{ rule: 'progress', message: `the restore did not complete within ${steps} steps after recovery (${remaining} extents still reported remaining)` }];
-}
-
-export function engineFailed(what: string, error: unknown): Finding[] {
-  return [{ rule: 'progress', message: `${what} failed with no fault injected: ${error instanceof Error ? error.message : String(error)}` }];
 }
