@@ -207,3 +207,13 @@ describe('prestore merge', () => {
     await refused(['merge', fifo('pipe-shard.json'), 'e2.json'], /^prestore merge: pipe-shard\.json: is a FIFO \(named pipe\), not a prestore --json result\n$/);
   });
 });
+
+describe('prestore report', () => {
+  it('a FIFO: exit 2, never a read that blocks', { timeout: 10_000 }, async () => {
+    await refused(['report', fifo('pipe-result.json'), '-o', 'out.html'], /^prestore report: pipe-result\.json: is a FIFO \(named pipe\), not a result file\n$/);
+  });
+
+  it('JSON nested 200,000 deep: exit 2', async () => {
+    await refused(['report', write('deep-result.json', `{"engine":${'['.repeat(200_000)}${']'.repeat(200_000)}}`), '-o', 'out.html'], /deep-result\.json: nested more than 64 levels deep/);
+  });
+});

@@ -42,7 +42,7 @@ export async function replayFile(arg: string, flags: EngineFlags & { readonly ht
   const chosen = replayEngineFlags(flags, recordedFlags, arg, (engineArgs) => `prestore replay ${engineArgs} ${shellQuote(arg)}`);
   const engine = await resolveEngine(chosen, seamsOf(io).engineModules, cwd);
   const result = await replayCounterexample(engine.factory, c, { engineArgs: engine.engineArgs, ...threadGuard(engine.callTimeoutMs) });
-  const note = fitNote(result.unfit, sameEngine(flags, recordedFlags), arg, engine.label);
+  const note = fitNote(result.unfit, sameEngine(flags, recordedFlags), arg, engine.label, `prestore exhaust ${shellQuote(arg)} crashes its workload at every I/O point of the engine as it is now`);
   const recorded = `rule ${RULE_NUMBER[file.rule]} (${file.rule})`;
   const out = [
     `prestore replay: engine ${engine.label}, counterexample ${arg} (seed-free: every crash lists its survivors)`,

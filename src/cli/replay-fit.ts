@@ -18,13 +18,20 @@ export function sameEngine(given: EngineFlags, recorded: EngineFlags): boolean {
   return given.engine === recorded.engine && given['engine-cmd'] === recorded['engine-cmd'];
 }
 
-/** Throws for a misfit against the recorded engine; else the lines of a note (none when it fits). */
-export function fitNote(unfit: readonly string[] | undefined, recorded: boolean, what: string, engineLabel: string): string[] {
+/**
+ * Throws for a misfit against the recorded engine; else the lines of a note (none when it fits).
+ * `afterFix` says what to run instead when the engine's I/O has changed since (a fix).
+ */
+export function fitNote(unfit: readonly string[] | undefined, recorded: boolean, what: string, engineLabel: string, afterFix?: string): string[] {
   if (unfit === undefined || unfit.length === 0) return [];
   const listed = unfit.map((u) => `  ${u}`);
   if (recorded) {
     throw new InputError(
-      [`${what}: the crashes it lists do not fit the run of ${engineLabel}, the engine it names, so the case did not run as recorded and there is no verdict to give (was it edited, or has the engine's I/O changed since?):`, ...listed].join('\n'),
+      [
+        `${what}: the crashes it lists do not fit the run of ${engineLabel}, the engine it names, so the case did not run as recorded and there is no verdict to give (was it edited, or has the engine's I/O changed since?):`,
+        ...listed,
+        ...(afterFix === undefined ? [] : [`after a fix that changed the engine's I/O, ${afterFix}`]),
+      ].join('\n'),
     );
   }
   return ['', `note: the crashes it lists do not fit the run of ${engineLabel}, whose I/O differs from the recorded engine's:`, ...listed];

@@ -41,7 +41,9 @@ the command to type, the engine given on it.
 A line or file is checked whole before it runs (geometry, ranges, crashes and their survivors).
 Against the engine it names, every crash it lists must fire again and every survivor must name a
 write that was cached then; if not, the case did not run as recorded (it was edited, or the
-engine's I/O changed) and there is no verdict: exit 2. Against another engine that is a note.
+engine's I/O changed) and there is no verdict: exit 2 (after a fix, prestore exhaust FILE.json
+crashes the file's workload at every I/O point of the engine as it is now). Against another
+engine that is a note.
 
 Options:
 ${HTML_HELP}
