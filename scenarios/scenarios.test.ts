@@ -2,13 +2,16 @@
  * The bundled scenarios and the scenario loader: every bundled file validates and is small enough
  * to exhaust; every kind of malformed file gets an InputError naming the file and the field.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../src/cli/command.js';
-import { jsonSyntaxError, loadScenario } from '../src/harness/scenario-file.js';
+import { jsonSyntaxError } from '../src/harness/json-input.js';
+import { counterexampleSchema, MAX_VOLUME_SIZE } from '../src/harness/case-check.js';
+import { loadScenario, parseScenario } from '../src/harness/scenario-file.js';
 
 const here = join(process.cwd(), 'scenarios');
 const bundled = readdirSync(here).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json')).sort();
@@ -44,6 +47,16 @@ describe('the schema', () => {
     };
     walk(schema, '');
     expect(missing).toEqual([]);
+  });
+});
+
+describe('the bound on the simulated volume', () => {
+  it('is the same in both schemas as in the harness (MAX_VOLUME_SIZE), and bounds extents too', () => {
+    for (const published of [schema, counterexampleSchema()]) {
+      const geometry = (published.properties as Record<string, { properties: Record<string, { maximum?: number }> }>).geometry!.properties;
+      expect(geometry.volumeSize!.maximum).toBe(MAX_VOLUME_SIZE);
+      expect(geometry.extentSectors!.maximum).toBe(MAX_VOLUME_SIZE / 512);
+    }
   });
 });
 
@@ -174,11 +187,31 @@ describe('malformed scenario files', () => {
     ['volume not whole sectors', (s) => (s.geometry.volumeSize = 8000), 'scenarios/bad.json: geometry.volumeSize: 8000 must be a multiple of the sector size 512'],
     ['sector size not a multiple of 512', (s) => (s.geometry.sectorSize = 1000), 'scenarios/bad.json: geometry.sectorSize: 1000 must be multiple of 512'],
     ['extent of no sectors', (s) => (s.geometry.extentSectors = 0), 'scenarios/bad.json: geometry.extentSectors: 0 must be >= 1'],
+    ['volume past the largest simulated one', (s) => (s.geometry.volumeSize = 2 ** 24 + 512), 'scenarios/bad.json: geometry.volumeSize: 16777728 must be <= 16777216'],
+    ['volume of 2^53 bytes', (s) => (s.geometry.volumeSize = 2 ** 53), 'scenarios/bad.json: geometry.volumeSize: 9007199254740992 must be <= 16777216'],
     ['bad name', (s) => (s.name = 'My Scenario'), 'scenarios/bad.json: name: "My Scenario" must match'],
     ['empty workload', (s) => (s.workload = []), 'scenarios/bad.json: workload: must have at least 1 item'],
     ['not an object', (s) => Object.assign(s, { name: 5 }), 'scenarios/bad.json: name: must be a string, not an integer (5)'],
   ])('%s', async (_, edit, message) => {
     expect(await errorOf('bad.json', edited(edit))).toContain(message);
+  });
+
+  it('a volume of exactly the largest size loads', () => {
+    expect(parseScenario(edited((s) => (s.geometry.volumeSize = MAX_VOLUME_SIZE)), 'max.json').geometry.volumeSize).toBe(MAX_VOLUME_SIZE);
+  });
+
+  it('JSON nested too deep is refused where it gets too deep, before anything walks it', async () => {
+    expect(await errorOf('deep.json', '['.repeat(200_000) + ']'.repeat(200_000))).toBe('scenarios/deep.json: nested more than 64 levels deep at line 1, column 65 (position 64): no prestore input nests that deep');
+    // Brackets inside strings are text, not nesting.
+    expect(await errorOf('brackets.json', JSON.stringify({ name: '['.repeat(100) }))).not.toContain('nested');
+  });
+
+  it('a FIFO or a device is refused by its kind, never read', async () => {
+    const fifo = join(dir, 'pipe.json');
+    execFileSync('mkfifo', [fifo]);
+    const error = await loadScenario(fifo, 'scenarios/pipe.json').catch((e: unknown) => e);
+    expect((error as Error).message).toBe('scenarios/pipe.json: is a FIFO (named pipe), not a scenario file');
+    expect(((await loadScenario('/dev/zero').catch((e: unknown) => e)) as Error).message).toBe('/dev/zero: is a character device, not a scenario file');
   });
 
   it('reports every problem at once', async () => {

@@ -20,7 +20,7 @@ import { explore } from './harness/explore.js';
 import { loadScenarioOrCounterexample } from './harness/counterexample.js';
 import { bundledScenariosDir } from './harness/package-root.js';
 import { distinctFailures, type Failure } from './cli/failures.js';
-import { exitCode, type Part, type RunReport, totals } from './cli/report.js';
+import { exitCode, type Part, type RunReport, scenarioIdentity, totals } from './cli/report.js';
 import { scenarioArgs } from './cli/scenario-args.js';
 import { summaryLines } from './cli/summary.js';
 import { packageVersion } from './cli/version.js';
@@ -137,6 +137,7 @@ export async function checkEngine(engine: EngineFactory, options: CheckEngineOpt
     engineName: engine.name,
     engineArgs: common.engineArgs,
     seed,
+    run: { runs, scenarios: scenarioIdentity(scenarios), depth, ...(options.modes === undefined ? {} : { modes: options.modes }) },
     parts,
     elapsedMs: performance.now() - started,
   };

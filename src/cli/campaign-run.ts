@@ -10,7 +10,7 @@ import { type CommandIo, InputError, UsageError } from './command.js';
 import { ENGINE_OPTIONS, type EngineChoice, type EngineFlags, resolveEngine } from './engine-arg.js';
 import { progressDisplay, type ProgressDisplay } from './progress.js';
 import { campaignHtml, checkStdoutReports, HTML_HELP } from './html-report.js';
-import { checkReportTarget, exitCode, jsonReport, jsonText, junitReport, type Part, type RunReport, writeAtomically } from './report.js';
+import { checkReportTarget, exitCode, jsonReport, jsonText, junitReport, type Part, type RunIdentity, type RunReport, writeAtomically } from './report.js';
 import { checkSaveTarget, SAVE_FAILURES_HELP, saveFailures } from './save-failures.js';
 import { type Seams, seamsOf } from './seams.js';
 import { summaryLines } from './summary.js';
@@ -120,7 +120,7 @@ export async function exhaustPart(ctx: CampaignContext, scenario: Scenario, file
 }
 
 /** Writes the reports, prints the summary, and gives the exit code. */
-export async function finish(ctx: CampaignContext, command: string, parts: readonly Part[]): Promise<number> {
+export async function finish(ctx: CampaignContext, command: string, run: RunIdentity, parts: readonly Part[]): Promise<number> {
   const report: RunReport = {
     command,
     version: packageVersion(),
@@ -129,6 +129,7 @@ export async function finish(ctx: CampaignContext, command: string, parts: reado
     engineArgs: ctx.engine.engineArgs,
     seed: ctx.seed,
     ...(ctx.shard === undefined ? {} : { shard: formatShard(ctx.shard) }),
+    run,
     parts,
     elapsedMs: ctx.seams.now() - ctx.started,
   };

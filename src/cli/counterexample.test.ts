@@ -222,11 +222,24 @@ describe('prestore replay FILE.json, bad files', () => {
 
   it('a file naming an engine module replays against it when the module is typed', async () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'f.json'), JSON.stringify({ ...good, engine: { args: '--engine ./mine.mjs' } }));
+    // No crash: the reference engine under another name runs the case as recorded, and passes it.
+    writeFileSync(join(dir, 'f.json'), JSON.stringify({ ...good, engine: { args: '--engine ./mine.mjs' }, crashes: [] }));
     writeFileSync(join(dir, 'mine.mjs'), `export { referenceEngine as default } from ${JSON.stringify(new URL('../engine/reference/index.ts', import.meta.url).href)};\n`);
     const r = await run(['replay', '--engine', './mine.mjs', 'f.json'], dir);
     expect(r.stdout).toContain('prestore replay: engine ./mine.mjs, counterexample f.json');
     expect(r.code).toBe(0);
+  });
+
+  it('a file whose crashes do not fit the engine it names (fixed since): exit 2, no verdict, pointing at exhaust', async () => {
+    const dir = tempDir();
+    // The mutant's crash at I/O point 7 kept the metadata write in flight there; the reference
+    // engine under the same name does other I/O at 7, so the crash the file records never happens.
+    writeFileSync(join(dir, 'f.json'), JSON.stringify({ ...good, engine: { args: '--engine ./mine.mjs' } }));
+    writeFileSync(join(dir, 'mine.mjs'), `export { referenceEngine as default } from ${JSON.stringify(new URL('../engine/reference/index.ts', import.meta.url).href)};\n`);
+    const r = await run(['replay', '--engine', './mine.mjs', 'f.json'], dir);
+    expect(r.stderr).toMatch(/^prestore replay: f\.json: the crashes it lists do not fit the run of \.\/mine\.mjs, the engine it names, so the case did not run as recorded and there is no verdict to give/);
+    expect(r.stderr).toContain("\nafter a fix that changed the engine's I/O, prestore exhaust f.json crashes its workload at every I/O point of the engine as it is now\n");
+    expect(r.code).toBe(2);
   });
 
   it('a missing file: exit 2', async () => {

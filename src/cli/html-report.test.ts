@@ -112,7 +112,7 @@ describe('prestore report on other files', () => {
 
   it('refuses what is not a result, naming the field', async () => {
     const cases: [string, string, RegExp][] = [
-      ['not.json', '{ "engine": ', /not\.json: not JSON/],
+      ['not.json', '{ "engine": ', /not\.json: invalid JSON at line 1/],
       ['rule.json', JSON.stringify({ ...result, violations: [{ ...result.violations[0], rule: 'no-such-rule' }] }), /rule\.json: violations\[0\]\.rule: "no-such-rule" is not a rule/],
       ['points.json', JSON.stringify({ ...result, coverage: [{ ...result.coverage[0], points: { ...result.coverage[0]!.points, sampled: [1] } }] }), /points\.json: coverage\[0\]\.points\.sampled: must be 33 numbers/],
       ['cases.json', JSON.stringify({ ...result, cases: '3' }), /cases\.json: cases: must be a number/],

@@ -8,6 +8,7 @@
 import { RULES, type RuleName } from '../harness/case.js';
 import type { EngineFactory } from '../engine/contract.js';
 import type { Case } from '../harness/case.js';
+import { parseJson } from '../harness/json-input.js';
 import { replayCommand } from '../harness/replay-line.js';
 import { type KillRowView, mutantsPage, type PartView, replayPage, runPage } from '../report-html/page.js';
 import { type Picture, pictureOf, pictureOfCase, type RecordedViolation } from '../report-html/picture.js';
@@ -136,12 +137,7 @@ function checkRule(value: unknown, name: string, field: string, nullable = false
  * missing: older files still make a report, with less in it.
  */
 export function parseResult(text: string, name: string): { kind: 'campaign'; result: CampaignResultFile } | { kind: 'mutants'; rows: KillRow[] } {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new InputError(`${name}: not JSON: ${(e as Error).message}`);
-  }
+  const data = parseJson(text, name);
   if (Array.isArray(data)) {
     data.forEach((row, i) => {
       if (!isObject(row)) fail(name, `[${i}]`, 'must be an object (a row of the kill matrix)');

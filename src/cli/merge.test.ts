@@ -46,7 +46,7 @@ describe('prestore merge', () => {
     [['s1.json', 'other-seed.json', 's3.json'], /other-seed\.json: seed is "other", but s1\.json has "prestore": not shards of one run/],
     [['s1.json', 'half.json', 's3.json'], /half\.json: shard 2\/2 of 2, but s1\.json is one of 3/],
     [['whole.json'], /not of a shard/],
-    [['nothing.json'], /cannot read/],
+    [['nothing.json'], /nothing\.json: no such file/],
   ])('refuses %j, naming why', async (files, message) => {
     const r = await cli(['merge', ...files]);
     expect(r.code).toBe(2);

@@ -11,6 +11,7 @@ import { parse, shellQuote, shellSplit } from './args.js';
 import { type CommandIo, InputError } from './command.js';
 import { ENGINE_OPTIONS, type EngineFlags, replayEngineFlags, resolveEngine } from './engine-arg.js';
 import { replayHtml } from './html-report.js';
+import { fitNote, sameEngine } from './replay-fit.js';
 import { RULE_NUMBER, writeAtomically } from './report.js';
 import { seamsOf } from './seams.js';
 import { formatViolation } from './summary.js';
@@ -37,9 +38,11 @@ export function engineFlagsOf(args: string, where: string): EngineFlags {
 export async function replayFile(arg: string, flags: EngineFlags & { readonly html?: string }, io: CommandIo): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
   const { file, case: c } = await loadCounterexample(resolve(cwd, arg), arg);
-  const chosen = replayEngineFlags(flags, engineFlagsOf(file.engine.args, `${arg}: engine.args`), arg, (engineArgs) => `prestore replay ${engineArgs} ${shellQuote(arg)}`);
+  const recordedFlags = engineFlagsOf(file.engine.args, `${arg}: engine.args`);
+  const chosen = replayEngineFlags(flags, recordedFlags, arg, (engineArgs) => `prestore replay ${engineArgs} ${shellQuote(arg)}`);
   const engine = await resolveEngine(chosen, seamsOf(io).engineModules, cwd);
   const result = await replayCounterexample(engine.factory, c, { engineArgs: engine.engineArgs, ...threadGuard(engine.callTimeoutMs) });
+  const note = fitNote(result.unfit, sameEngine(flags, recordedFlags), arg, engine.label, `prestore exhaust ${shellQuote(arg)} crashes its workload at every I/O point of the engine as it is now`);
   const recorded = `rule ${RULE_NUMBER[file.rule]} (${file.rule})`;
   const out = [
     `prestore replay: engine ${engine.label}, counterexample ${arg} (seed-free: every crash lists its survivors)`,
@@ -47,6 +50,7 @@ export async function replayFile(arg: string, flags: EngineFlags & { readonly ht
     ...(file.crash ?? []).map((line) => `  ${line}`),
     '',
     ...result.transcript,
+    ...note,
   ];
   const v = result.violations[0];
   if (v === undefined) out.push('', `the recorded violation of ${recorded} did not happen against ${engine.label}: every check held`);

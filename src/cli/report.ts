@@ -6,12 +6,13 @@
  * to a temporary file beside the target, renamed; only ever over a regular file, and checked
  * before the run so that a long run is not lost.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { lstat, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import type { CacheMode } from '../devices/fault-layer.js';
 import type { CampaignResult, CoverageRow } from '../harness/campaign.js';
-import { RULES, type RuleName, type Violation } from '../harness/case.js';
+import { RULES, type RuleName, type Scenario, type Violation } from '../harness/case.js';
 import { InputError, UsageError } from './command.js';
 import { distinctFailures } from './failures.js';
 
@@ -28,6 +29,26 @@ export interface Part {
   readonly elapsedMs: number;
 }
 
+/**
+ * What decides a run's work besides its command, engine and seed: the shards of one run agree on
+ * all of it, and `prestore merge` refuses shards that do not.
+ */
+export interface RunIdentity {
+  /** explore's cases (explore, start). */
+  readonly runs?: number;
+  /** The scenarios exhausted, each by name and a digest of its loaded content (exhaust, start). */
+  readonly scenarios?: readonly { readonly name: string; readonly digest: string }[];
+  /** exhaust's --depth and --modes, when given (absent: each scenario's own). */
+  readonly depth?: 1 | 2;
+  readonly modes?: readonly CacheMode[];
+  readonly stopOnFirst?: boolean;
+}
+
+/** The scenarios of a run as its identity names them: each by name and a digest of its content. */
+export function scenarioIdentity(scenarios: readonly { readonly scenario: Scenario }[]): RunIdentity['scenarios'] {
+  return scenarios.map(({ scenario }) => ({ name: scenario.name, digest: createHash('sha256').update(JSON.stringify(scenario)).digest('hex').slice(0, 16) }));
+}
+
 /** A whole command run: one or more parts against one engine with one seed. */
 export interface RunReport {
   readonly command: string;
@@ -40,6 +61,7 @@ export interface RunReport {
   readonly seed: string;
   /** `i/n` when the run was one shard of a larger one. */
   readonly shard?: string;
+  readonly run: RunIdentity;
   /** How many shards `prestore merge` combined into this report. */
   readonly mergedShards?: number;
   readonly parts: readonly Part[];
@@ -117,6 +139,7 @@ export interface JsonResult {
   readonly version: string;
   readonly engineName: string;
   readonly engineArgs: string;
+  readonly run: RunIdentity;
   readonly violationsByRule: Record<RuleName, number>;
   readonly parts: readonly { readonly kind: Part['kind']; readonly name: string; readonly file?: string; readonly runs?: number; readonly cases: number; readonly crashStates: number; readonly distinctCrashStates?: number; readonly violations: number; readonly elapsedMs: number }[];
   readonly coverage: readonly CoverageRow[];
@@ -154,6 +177,7 @@ export function jsonReport(report: RunReport): JsonResult {
     version: report.version,
     engineName: report.engineName,
     engineArgs: report.engineArgs,
+    run: report.run,
     violationsByRule: t.violationsByRule,
     parts: report.parts.map((p) => ({
       kind: p.kind,

@@ -17,6 +17,8 @@ import { bundledScenariosDir } from '../harness/scenario-file.js';
 export interface ReplayResult {
   readonly violations: readonly Violation[];
   readonly transcript: readonly string[];
+  /** How the line's listed crashes do not fit this engine's run; none (or absent) when they fit. */
+  readonly unfit?: readonly string[];
 }
 
 /** The harness's public face (src/harness/campaign.ts). */

@@ -202,6 +202,19 @@ describe('bad counterexample files', () => {
     ['I/O past the end', (f) => (f.workload[1].sector = 7), 'regressions/bad.json: workload[1].sectors: sectors 7..8 pass the end of the volume (8 sectors)'],
     ['two crashes at one point', (f) => f.crashes.push({ ...f.crashes[0] }), 'regressions/bad.json: crashes[1].point: 9 is also crashes[0].point'],
     ['a survivor listed twice', (f) => f.workload[2].choice.survivors.push({ point: 5 }), 'regressions/bad.json: workload[2].choice.survivors[1].point: 5 is listed twice'],
+    ['a volume past the largest simulated one', (f) => (f.geometry.volumeSize = 2 ** 40), 'regressions/bad.json: geometry.volumeSize: 1099511627776 must be <= 16777216'],
+    ['a step count past 1000', (f) => (f.workload[1] = { op: 'step', count: 1e9 }), 'regressions/bad.json: workload[1].count: 1000000000 must be <= 1000'],
+    ['survivors in a drop crash', (f) => (f.crashes[0].choice.survivors = [{ point: 3 }]), 'regressions/bad.json: crashes[0].choice.survivors: a drop crash keeps no cached write, yet 1 is listed'],
+    ['a survivor issued after its crash', (f) => (f.crashes[0] = { point: 9, mode: 'subset', choice: { mode: 'subset', survivors: [{ point: 10 }] } }), 'regressions/bad.json: crashes[0].choice.survivors[0].point: 10 comes after the crash at I/O point 9'],
+    ['a keep crash keeping the write in flight', (f) => (f.crashes[0] = { point: 9, mode: 'keep', choice: { mode: 'keep', survivors: [{ point: 9 }] } }), 'crashes[0].choice.survivors[0].point: 9 is the write in flight at the crash, which a keep crash loses'],
+    ['sectors in a subset crash', (f) => (f.crashes[0] = { point: 9, mode: 'subset', choice: { mode: 'subset', survivors: [{ point: 8, sectors: [0] }] } }), 'crashes[0].choice.survivors[0].sectors: a subset crash keeps whole writes'],
+    ['a torn write with no sector', (f) => (f.workload[2].choice.survivors[0].sectors = []), 'regressions/bad.json: workload[2].choice.survivors[0].sectors: empty'],
+    ['a choice of another mode than its crash', (f) => (f.workload[2].mode = 'drop'), 'regressions/bad.json: workload[2].choice.mode: "torn", but workload[2].mode is "drop"'],
+    [
+      'a survivor from before the crash before',
+      (f) => f.crashes.unshift({ point: 12, mode: 'subset', choice: { mode: 'subset', survivors: [{ point: 2 }] } }),
+      'regressions/bad.json: crashes[0].choice.survivors[0].point: 2 was issued before the crash at I/O point 9 (crashes[1]), which emptied every cache',
+    ],
     ['images from another derivation', (f) => (f.initial.images = { source: '0123456789abcdef', clone: '0123456789abcdef' }), 'regressions/bad.json: initial.images.source: the file records 0123456789abcdef, but this harness derives'],
   ])('%s', (what, edit, message) => {
     if (what === 'not JSON') {

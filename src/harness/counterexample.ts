@@ -11,22 +11,26 @@
  * silently replaying another case.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { InputError } from '../errors.js';
 import { CACHE_MODES, type EioFault, type SurvivalChoice } from '../devices/fault-layer.js';
 import { type EngineFactory, extentCount, type Geometry } from '../engine/contract.js';
 import type { Case, CrashPlan, HostOp, InitialState, RuleName, Scenario, Violation } from './case.js';
+import { caseProblems, counterexampleSchema } from './case-check.js';
+import { unfitCrashes } from './case-fit.js';
 import { assertDeterministic, traceParting } from './determinism.js';
 import { guardEngine } from './engine-guard.js';
 import type { ReplayOptions } from './replay.js';
+import { readInputFile } from './input-file.js';
+import { parseJson, schemaErrors } from './json-input.js';
 import { decodeCase } from './replay-line.js';
 import { runCase } from './run-case.js';
-import { bundledScenariosDir, loadScenario, parseJson, schemaErrors } from './scenario-file.js';
+import { parseScenario } from './scenario-file.js';
 import { initialImages } from './sector-data.js';
 import { crashesInWords } from './shrink-crash.js';
+
+export { counterexampleSchemaPath } from './case-check.js';
 
 export const COUNTEREXAMPLE_FORMAT = 'prestore-counterexample';
 export const COUNTEREXAMPLE_VERSION = 1;
@@ -48,10 +52,6 @@ export interface CounterexampleFile {
   readonly eio: readonly EioFault[];
   readonly finish?: boolean;
   readonly foundBy?: { readonly command?: string; readonly scenario?: string; readonly seed?: string; readonly replay?: string };
-}
-
-export function counterexampleSchemaPath(): string {
-  return join(bundledScenariosDir(), 'counterexample.schema.json');
 }
 
 /** The first 16 hex digits of the SHA-256 of each image `initial` derives. */
@@ -149,23 +149,13 @@ export function formatCounterexample(file: CounterexampleFile): string {
 let validator: ValidateFunction | undefined;
 
 function validate(): ValidateFunction {
-  if (validator === undefined) {
-    const schema = JSON.parse(readFileSync(counterexampleSchemaPath(), 'utf8')) as object;
-    validator = new Ajv({ allErrors: true, discriminator: true, verbose: true, strict: true }).compile(schema);
-  }
+  validator ??= new Ajv({ allErrors: true, discriminator: true, verbose: true, strict: true }).compile(counterexampleSchema());
   return validator;
 }
 
 /** Reads and validates a counterexample file; bad input throws `InputError` naming `name` and the field. */
 export async function loadCounterexample(path: string, name: string = path): Promise<{ file: CounterexampleFile; case: Case }> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    throw new InputError(`${name}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a counterexample file' : (e as Error).message}`);
-  }
-  return parseCounterexample(text, name);
+  return parseCounterexample(await readInputFile(path, name, 'a counterexample file'), name);
 }
 
 export function parseCounterexample(text: string, name: string): { file: CounterexampleFile; case: Case } {
@@ -183,51 +173,14 @@ export function parseCounterexample(text: string, name: string): { file: Counter
   return { file, case: caseOf(file) };
 }
 
-/** What the schema cannot say: every returned line is `field: problem`. */
+/** What the schema cannot say: the case's own problems, then whether its images are derived alike. */
 function semanticErrors(f: CounterexampleFile): string[] {
-  const problems: string[] = [];
-  const { volumeSize, sectorSize } = f.geometry;
-  if (volumeSize % sectorSize !== 0) return [`geometry.volumeSize: ${volumeSize} must be a multiple of the sector size ${sectorSize}`];
-  const extents = extentCount(f.geometry);
-  const sectors = volumeSize / sectorSize;
-  if (Array.isArray(f.initial.differ)) {
-    f.initial.differ.forEach((index, i) => {
-      if (index >= extents) problems.push(`initial.differ[${i}]: extent ${index} is out of range: the volume has ${extents} extent${extents === 1 ? '' : 's'} (0..${extents - 1})`);
-    });
-  }
-  if (problems.length === 0 && f.initial.images !== undefined) {
-    const derived = imageDigests(f.geometry, f.initial);
-    for (const image of ['source', 'clone'] as const) {
-      if (derived[image] !== f.initial.images[image]) {
-        problems.push(`initial.images.${image}: the file records ${f.initial.images[image]}, but this harness derives an image with digest ${derived[image]} from initial.differ: it was written by a harness that derives images differently`);
-      }
-    }
-  }
-  f.workload.forEach((op, i) => {
-    if ((op.op === 'write' || op.op === 'read') && op.sector + op.sectors > sectors) {
-      problems.push(`workload[${i}].${op.sector >= sectors ? 'sector' : 'sectors'}: sectors ${op.sector}..${op.sector + op.sectors - 1} pass the end of the volume (${sectors} sectors)`);
-    }
-    if (op.op === 'powerLoss') problems.push(...choiceErrors(op.choice!, `workload[${i}].choice`));
-  });
-  const points = new Map<number, number>();
-  f.crashes.forEach((p, i) => {
-    const twice = points.get(p.point);
-    if (twice !== undefined) problems.push(`crashes[${i}].point: ${p.point} is also crashes[${twice}].point: one crash per I/O point`);
-    points.set(p.point, i);
-    problems.push(...choiceErrors(p.choice, `crashes[${i}].choice`));
-  });
-  return problems;
-}
-
-function choiceErrors(choice: SurvivalChoice, field: string): string[] {
-  const seen = new Map<number, number>();
-  const problems: string[] = [];
-  choice.survivors.forEach((s, i) => {
-    const twice = seen.get(s.point);
-    if (twice !== undefined) problems.push(`${field}.survivors[${i}].point: ${s.point} is listed twice (also survivors[${twice}])`);
-    seen.set(s.point, i);
-  });
-  return problems;
+  const problems = caseProblems(caseOf(f));
+  if (problems.length > 0 || f.initial.images === undefined) return problems;
+  const derived = imageDigests(f.geometry, f.initial);
+  return (['source', 'clone'] as const).flatMap((image) =>
+    derived[image] === f.initial.images![image] ? [] : [`initial.images.${image}: the file records ${f.initial.images![image]}, but this harness derives an image with digest ${derived[image]} from initial.differ: it was written by a harness that derives images differently`],
+  );
 }
 
 // --- as a scenario -------------------------------------------------------------------------------
@@ -262,9 +215,9 @@ function isCounterexample(text: string): boolean {
 
 /** What `exhaust` reads: a scenario file, or a counterexample file as the scenario of its workload. */
 export async function loadScenarioOrCounterexample(path: string, name: string = path): Promise<Scenario> {
-  const text = await readFile(path, 'utf8').catch(() => undefined);
-  if (text !== undefined && isCounterexample(text)) return scenarioOf(parseCounterexample(text, name).file, basename(name).replace(/\.json$/, ''));
-  return loadScenario(path, name);
+  const text = await readInputFile(path, name, 'a scenario file');
+  if (isCounterexample(text)) return scenarioOf(parseCounterexample(text, name).file, basename(name).replace(/\.json$/, ''));
+  return parseScenario(text, name);
 }
 
 // --- replaying -----------------------------------------------------------------------------------
@@ -275,6 +228,8 @@ export const REPLAY_SEEDS = ['counterexample-seed-1', 'counterexample-seed-2'] a
 export interface CounterexampleReplay {
   readonly violations: readonly Violation[];
   readonly transcript: readonly string[];
+  /** How the listed crashes do not fit this engine's run (./case-fit.ts); empty when they fit. */
+  readonly unfit: readonly string[];
 }
 
 /**
@@ -301,5 +256,5 @@ export async function replayCounterexample(untrusted: EngineFactory, c: Case, re
   }
   const verdict = first.violations.length === 0 ? ['every check held'] : first.violations.map((v) => `VIOLATION of rule ${v.rule}: ${v.message}`);
   const crash = crashesInWords(first.transcript);
-  return { violations: first.violations.map((v) => ({ ...v, crash })), transcript: [...first.transcript, ...verdict] };
+  return { violations: first.violations.map((v) => ({ ...v, crash })), transcript: [...first.transcript, ...verdict], unfit: unfitCrashes(c, first) };
 }

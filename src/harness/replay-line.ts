@@ -3,9 +3,15 @@
  * case and seed as JSON, deflated and base64url-encoded, so the line is short and copy-safe.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { InputError } from '../errors.js';
 import type { Case } from './case.js';
+import { checkLineCase } from './case-check.js';
+import { parseJson } from './json-input.js';
 
 const PREFIX = 'c1.';
+
+/** A line's case is a few kilobytes; a token that inflates past this is not one of ours. */
+const MAX_INFLATED_BYTES = 16 * 2 ** 20;
 
 export interface ReplayToken {
   readonly case: Case;
@@ -16,19 +22,23 @@ export function encodeCase(c: Case, seed: string): string {
   return PREFIX + deflateRawSync(Buffer.from(JSON.stringify({ case: c, seed }))).toString('base64url');
 }
 
+/**
+ * The case and seed a token carries, checked whole as any input from outside is (a line may have
+ * been edited): bad input throws `InputError` naming the field.
+ */
 export function decodeCase(token: string): ReplayToken {
-  if (!token.startsWith(PREFIX)) throw new Error(`not a replay token: it must start with "${PREFIX}"`);
-  let parsed: unknown;
+  if (!token.startsWith(PREFIX)) throw new InputError(`not a replay token: it must start with "${PREFIX}"`);
+  let text: string;
   try {
-    parsed = JSON.parse(inflateRawSync(Buffer.from(token.slice(PREFIX.length), 'base64url')).toString('utf8'));
+    text = inflateRawSync(Buffer.from(token.slice(PREFIX.length), 'base64url'), { maxOutputLength: MAX_INFLATED_BYTES }).toString('utf8');
   } catch {
-    throw new Error('replay token is damaged: it does not decode (was it cut when copied?)');
+    throw new InputError('replay token is damaged: it does not decode (was it cut when copied?)');
   }
-  const t = parsed as Partial<ReplayToken>;
-  if (typeof t !== 'object' || t === null || typeof t.seed !== 'string' || typeof t.case !== 'object' || t.case === null) {
-    throw new Error('replay token is damaged: it lacks the case or the seed');
+  const t = parseJson(text, 'replay token') as Partial<ReplayToken> | null;
+  if (typeof t !== 'object' || t === null || Array.isArray(t) || typeof t.seed !== 'string' || typeof t.case !== 'object' || t.case === null) {
+    throw new InputError('replay token is damaged: it lacks the case or the seed');
   }
-  return t as ReplayToken;
+  return { case: checkLineCase(t.case, 'replay line'), seed: t.seed };
 }
 
 export function replayCommand(engineArgs: string, c: Case, seed: string): string {

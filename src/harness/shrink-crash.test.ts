@@ -6,8 +6,11 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SurvivalChoice } from '../devices/fault-layer.js';
+import type { EngineFactory, Geometry } from '../engine/contract.js';
+import { referenceEngine } from '../engine/reference/index.js';
 import { mutants } from '../mutants/catalogue.js';
 import type { Case, HostOp, Violation } from './case.js';
+import { unfitCrashes } from './case-fit.js';
 import { exhaust } from './exhaust.js';
 import { explore } from './explore.js';
 import { decodeCase } from './replay-line.js';
@@ -180,6 +183,47 @@ describe('shrinking the crash', () => {
       }
       seen.add(v.rule);
     }
+  });
+
+  it('moving one crash earlier can leave another that no longer fires: the shrunk case lists only crashes that fire', async () => {
+    // Breaks when opened mid-restore a second time (two crashes while copying), or after a crash
+    // inside a host write, which it brackets with a marker: crashes at A and B while copying fail
+    // together, neither alone; moving A into the host write fails at once, before B is reached.
+    const tail = (g: Geometry) => referenceEngine.metadataSize(g);
+    const twice: EngineFactory = {
+      name: 'fails-after-two-crashes',
+      metadataSize: (g) => referenceEngine.metadataSize(g) + 2 * g.sectorSize,
+      format: (devices, g, delta) => referenceEngine.format(devices, g, delta),
+      async open(devices, g) {
+        const engine = await referenceEngine.open(devices, g);
+        const state = await devices.meta.read(tail(g), 2 * g.sectorSize);
+        const restoring = state[0]! + ((await engine.status()).state === 'restoring' ? 1 : 0);
+        await devices.meta.write(tail(g), new Uint8Array(g.sectorSize).fill(restoring), { fua: true });
+        const broken = restoring >= 2 || state[g.sectorSize] === 1;
+        const marker = (value: number) => devices.meta.write(tail(g) + g.sectorSize, new Uint8Array(g.sectorSize).fill(value), { fua: true });
+        return new Proxy(engine, {
+          get(target, key) {
+            if (key === 'readSource' && broken) return async (_: number, length: number) => new Uint8Array(length).fill(0xee);
+            if (key === 'writeSource') return async (offset: number, data: Uint8Array) => (await marker(1), await target.writeSource(offset, data), await marker(0));
+            const value: unknown = Reflect.get(target, key);
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        });
+      },
+    };
+    const base: Case = { geometry: { volumeSize: 4096, sectorSize: 512, extentSectors: 2 }, initial: { differ: 'all', delta: 'exact' }, workload: [{ op: 'write', volume: 'source', sector: 0, sectors: 1, pattern: 1 }, { op: 'startRestore', protect: true }, { op: 'step' }, { op: 'step' }, { op: 'step' }], crashes: [], eio: [] };
+    const copying = (await runCase(twice, base, { seed: 's' })).opStarts[2]!;
+    const a = { point: copying + 1, mode: 'drop' as const };
+    const b = { point: (await runCase(twice, { ...base, crashes: [a] }, { seed: 's' })).opStarts[4]!, mode: 'drop' as const };
+    const found = (await runCase(twice, { ...base, crashes: [a, b] }, { seed: 's', engineArgs: '--engine x' })).violations[0]!;
+    expect(found.rule).toBe('reads-right');
+    const shrunk = (await crashShrink(twice, found))!;
+    expect(shrunk.shrunk).toBe(true);
+    const { case: c, seed } = decodeCase(shrunk.violation.replay.split(' ').pop()!);
+    const run = await runCase(twice, c, { seed });
+    expect(run.violations[0]?.rule).toBe('reads-right');
+    expect(Math.min(...c.crashes.map((p) => p.point))).toBeLessThan(copying);
+    expect(unfitCrashes(c, run)).toEqual([]);
   });
 
   it('tells crashes in words from a transcript', () => {

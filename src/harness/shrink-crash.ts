@@ -25,6 +25,7 @@
 import type { CacheMode, SurvivalChoice, TraceEntry } from '../devices/fault-layer.js';
 import type { EngineFactory } from '../engine/contract.js';
 import type { Case, CrashPlan, HostOp, Violation } from './case.js';
+import { fitted } from './case-fit.js';
 import { decodeCase } from './replay-line.js';
 import { type CaseRun, runCase } from './run-case.js';
 
@@ -277,6 +278,9 @@ export async function crashShrink(engine: EngineFactory, violation: Violation, o
   }
 
   if (!shrunk) return unchanged(attempts);
+  // Moving one crash earlier can leave another that no longer fires, or survivors another crash
+  // now empties first: they change nothing, but a replay against this engine would refuse them.
+  current = fitted(current, currentRun);
   const last = await runCase(engine, current, { ...runOptions, transcript: true });
   const v = last.violations[0];
   // The same case ran a moment ago and failed: not failing now is the engine parting from itself.

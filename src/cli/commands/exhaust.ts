@@ -6,7 +6,7 @@ import { CAMPAIGN_OPTIONS, EXIT_HELP, exhaustPart, finish, prepare, REPORT_HELP 
 import { type Command, UsageError } from '../command.js';
 import { ENGINE_HELP } from '../engine-arg.js';
 import { exhaustInWorkers, workersFlag, workersHelp } from '../campaign-workers.js';
-import type { Part } from '../report.js';
+import { type Part, scenarioIdentity } from '../report.js';
 import { loadScenarios, scenarioArgs } from '../scenario-args.js';
 import { seamsOf } from '../seams.js';
 import { threadGuard } from '../watchdog.js';
@@ -93,17 +93,18 @@ Examples:
     const stopOnFirst = values['stop-on-first'] === true;
     const parts: Part[] = [];
     const overrides = { ...(depth === undefined ? {} : { depth }), ...(modes === undefined ? {} : { modes }) };
+    const run = { scenarios: scenarioIdentity(scenarios), ...overrides, stopOnFirst };
     if (workers > 1) {
       const job = { engineFlags: values, cwd: ctx.cwd, scenarios: scenarios.map((s) => s.scenario), options: { seed: ctx.seed, engineArgs: ctx.engine.engineArgs, ...overrides } };
       const results = await exhaustInWorkers(ctx.engine.factory, job, workers, threadGuard(ctx.engine.callTimeoutMs));
-      return finish(ctx, 'exhaust', results.map(({ result, elapsedMs }, i) => ({ kind: 'exhaust', name: scenarios[i]!.scenario.name, file: scenarios[i]!.file, result, elapsedMs })));
+      return finish(ctx, 'exhaust', run, results.map(({ result, elapsedMs }, i) => ({ kind: 'exhaust', name: scenarios[i]!.scenario.name, file: scenarios[i]!.file, result, elapsedMs })));
     }
     for (const { scenario, file } of scenarios) {
-      const part = await exhaustPart(ctx, scenario, file, { ...(depth === undefined ? {} : { depth }), ...(modes === undefined ? {} : { modes }), stopOnFirst });
+      const part = await exhaustPart(ctx, scenario, file, { ...overrides, stopOnFirst });
       parts.push(part);
       if (stopOnFirst && part.result.violations.length > 0) break;
     }
-    return finish(ctx, 'exhaust', parts);
+    return finish(ctx, 'exhaust', run, parts);
   },
 };
 

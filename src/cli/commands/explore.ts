@@ -42,13 +42,14 @@ Examples:
     const runs = integerFlag('runs', values.runs, DEFAULT_RUNS, 1, 10_000_000);
     const workers = workersFlag(values);
     const ctx = await prepare(io, values, (seams) => seams.randomSeed());
+    const stopOnFirst = values['stop-on-first'] === true;
     if (workers > 1) {
       const started = ctx.seams.now();
       const result = await exploreInWorkers(ctx.engine.factory, { engineFlags: values, cwd: ctx.cwd, options: { seed: ctx.seed, engineArgs: ctx.engine.engineArgs, runs } }, workers, threadGuard(ctx.engine.callTimeoutMs));
-      return finish(ctx, 'explore', [{ kind: 'explore', name: 'explore', runs, result, elapsedMs: ctx.seams.now() - started }]);
+      return finish(ctx, 'explore', { runs, stopOnFirst }, [{ kind: 'explore', name: 'explore', runs, result, elapsedMs: ctx.seams.now() - started }]);
     }
-    const part = await explorePart(ctx, runs, { stopOnFirst: values['stop-on-first'] === true });
-    return finish(ctx, 'explore', [part]);
+    const part = await explorePart(ctx, runs, { stopOnFirst });
+    return finish(ctx, 'explore', { runs, stopOnFirst }, [part]);
   },
 };
 

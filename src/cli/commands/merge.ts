@@ -1,49 +1,26 @@
 /** `prestore merge`: the `--json` results of the shards of one run, combined into the run's result. */
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import type { CampaignResult, CoverageRow } from '../../harness/campaign.js';
 import { countByRule, mergeCoverageRows } from '../../harness/campaign.js';
 import type { Violation } from '../../harness/case.js';
-import { parseShard } from '../../harness/shard.js';
+import type { Shard } from '../../harness/shard.js';
 import { parse } from '../args.js';
 import { type Command, InputError, UsageError } from '../command.js';
 import { checkReportTarget, exitCode, jsonReport, jsonText, junitReport, type Part, type RunReport, writeAtomically } from '../report.js';
+import { identityOf, loadShardResult, type ShardResult } from '../shard-result.js';
 import { summaryLines } from '../summary.js';
 
-/** The fields of a `--json` result that merging reads. */
-interface ShardResult extends Omit<RunReport, 'parts' | 'shard'> {
-  readonly shard: string;
-  readonly violations: readonly (Violation & { readonly scenario?: string })[];
-  readonly parts: readonly { kind: 'explore' | 'exhaust'; name: string; file?: string; runs?: number; cases: number; crashStates: number; distinctCrashStates?: number; elapsedMs: number }[];
-  readonly coverage: readonly CoverageRow[];
-}
-
-async function load(file: string, cwd: string): Promise<ShardResult> {
-  let data: ShardResult;
-  try {
-    data = JSON.parse(await readFile(resolve(cwd, file), 'utf8')) as ShardResult;
-  } catch (e) {
-    throw new InputError(`${file}: cannot read a JSON result: ${(e as Error).message}`);
-  }
-  for (const field of ['command', 'engine', 'seed', 'parts', 'violations', 'coverage'] as const) {
-    if (data[field] === undefined) throw new InputError(`${file}: not a prestore --json result (no "${field}")`);
-  }
-  if (typeof data.shard !== 'string') throw new InputError(`${file}: a result of a whole run, not of a shard (no "shard"; run with --shard i/n)`);
-  return data;
-}
-
 /** Every shard of one run, once each: or the first thing that is not so. */
-function checkComplete(files: readonly string[], results: readonly ShardResult[]): number {
-  const first = results[0]!;
-  const count = parseShard(first.shard).count;
+function checkComplete(files: readonly string[], loaded: readonly { result: ShardResult; shard: Shard }[]): number {
+  const first = identityOf(loaded[0]!.result);
+  const count = loaded[0]!.shard.count;
   const seen = new Map<number, string>();
-  results.forEach((r, i) => {
-    for (const field of ['command', 'engine', 'engineArgs', 'seed'] as const) {
-      if (r[field] !== first[field]) throw new InputError(`${files[i]}: ${field} is ${JSON.stringify(r[field])}, but ${files[0]} has ${JSON.stringify(first[field])}: not shards of one run`);
-    }
-    const shard = parseShard(r.shard);
-    if (shard.count !== count) throw new InputError(`${files[i]}: shard ${r.shard} of ${shard.count}, but ${files[0]} is one of ${count}`);
-    if (seen.has(shard.index)) throw new InputError(`${files[i]}: shard ${r.shard} again (also in ${seen.get(shard.index)})`);
+  loaded.forEach(({ result, shard }, i) => {
+    identityOf(result).forEach(([field, value], k) => {
+      const expected = first[k]![1];
+      if (JSON.stringify(value) !== JSON.stringify(expected)) throw new InputError(`${files[i]}: ${field} is ${show(value)}, but ${files[0]} has ${show(expected)}: not shards of one run`);
+    });
+    if (shard.count !== count) throw new InputError(`${files[i]}: shard ${result.shard} of ${shard.count}, but ${files[0]} is one of ${count}`);
+    if (seen.has(shard.index)) throw new InputError(`${files[i]}: shard ${result.shard} again (also in ${seen.get(shard.index)})`);
     seen.set(shard.index, files[i]!);
   });
   const missing = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !seen.has(i));
@@ -51,9 +28,13 @@ function checkComplete(files: readonly string[], results: readonly ShardResult[]
   return count;
 }
 
+function show(value: unknown): string {
+  return value === undefined ? 'not given' : JSON.stringify(value);
+}
+
 /** The shards' parts of one name, added up; rows of one scenario and mode likewise. */
-function mergedParts(results: readonly ShardResult[]): Part[] {
-  const ordered = [...results].sort((a, b) => parseShard(a.shard).index - parseShard(b.shard).index);
+function mergedParts(loaded: readonly { result: ShardResult; shard: Shard }[]): Part[] {
+  const ordered = [...loaded].sort((a, b) => a.shard.index - b.shard.index).map((l) => l.result);
   return ordered[0]!.parts.map((p) => {
     const same = ordered.map((r) => r.parts.find((q) => q.kind === p.kind && q.name === p.name)).filter((q) => q !== undefined);
     // explore's own result names no scenario; start's names its explore part's violations "explore".
@@ -87,8 +68,10 @@ const merge: Command = {
 
 Combines the --json results of every shard of one run (prestore explore|exhaust|start --shard i/n)
 into the result of the whole run: cases, crash states and violations added up, coverage rows
-merged, the summary printed. The files must be shards of the same run (same command, engine and
-seed), each shard 1..n exactly once.
+merged, the summary printed. The files must be shards of the same run, each shard 1..n exactly
+once: the same command, engine, seed and prestore version, and the same work (explore's --runs;
+the scenarios, by content; --depth, --modes and --stop-on-first), as each result records under
+"run". Each file must be a regular file holding a result as prestore wrote it.
 
 Options:
   --json FILE               write the merged result as JSON (- for standard output)
@@ -96,7 +79,8 @@ Options:
   -h, --help                this help
 
 Exit status: 0 every check held in every shard, 1 a violation was found, 2 bad usage or bad input
-(a file missing or unreadable, shards of different runs, a shard missing or given twice).
+(a file missing, unreadable or not a result, shards of different runs, a shard missing or given
+twice).
 
 Example:
   prestore merge shard-*.json --junit prestore.xml`,
@@ -107,9 +91,9 @@ Example:
     if (values.json === '-' && values.junit === '-') throw new UsageError('--json and --junit cannot both go to standard output');
     await checkReportTarget('json', values.json, cwd);
     await checkReportTarget('junit', values.junit, cwd);
-    const results = await Promise.all(positionals.map((f) => load(f, cwd)));
-    const count = checkComplete(positionals, results);
-    const first = results[0]!;
+    const loaded = await Promise.all(positionals.map((f) => loadShardResult(f, cwd)));
+    const count = checkComplete(positionals, loaded);
+    const first = loaded[0]!.result;
     const report: RunReport = {
       command: first.command,
       version: first.version,
@@ -118,8 +102,9 @@ Example:
       engineArgs: first.engineArgs,
       seed: first.seed,
       mergedShards: count,
-      parts: mergedParts(results),
-      elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
+      run: first.run,
+      parts: mergedParts(loaded),
+      elapsedMs: Math.max(...loaded.map((l) => l.result.elapsedMs)),
     };
     const emit = async (target: string, text: string) => (target === '-' ? void io.stdout.write(text) : writeAtomically(target, text, cwd));
     if (values.json !== undefined) await emit(values.json, jsonText(jsonReport(report)));

@@ -1,11 +1,12 @@
 /** `prestore replay`: re-run one case from its replay line, with a readable trace. */
 import { decodeCase } from '../../harness/replay-line.js';
 import { parse, shellQuote, shellSplit } from '../args.js';
-import { type Command, InputError, UsageError } from '../command.js';
+import { type Command, UsageError } from '../command.js';
 import { ENGINE_HELP, ENGINE_OPTIONS, type EngineFlags, replayEngineFlags, resolveEngine } from '../engine-arg.js';
 import { HTML_HELP, replayHtml } from '../html-report.js';
 import { isCounterexamplePath, replayFile } from '../replay-file.js';
 import { checkReportTarget, writeAtomically } from '../report.js';
+import { fitNote, sameEngine } from '../replay-fit.js';
 import { seamsOf } from '../seams.js';
 import { formatViolation } from '../summary.js';
 import { threadGuard } from '../watchdog.js';
@@ -37,6 +38,13 @@ Replay never runs an engine module or command that a line or a file names: it ru
 type. A line or file naming one (--engine ./my-engine.js, --engine-cmd "...") exits 2 with
 the command to type, the engine given on it.
 
+A line or file is checked whole before it runs (geometry, ranges, crashes and their survivors).
+Against the engine it names, every crash it lists must fire again and every survivor must name a
+write that was cached then; if not, the case did not run as recorded (it was edited, or the
+engine's I/O changed) and there is no verdict: exit 2 (after a fix, prestore exhaust FILE.json
+crashes the file's workload at every I/O point of the engine as it is now). Against another
+engine that is a note.
+
 Options:
 ${HTML_HELP}
   -h, --help                this help
@@ -54,17 +62,13 @@ prestore: please report it).`,
     if (positionals.length === 1 && isCounterexamplePath(positionals[0]!)) return replayFile(positionals[0]!, values, io);
     const { flags: lineFlags, token } = splitLine(positionals);
     const flags = replayEngineFlags(values, lineFlags, 'the replay line', (engineArgs) => `prestore replay ${engineArgs} ${shellQuote(token)}`);
-    let decoded: ReturnType<typeof decodeCase>;
-    try {
-      decoded = decodeCase(token);
-    } catch (e) {
-      throw new InputError((e as Error).message);
-    }
+    const decoded = decodeCase(token);
     const { seed } = decoded;
     const seams = seamsOf(io);
     const engine = await resolveEngine(flags, seams.engineModules, cwd);
     const result = await seams.harness.replay(engine.factory, token, { engineArgs: engine.engineArgs, ...threadGuard(engine.callTimeoutMs) });
-    const out = [`prestore replay: engine ${engine.label}, seed ${seed}`, '', ...result.transcript];
+    const note = fitNote(result.unfit, sameEngine(values, lineFlags), 'the replay line', engine.label);
+    const out = [`prestore replay: engine ${engine.label}, seed ${seed}`, '', ...result.transcript, ...note];
     if (result.violations.length > 0) {
       out.push('');
       for (const v of result.violations) out.push(...formatViolation(v));

@@ -1,8 +1,8 @@
 /** `prestore report`: a run's `--json` result drawn as one self-contained HTML page. */
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse } from '../args.js';
-import { type Command, InputError, UsageError } from '../command.js';
+import { readInputFile } from '../../harness/input-file.js';
+import { type Command, UsageError } from '../command.js';
 import { type EngineChoice, resolveEngine } from '../engine-arg.js';
 import { campaignHtml, type EngineFor, mutantsHtml, parseResult } from '../html-report.js';
 import { checkReportTarget, writeAtomically } from '../report.js';
@@ -42,14 +42,7 @@ Exit status: 0 the report was written, 2 bad usage or a bad result file, 3 an in
     const cwd = io.cwd ?? process.cwd();
     await checkReportTarget('output', values.output, cwd);
     const file = positionals[0]!;
-    let text: string;
-    try {
-      text = await readFile(resolve(cwd, file), 'utf8');
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      throw new InputError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a result file' : (e as Error).message}`);
-    }
-    const parsed = parseResult(text, file);
+    const parsed = parseResult(await readInputFile(resolve(cwd, file), file, 'a result file'), file);
     const engineFor = enginesOfLines(io, cwd);
     const html = parsed.kind === 'mutants' ? await mutantsHtml(parsed.rows, undefined, engineFor) : await campaignHtml(parsed.result, engineFor);
     if (values.output === '-') io.stdout.write(html);

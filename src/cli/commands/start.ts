@@ -3,7 +3,7 @@ import { integerFlag, parse } from '../args.js';
 import { CAMPAIGN_OPTIONS, EXIT_HELP, exhaustPart, explorePart, finish, prepare, REPORT_HELP } from '../campaign-run.js';
 import { type Command, InputError } from '../command.js';
 import { ENGINE_HELP } from '../engine-arg.js';
-import type { Part } from '../report.js';
+import { type Part, scenarioIdentity } from '../report.js';
 import { loadScenarios, scenarioArgs } from '../scenario-args.js';
 import { seamsOf } from '../seams.js';
 
@@ -43,7 +43,7 @@ ${EXIT_HELP}`,
     const parts: Part[] = [];
     for (const { scenario, file } of scenarios) parts.push(await exhaustPart(ctx, scenario, file, { depth: 1 }));
     if (runs > 0) parts.push(await explorePart(ctx, runs));
-    return finish(ctx, 'start', parts);
+    return finish(ctx, 'start', { runs, scenarios: scenarioIdentity(scenarios) }, parts);
   },
 };
 
