@@ -11,6 +11,7 @@ import { InputError, UsageError } from '../errors.js';
 import type { Command, CommandIo } from './command.js';
 import * as registry from './commands/index.js';
 import { table } from './summary.js';
+import { endRestingProcesses } from '../protocol/process-group.js';
 
 /** Every command of the registry, checked, by name. */
 export const COMMANDS: readonly Command[] = registered(registry as Record<string, unknown>);
@@ -89,6 +90,9 @@ export async function runCli(argv: readonly string[], io: CommandIo, commands: r
     return await command.run(rest, io);
   } catch (e) {
     return failed(e, command.name, io);
+  } finally {
+    // Persistent engine processes outlive their instances, never the command.
+    endRestingProcesses();
   }
 }
 
