@@ -31,6 +31,8 @@ import {
   type StepResult,
 } from '../engine/contract.js';
 import { askSync } from './ask-sync.js';
+import { auditedOpen, DEFAULT_AUDIT_RATE } from './audit.js';
+import { seededRng } from '../devices/rng.js';
 import { endGroup, markResting, spawnEngine } from './process-group.js';
 
 export const PROTOCOL = 'prestore-engine';
@@ -55,6 +57,12 @@ export interface StdioOptions {
    * that does not declare it: the audit's reference runs.
    */
   readonly persistent?: boolean;
+  /**
+   * With a persistent process: the share of engine instances (opens) run again in a fresh process
+   * and compared, I/O for I/O (./audit.ts). DEFAULT_AUDIT_RATE if absent; 0 audits none, 1 all.
+   * Which instances is a seeded draw per open, so the same run audits the same ones.
+   */
+  readonly auditRate?: number;
 }
 
 type DeviceName = keyof RestoreDevices;
@@ -413,6 +421,13 @@ export function stdioEngine(command: string, options: StdioOptions = {}): Engine
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const sizes = new Map<string, number>();
   const mine: EngineProcess[] = [];
+  const persistent = options.persistent !== false;
+  const auditRate = options.auditRate ?? DEFAULT_AUDIT_RATE;
+  const draws = seededRng(`audit/${command}`);
+  /** Fresh processes for the audit, lazily: most runs audit few instances. */
+  let fresh: EngineFactory | undefined;
+  /** Whether the engine declared `stateless`, once a process has said. */
+  let stateless = false;
   /** A process for a new instance: an idle persistent one if there is one, else a new one. */
   const acquire = async (devices: RestoreDevices) => {
     for (let engine = mine.pop(); engine !== undefined; engine = mine.pop()) {
@@ -425,16 +440,31 @@ export function stdioEngine(command: string, options: StdioOptions = {}): Engine
     const engine = new EngineProcess(command, timeoutMs);
     engine.begin(devices);
     await engine.start();
+    stateless = engine.stateless;
     return engine;
   };
   /** Done with an instance: a persistent process waits for the next one; any other is ended. */
   const release = (engine: EngineProcess) => {
-    if (options.persistent !== false && engine.stateless && engine.ended === undefined) {
+    if (persistent && engine.stateless && engine.ended === undefined) {
       engine.rest();
       mine.push(engine);
     } else {
       engine.kill();
     }
+  };
+  const openIn = async (devices: RestoreDevices, geometry: Geometry) => {
+    const engine = await acquire(devices);
+    try {
+      await engine.call('open', { geometry });
+    } catch (e) {
+      release(engine);
+      throw e;
+    }
+    let released = false;
+    return proxy(engine, (e) => {
+      if (!released) release(e);
+      released = true;
+    });
   };
   return {
     name: `cmd: ${command}`,
@@ -452,18 +482,12 @@ export function stdioEngine(command: string, options: StdioOptions = {}): Engine
       }
     },
     async open(devices: RestoreDevices, geometry: Geometry) {
-      const engine = await acquire(devices);
-      try {
-        await engine.call('open', { geometry });
-      } catch (e) {
-        release(engine);
-        throw e;
+      const audit = draws.next() < auditRate;
+      if (audit && persistent && stateless) {
+        fresh ??= stdioEngine(command, { ...options, persistent: false });
+        return auditedOpen(devices, (d) => openIn(d, geometry), (d) => fresh!.open(d, geometry));
       }
-      let released = false;
-      return proxy(engine, (e) => {
-        if (!released) release(e);
-        released = true;
-      });
+      return openIn(devices, geometry);
     },
   };
 }
