@@ -63,9 +63,12 @@ describe('the audit of a persistent engine process', () => {
     expect(run.crashStates).toBe(1);
   });
 
-  it('passes an engine that keeps nothing, every instance audited, with the same I/O as unaudited', { timeout: 60_000 }, async () => {
-    const audited = await runCase(stdioEngine(HONEST, { auditRate: 1 }), CRASHED, { seed: 'audit' });
-    const plain = await runCase(stdioEngine(HONEST, { auditRate: 0 }), CRASHED, { seed: 'audit' });
+  it.each([
+    ['the reference engine served', HONEST],
+    ['the Python example', 'python3 examples/python_engine.py'],
+  ])('passes an engine that keeps nothing (%s), every instance audited, with the same I/O as unaudited', { timeout: 60_000 }, async (_, command) => {
+    const audited = await runCase(stdioEngine(command, { auditRate: 1 }), CRASHED, { seed: 'audit' });
+    const plain = await runCase(stdioEngine(command, { auditRate: 0 }), CRASHED, { seed: 'audit' });
     expect(audited.violations).toEqual([]);
     expect(audited.crashStates).toBe(1);
     expect(audited.trace).toEqual(plain.trace);
