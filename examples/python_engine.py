@@ -42,6 +42,10 @@ class IoFailed(EngineError):
     kind = "io"
 
 
+class PowerLoss(Exception):
+    """The harness answered an I/O request with power-loss: this engine instance is gone."""
+
+
 def send(message):
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
@@ -61,6 +65,8 @@ class Devices:
         if not line:
             sys.exit(0)  # the harness went away
         answer = json.loads(line)
+        if answer.get("type") == "power-loss":
+            raise PowerLoss()
         if answer.get("type") == "io-error":
             raise IoFailed(answer["error"]["message"])
         return answer
@@ -353,7 +359,7 @@ def main():
             BUGS.add(args.pop(0))
         else:
             sys.exit(f"usage: python_engine.py [--bug no-flush-before-clear|read-source]; unknown argument {flag}")
-    send({"type": "hello", "protocol": PROTOCOL, "version": VERSION, "name": "python-example", "capabilities": ["inspect"]})
+    send({"type": "hello", "protocol": PROTOCOL, "version": VERSION, "name": "python-example", "capabilities": ["inspect", "stateless"]})
     engine = None
     for line in sys.stdin:
         if not line.strip():
@@ -367,6 +373,11 @@ def main():
             send({"type": "result", "id": call["id"], "value": value})
         except EngineError as e:
             send({"type": "error", "id": call["id"], "error": {"kind": e.kind, "message": str(e)}})
+        except PowerLoss:
+            # Everything of the instance is in `engine` (BUGS is the command line's): drop it, keep
+            # the process. That is what declaring "stateless" promises.
+            engine = None
+            send({"type": "error", "id": call["id"], "error": {"kind": "power-loss", "message": "power lost"}})
 
 
 if __name__ == "__main__":

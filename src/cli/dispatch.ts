@@ -95,7 +95,12 @@ async function dispatch(argv: readonly string[], io: CommandIo, registry: Regist
     io.stdout.write(withNewline(command.help));
     return 0;
   }
-  return command.run(rest, io);
+  try {
+    return await command.run(rest, io);
+  } finally {
+    // Persistent engine processes outlive their instances, never the command.
+    (await import('../protocol/process-group.js')).endRestingProcesses();
+  }
 }
 
 function withNewline(text: string): string {

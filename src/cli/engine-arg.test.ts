@@ -44,6 +44,17 @@ describe('resolveEngine', () => {
     expect(choice.engineArgs).toBe(`--engine-cmd 'node engine.js --fast'`);
   });
 
+  it('passes --audit-rate to the stdio engine (default 0.02), and refuses one outside 0..1 or without --engine-cmd', async () => {
+    const seen: unknown[] = [];
+    const spy: EngineModules = { ...modules, stdio: async () => ({ stdioEngine: (command: string, options: unknown) => (seen.push(options), { ...factory, name: command }) }) };
+    await resolveEngine({ 'engine-cmd': 'x' }, spy, dir);
+    await resolveEngine({ 'engine-cmd': 'x', 'audit-rate': '0.25' }, spy, dir);
+    await resolveEngine({ 'engine-cmd': 'x', 'audit-rate': '1' }, spy, dir);
+    expect(seen.map((o) => (o as { auditRate: number }).auditRate)).toEqual([0.02, 0.25, 1]);
+    for (const bad of ['1.5', '-0.1', 'half', '']) await expect(resolveEngine({ 'engine-cmd': 'x', 'audit-rate': bad }, spy, dir)).rejects.toThrow(/--audit-rate .*must be a number from 0 to 1/);
+    await expect(resolveEngine({ 'audit-rate': '0.5' }, spy, dir)).rejects.toBeInstanceOf(UsageError);
+  });
+
   it.each([
     ['default', `export default ${SHAPE};`],
     ['engine', `export const engine = ${SHAPE};`],

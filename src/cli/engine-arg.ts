@@ -18,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import type { EngineFactory } from '../engine/contract.js';
 import { checkFactory, DEFAULT_CALL_TIMEOUT_MS, MAX_CALL_TIMEOUT_MS } from '../harness/engine-guard.js';
 import { UNNAMED_ENGINE } from '../harness/replay-line.js';
+import { DEFAULT_AUDIT_RATE } from '../protocol/audit.js';
 import { DEFAULT_TIMEOUT_MS } from '../protocol/stdio-engine.js';
 import { integerFlag, shellQuote } from './args.js';
 import { InputError, UsageError } from './command.js';
@@ -38,6 +39,7 @@ export interface EngineFlags {
   readonly 'engine-cmd'?: string;
   readonly 'engine-timeout'?: string;
   readonly 'call-timeout'?: string;
+  readonly 'audit-rate'?: string;
 }
 
 /** The flag definitions every engine-taking command shares, for `parse`. */
@@ -46,6 +48,7 @@ export const ENGINE_OPTIONS = {
   'engine-cmd': { type: 'string' },
   'engine-timeout': { type: 'string' },
   'call-timeout': { type: 'string' },
+  'audit-rate': { type: 'string' },
 } as const;
 
 export const ENGINE_HELP = `Engine (default: --engine reference):
@@ -59,7 +62,12 @@ export const ENGINE_HELP = `Engine (default: --engine reference):
                             while the harness waits for it (its handshake, each answer)
                             before the run ends with exit 2 (default ${DEFAULT_TIMEOUT_MS})
   --call-timeout MS         how long one engine call, in process or not, may take before the
-                            run ends as a hang, exit 2, naming the call (default ${DEFAULT_CALL_TIMEOUT_MS})`;
+                            run ends as a hang, exit 2, naming the call (default ${DEFAULT_CALL_TIMEOUT_MS})
+
+  --audit-rate R            with --engine-cmd, for an engine that declares "stateless"
+                            (one process for many instances): the share of instances, 0 to
+                            1, run again in a fresh process to check it keeps nothing
+                            across a crash (default ${DEFAULT_AUDIT_RATE})`;
 
 const MUTANT_PREFIX = 'mutant:';
 
@@ -76,12 +84,14 @@ export async function resolveEngine(flags: EngineFlags, modules: EngineModules, 
   const callTimeoutMs = integerFlag('call-timeout', flags['call-timeout'], DEFAULT_CALL_TIMEOUT_MS, 1, MAX_CALL_TIMEOUT_MS);
   if (engine !== undefined && command !== undefined) throw new UsageError('give --engine or --engine-cmd, not both');
   if (flags['engine-timeout'] !== undefined && command === undefined) throw new UsageError('--engine-timeout bounds the waits on an engine process: it goes with --engine-cmd');
+  if (flags['audit-rate'] !== undefined && command === undefined) throw new UsageError('--audit-rate audits a persistent engine process: it goes with --engine-cmd');
   if (command !== undefined) {
     if (command.trim() === '') throw new UsageError('--engine-cmd needs a command to run');
     const timeoutMs = integerFlag('engine-timeout', flags['engine-timeout'], DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS);
     const mod = (await modules.stdio()) as { stdioEngine?: unknown };
     if (typeof mod.stdioEngine !== 'function') throw new Error('src/protocol/stdio-engine.js does not export stdioEngine()');
-    const factory = (mod.stdioEngine as (command: string, options: { timeoutMs: number }) => unknown)(command, { timeoutMs });
+    const auditRate = rateFlag('audit-rate', flags['audit-rate'], DEFAULT_AUDIT_RATE);
+    const factory = (mod.stdioEngine as (command: string, options: { timeoutMs: number; auditRate: number }) => unknown)(command, { timeoutMs, auditRate });
     return { factory: checkFactory(factory, `--engine-cmd ${command}`), engineArgs: `--engine-cmd ${shellQuote(command)}`, label: `cmd: ${command}`, callTimeoutMs };
   }
   const spec = engine ?? 'reference';
@@ -113,6 +123,14 @@ export async function resolveEngine(flags: EngineFlags, modules: EngineModules, 
     throw new InputError(`--engine ${spec}: unknown engine; use reference, mutant:NAME, or a module path such as ./${spec}.js`);
   }
   return chosen(await engineFromFile(spec, modules, cwd), spec);
+}
+
+/** A share from 0 to 1, as a decimal number. */
+function rateFlag(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const rate = /^(0|1|0?\.\d+|1\.0*)$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(rate >= 0 && rate <= 1)) throw new UsageError(`--${name} ${JSON.stringify(value)}: must be a number from 0 to 1 (a share: 0.05 is one in twenty)`);
+  return rate;
 }
 
 /** Whether `flags` name an engine of this package (reference, a mutant): one that runs no outside code. */

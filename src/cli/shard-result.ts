@@ -20,9 +20,10 @@ export interface ShardResult extends Omit<RunReport, 'parts' | 'shard'> {
   readonly shard: string;
   readonly cases: number;
   readonly crashStates: number;
-  readonly distinctCrashStates: number;
+  /** Exhaust's only: explore folds no crash states. */
+  readonly distinctCrashStates?: number;
   readonly violations: readonly (Violation & { readonly scenario?: string })[];
-  readonly parts: readonly { kind: 'explore' | 'exhaust'; name: string; file?: string; runs?: number; cases: number; crashStates: number; distinctCrashStates: number; elapsedMs: number }[];
+  readonly parts: readonly { kind: 'explore' | 'exhaust'; name: string; file?: string; runs?: number; cases: number; crashStates: number; distinctCrashStates?: number; elapsedMs: number }[];
   readonly coverage: readonly CoverageRow[];
 }
 
@@ -34,7 +35,7 @@ const ms = { type: 'number', minimum: 0 };
 const object = (required: readonly string[], properties: Record<string, object>, closed = false) => ({ type: 'object', required, properties, ...(closed ? { additionalProperties: false } : {}) });
 
 /** The fields merging reads, as ./report.ts `jsonReport` writes them; other fields pass. */
-const SCHEMA = object(['command', 'version', 'engine', 'engineName', 'engineArgs', 'seed', 'run', 'cases', 'crashStates', 'distinctCrashStates', 'violations', 'parts', 'coverage', 'elapsedMs'], {
+const SCHEMA = object(['command', 'version', 'engine', 'engineName', 'engineArgs', 'seed', 'run', 'cases', 'crashStates', 'violations', 'parts', 'coverage', 'elapsedMs'], {
   command: { type: 'string', enum: ['explore', 'exhaust', 'start'] },
   version: text,
   engine: text,
@@ -63,7 +64,7 @@ const SCHEMA = object(['command', 'version', 'engine', 'engineName', 'engineArgs
   parts: {
     type: 'array',
     minItems: 1,
-    items: object(['kind', 'name', 'cases', 'crashStates', 'distinctCrashStates', 'elapsedMs'], { kind: { type: 'string', enum: ['explore', 'exhaust'] }, name: text, file: text, runs: count, cases: count, crashStates: count, distinctCrashStates: count, elapsedMs: ms }),
+    items: object(['kind', 'name', 'cases', 'crashStates', 'elapsedMs'], { kind: { type: 'string', enum: ['explore', 'exhaust'] }, name: text, file: text, runs: count, cases: count, crashStates: count, distinctCrashStates: count, elapsedMs: ms }),
   },
   coverage: {
     type: 'array',
@@ -103,7 +104,9 @@ export async function loadShardResult(file: string, cwd: string): Promise<{ resu
   }
   // The totals are the parts' sums: a result whose numbers disagree was edited.
   for (const field of ['cases', 'crashStates', 'distinctCrashStates'] as const) {
-    const sum = result.parts.reduce((t, p) => t + p[field], 0);
+    // distinctCrashStates: in the total only when every part counted it (explore folds none).
+    if (result[field] === undefined && result.parts.some((p) => p[field] === undefined)) continue;
+    const sum = result.parts.reduce((t, p) => t + (p[field] ?? Number.NaN), 0);
     if (sum !== result[field]) throw new InputError(`${file}: ${field}: ${result[field]}, but its parts add up to ${sum}: the file was edited`);
   }
   return { result, shard };

@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../cli/dispatch.js';
 import { packageRoot } from '../harness/scenario-file.js';
 import { MemoryDevice } from '../devices/memory-device.js';
-import { allProcessesEnded, stdioEngine } from './stdio-engine.js';
+import { allProcessesEnded, endRestingProcesses, stdioEngine } from './stdio-engine.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prestore-processes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -91,19 +91,23 @@ async function cli(argv: string[]): Promise<{ code: number; stderr: string; ms: 
 }
 
 describe('an engine process that starts children', () => {
-  it('leaves none behind: metadataSize, format, open, and the end of the instance end the whole group', { timeout: 60_000 }, async () => {
+  it.each([
+    ['a process per format and per open', false, 6],
+    ['a persistent process (ended with the command)', true, 4],
+  ] as const)('leaves none behind, %s: metadataSize, format, open, and the end of the instance end the whole group', { timeout: 60_000 }, async (_, persistent, processes) => {
     const pids = pidFile();
     const command = `sh -c 'sleep 30 & echo $$ $! >> ${pids}; exec node dist/src/protocol/serve-reference.js'`;
-    const engine = stdioEngine(command, { timeoutMs: 20_000 });
+    const engine = stdioEngine(command, { timeoutMs: 20_000, persistent });
     const geometry = { volumeSize: 4096, sectorSize: 512, extentSectors: 2 };
     const devices = { source: MemoryDevice.zeroed(4096, 512, 'source'), clone: MemoryDevice.zeroed(4096, 512, 'clone'), meta: MemoryDevice.zeroed(engine.metadataSize(geometry), 512, 'meta') };
     await engine.format(devices, geometry, 'all');
     const open = await engine.open(devices, geometry);
     await open.writeSource(0, new Uint8Array(512).fill(7));
     await open.dispose?.();
+    endRestingProcesses();
     await allProcessesEnded();
-    // metadataSize, format and open: three engine processes, each with its sleep.
-    expect(pidsIn(pids)).toHaveLength(6);
+    // metadataSize, then format and open in one process or in two; each process with its sleep.
+    expect(pidsIn(pids)).toHaveLength(processes);
     expect(await survivors(pidsIn(pids))).toEqual([]);
   });
 });

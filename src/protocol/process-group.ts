@@ -72,6 +72,24 @@ export function spawnEngine(command: string): ChildProcessWithoutNullStreams {
   return child;
 }
 
+/**
+ * Persistent engine processes between two engine instances, each with how to end it: prestore
+ * ends them when a command is over (a program embedding the harness may too).
+ */
+const resting = new Map<number, () => void>();
+
+/** The process `pgid` waits for its next instance (`end` given) or serves one (`end` absent). */
+export function markResting(pgid: number, end?: () => void): void {
+  if (end === undefined) resting.delete(pgid);
+  else resting.set(pgid, end);
+}
+
+/** Ends every persistent engine process that is not serving an instance now. */
+export function endRestingProcesses(): void {
+  for (const end of [...resting.values()]) end();
+  resting.clear();
+}
+
 /** Engine process groups whose leader has not been reaped yet (for tests that check nothing is left). */
 export function liveProcesses(): number {
   return live.size;

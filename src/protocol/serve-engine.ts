@@ -2,19 +2,32 @@
  * The engine side of the stdio protocol (docs/protocol.md) for any in-process `EngineFactory`: a
  * TypeScript or JavaScript engine can run out of process, and the protocol's own cost can be
  * measured with the reference engine on both sides of it.
+ *
+ * It declares `stateless`: each `format` and `open` asks the factory for a new instance, and this
+ * side keeps nothing of the last one, so one process can serve them all. Whether the factory keeps
+ * something in module state is its own affair, and the harness's audit catches it.
  */
 import { createInterface } from 'node:readline';
 import type { BlockDevice, WriteOptions } from '../devices/block-device.js';
 import { CloneBusyError, type EngineFactory, EngineStateError, type Geometry, MetadataError, type RestoreDevices, type RestoreEngine } from '../engine/contract.js';
 import { checkFactory } from '../harness/engine-guard.js';
-import { PROTOCOL, PROTOCOL_VERSION } from './stdio-engine.js';
+import { PROTOCOL, PROTOCOL_VERSION, STATELESS } from './stdio-engine.js';
 
 type Message = Record<string, unknown>;
 
 const encode = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 const decode = (text: unknown) => new Uint8Array(Buffer.from(String(text), 'base64'));
 
+/** The harness's answer to the I/O in flight when power was lost: the instance is gone. */
+class PowerLossError extends Error {
+  constructor() {
+    super('power lost');
+    this.name = 'PowerLossError';
+  }
+}
+
 function errorKind(e: unknown): string {
+  if (e instanceof PowerLossError) return 'power-loss';
   if (e instanceof CloneBusyError) return 'clone-busy';
   if (e instanceof EngineStateError) return 'state';
   if (e instanceof MetadataError) return 'metadata';
@@ -35,10 +48,14 @@ export function serveEngine(factory: EngineFactory, input: NodeJS.ReadableStream
   let ioId = 0;
   // The protocol allows one I/O request outstanding: an engine's concurrent I/O goes out in turn.
   let turn: Promise<unknown> = Promise.resolve();
-  const io = (request: Message): Promise<Message> => {
+  /** One per instance: after a power loss, its queued I/O fails here and never reaches the harness. */
+  type Life = { alive: boolean };
+  let life: Life = { alive: true };
+  const io = (request: Message, of: Life): Promise<Message> => {
     const next = turn.then(
       () =>
         new Promise<Message>((resolve, reject) => {
+          if (!of.alive) return reject(new PowerLossError());
           const id = ++ioId;
           waiting.set(id, { resolve, reject });
           send({ type: 'io', id, ...request });
@@ -47,18 +64,23 @@ export function serveEngine(factory: EngineFactory, input: NodeJS.ReadableStream
     turn = next.catch(() => undefined);
     return next;
   };
-  const device = (name: keyof RestoreDevices, size: number, sectorSize: number): BlockDevice => ({
+  const device = (name: keyof RestoreDevices, size: number, sectorSize: number, of: Life): BlockDevice => ({
     size,
     sectorSize,
-    read: async (offset, length) => decode((await io({ device: name, op: 'read', offset, length })).data),
-    write: async (offset, data, options?: WriteOptions) => void (await io({ device: name, op: 'write', offset, length: data.length, data: encode(data), fua: options?.fua === true })),
-    flush: async () => void (await io({ device: name, op: 'flush' })),
+    read: async (offset, length) => decode((await io({ device: name, op: 'read', offset, length }, of)).data),
+    write: async (offset, data, options?: WriteOptions) => void (await io({ device: name, op: 'write', offset, length: data.length, data: encode(data), fua: options?.fua === true }, of)),
+    flush: async () => void (await io({ device: name, op: 'flush' }, of)),
   });
-  const devicesFor = (g: Geometry): RestoreDevices => ({
-    source: device('source', g.volumeSize, g.sectorSize),
-    clone: device('clone', g.volumeSize, g.sectorSize),
-    meta: device('meta', factory.metadataSize(g), g.sectorSize),
-  });
+  /** Devices for a new instance; the one before it is gone. */
+  const devicesFor = (g: Geometry): RestoreDevices => {
+    life.alive = false;
+    life = { alive: true };
+    return {
+      source: device('source', g.volumeSize, g.sectorSize, life),
+      clone: device('clone', g.volumeSize, g.sectorSize, life),
+      meta: device('meta', factory.metadataSize(g), g.sectorSize, life),
+    };
+  };
 
   let engine: RestoreEngine | undefined;
   const handle = async (method: string, args: Message): Promise<unknown> => {
@@ -93,16 +115,20 @@ export function serveEngine(factory: EngineFactory, input: NodeJS.ReadableStream
     }
   };
 
-  send({ type: 'hello', protocol: PROTOCOL, version: PROTOCOL_VERSION, name: factory.name, capabilities: ['inspect'] });
+  send({ type: 'hello', protocol: PROTOCOL, version: PROTOCOL_VERSION, name: factory.name, capabilities: ['inspect', STATELESS] });
   let calls: Promise<void> = Promise.resolve();
   const lines = createInterface({ input });
   lines.on('line', (line) => {
     if (line.trim() === '') return;
     const msg = JSON.parse(line) as Message;
-    if (msg.type === 'io-result' || msg.type === 'io-error') {
+    if (msg.type === 'io-result' || msg.type === 'io-error' || msg.type === 'power-loss') {
       const w = waiting.get(msg.id as number);
       waiting.delete(msg.id as number);
-      if (msg.type === 'io-result') w?.resolve(msg);
+      if (msg.type === 'power-loss') {
+        life.alive = false;
+        engine = undefined;
+        w?.reject(new PowerLossError());
+      } else if (msg.type === 'io-result') w?.resolve(msg);
       else w?.reject(new DeviceIoError(String((msg.error as Message | undefined)?.message ?? 'I/O error')));
       return;
     }

@@ -13,7 +13,7 @@ import { MemoryDevice } from '../devices/memory-device.js';
 import { referenceEngine } from '../engine/reference/index.js';
 import type { Case } from '../harness/case.js';
 import { runCase } from '../harness/run-case.js';
-import { allProcessesEnded, liveProcesses, stdioEngine } from './stdio-engine.js';
+import { allProcessesEnded, endRestingProcesses, liveProcesses, stdioEngine } from './stdio-engine.js';
 
 const PYTHON = 'python3 examples/python_engine.py';
 const GEOMETRY = { sectorSize: 512, extentSectors: 2, volumeSize: 5 * 512 };
@@ -45,6 +45,7 @@ function children(): string[] {
 }
 
 afterEach(async () => {
+  endRestingProcesses();
   await allProcessesEnded();
   expect(liveProcesses()).toBe(0);
   expect(children()).toEqual([]);

@@ -5,7 +5,11 @@
  * the process, and the next `open` starts a new one on the surviving images.
  *
  * One process per `format` and per `open`, each in a process group of its own that is ended whole
- * (./process-group.ts). The timeout is the only wall-clock use in the harness: it bounds every
+ * (./process-group.ts). An engine that declares in its handshake that it keeps nothing between
+ * engine instances (`stateless`) is a persistent process instead: it serves instance after
+ * instance, and a power loss is a message (`power-loss`, the answer to the I/O request in flight)
+ * that drops the instance; the harness opens the next one in the same process. Whether it truly
+ * keeps nothing is audited (./audit.ts). The timeout is the only wall-clock use in the harness: it bounds every
  * wait on an engine process (its handshake, each call, the `metadataSize` process), and fires only
  * when an engine hangs, ending the run with an error, so it never shapes a trace.
  */
@@ -27,15 +31,19 @@ import {
   type StepResult,
 } from '../engine/contract.js';
 import { askSync } from './ask-sync.js';
-import { endGroup, spawnEngine } from './process-group.js';
+import { auditedOpen, DEFAULT_AUDIT_RATE } from './audit.js';
+import { seededRng } from '../devices/rng.js';
+import { endGroup, markResting, spawnEngine } from './process-group.js';
 
 export const PROTOCOL = 'prestore-engine';
 export const PROTOCOL_VERSION = 1;
 /** How long an engine process may stay silent while the harness waits for it, by default. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
+/** The handshake capability by which an engine declares it keeps nothing between engine instances. */
+export const STATELESS = 'stateless';
 
 export { EngineProtocolError };
-export { allProcessesEnded, liveProcesses } from './process-group.js';
+export { allProcessesEnded, endRestingProcesses, liveProcesses } from './process-group.js';
 
 export interface StdioOptions {
   /**
@@ -43,6 +51,18 @@ export interface StdioOptions {
    * to a call), and how long the `metadataSize` process may take in all. DEFAULT_TIMEOUT_MS if absent.
    */
   readonly timeoutMs?: number;
+  /**
+   * Whether one process may serve many engine instances when the engine declares `stateless`
+   * (default true). False starts a fresh process for every `format` and `open`, as for an engine
+   * that does not declare it: the audit's reference runs.
+   */
+  readonly persistent?: boolean;
+  /**
+   * With a persistent process: the share of engine instances (opens) run again in a fresh process
+   * and compared, I/O for I/O (./audit.ts). DEFAULT_AUDIT_RATE if absent; 0 audits none, 1 all.
+   * Which instances is a seeded draw per open, so the same run audits the same ones.
+   */
+  readonly auditRate?: number;
 }
 
 type DeviceName = keyof RestoreDevices;
@@ -93,11 +113,18 @@ class EngineProcess {
   private failure: Error | undefined;
   /** Device I/O requests are served one at a time, in the order they arrive. */
   private serving: Promise<void> = Promise.resolve();
+  /** The devices of the engine instance being served. */
+  private devices: RestoreDevices | undefined;
+  /**
+   * The call a power loss interrupted, until the engine answers it: its I/O requests get
+   * `power-loss` too, and its answer is dropped. The next call waits for `drained`.
+   */
+  private lostCall: { id: number; method: string; done: () => void } | undefined;
+  private drained: Promise<void> = Promise.resolve();
   capabilities: readonly string[] = [];
 
   constructor(
     command: string,
-    private readonly devices: RestoreDevices,
     private readonly timeoutMs: number,
   ) {
     this.child = spawnEngine(command);
@@ -128,8 +155,37 @@ class EngineProcess {
     });
   }
 
-  call(method: string, args: Record<string, unknown>): Promise<unknown> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
+  /** Whether the engine declared that it keeps nothing between instances. */
+  get stateless(): boolean {
+    return this.capabilities.includes(STATELESS);
+  }
+
+  /** Why the process can serve no more, once it cannot. */
+  get ended(): Error | undefined {
+    return this.failure;
+  }
+
+  /** A new engine instance on these devices; the process's previous instance is gone. */
+  begin(devices: RestoreDevices): void {
+    this.devices = devices;
+    if (this.child.pid !== undefined) markResting(this.child.pid);
+    for (const handle of this.handles()) handle.ref?.();
+  }
+
+  /** Between instances an idle process must not keep prestore running: it is ended at exit. */
+  rest(): void {
+    for (const handle of this.handles()) handle.unref?.();
+    if (this.child.pid !== undefined) markResting(this.child.pid, () => this.kill());
+  }
+
+  /** The process and its pipes (sockets, which can be unreferenced). */
+  private handles(): { ref?: () => void; unref?: () => void }[] {
+    return [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as { ref?: () => void; unref?: () => void }[];
+  }
+
+  async call(method: string, args: Record<string, unknown>): Promise<unknown> {
+    await this.drained;
+    if (this.failure !== undefined) throw this.failure;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending = { id, method, resolve, reject };
@@ -172,6 +228,8 @@ class EngineProcess {
     this.pending?.reject(error);
     this.hello = undefined;
     this.pending = undefined;
+    this.lostCall?.done();
+    this.lostCall = undefined;
   }
 
   private receive(chunk: string): void {
@@ -194,6 +252,7 @@ class EngineProcess {
       return this.fail(new EngineProtocolError(`the engine wrote a line that is not a JSON object: ${JSON.stringify(line.slice(0, 120))}`));
     }
     if (this.pending !== undefined) this.arm(`its answer to ${this.pending.method}`);
+    else if (this.lostCall !== undefined) this.arm(`its answer to ${this.lostCall.method} after the power loss`);
     try {
       this.dispatch(msg);
     } catch (e) {
@@ -228,6 +287,13 @@ class EngineProcess {
   }
 
   private reply(msg: Record<string, unknown>): void {
+    if (this.lostCall !== undefined && msg.id === this.lostCall.id) {
+      // Whatever the engine answered a call the power loss interrupted, the harness has moved on.
+      const lost = this.lostCall;
+      this.lostCall = undefined;
+      clearTimeout(this.timer);
+      return lost.done();
+    }
     const pending = this.pending;
     if (pending === undefined || msg.id !== pending.id) {
       throw new EngineProtocolError(`the engine replied to call ${JSON.stringify(msg.id)}, but ${pending ? `call ${pending.id} (${pending.method})` : 'no call'} was outstanding`);
@@ -243,6 +309,7 @@ class EngineProcess {
     const { id, device, op } = msg;
     const what = `I/O request ${JSON.stringify(id)}`;
     if (!DEVICES.includes(device as DeviceName)) throw new EngineProtocolError(`${what}: unknown device ${JSON.stringify(device)} (source, clone or meta)`);
+    if (this.lostCall !== undefined || this.devices === undefined) return this.send({ type: 'power-loss', id });
     const dev: BlockDevice = this.devices[device as DeviceName];
     try {
       if (op === 'read') {
@@ -267,10 +334,28 @@ class EngineProcess {
       // A medium error goes back to the engine, which must report it to its caller.
       if (e instanceof EioError) return this.send({ type: 'io-error', id, error: { kind: 'eio', message: e.message } });
       if (e instanceof IoRangeError) throw new EngineProtocolError(`the engine asked for I/O outside the device: ${e.message}`);
+      if (e instanceof CrashError && this.stateless) return this.powerLoss(id, e);
       // Anything else, power loss (CrashError) included, ends the process: it dies with the machine,
       // and the call in progress fails with the same error.
       throw e;
     }
+  }
+
+  /**
+   * Power loss for a persistent process: the instance is dropped, the process lives on. The call
+   * in progress fails at once with the crash, as it would had the process died; the engine's own
+   * answer to it is awaited before the next call.
+   */
+  private powerLoss(ioId: unknown, crash: CrashError): void {
+    const pending = this.pending!;
+    this.pending = undefined;
+    this.devices = undefined;
+    this.drained = new Promise((done) => {
+      this.lostCall = { id: pending.id, method: pending.method, done };
+    });
+    this.arm(`its answer to ${pending.method} after the power loss`);
+    this.send({ type: 'power-loss', id: ioId });
+    pending.reject(crash);
   }
 }
 
@@ -282,7 +367,7 @@ function checkHello(msg: Record<string, unknown>): readonly string[] {
 }
 
 /** The engine proxy the harness holds: each contract call is one protocol call. */
-function proxy(engine: EngineProcess): RestoreEngine {
+function proxy(engine: EngineProcess, release: (engine: EngineProcess) => void): RestoreEngine {
   const call = (method: string, args: Record<string, unknown> = {}) => engine.call(method, args);
   const bytes = async (method: string, args: Record<string, unknown>) => decode(await call(method, args), `the reply to ${method}`);
   const proxied: RestoreEngine = {
@@ -295,7 +380,7 @@ function proxy(engine: EngineProcess): RestoreEngine {
     startRestore: async ({ protect }) => void (await call('startRestore', { protect })),
     step: async () => (await call('step')) as StepResult,
     status: async () => (await call('status')) as EngineStatus,
-    dispose: async () => engine.kill(),
+    dispose: async () => release(engine),
   };
   if (engine.capabilities.includes('inspect')) proxied.inspect = async () => (await call('inspect')) as EngineMaps;
   return proxied;
@@ -337,10 +422,51 @@ export function stdioEngine(command: string, options: StdioOptions = {}): Engine
   knownOptions('stdioEngine', options, ['timeoutMs']);
   const timeoutMs = options.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : wholeOption('stdioEngine: options.timeoutMs', options.timeoutMs, 1, 2 ** 31 - 1);
   const sizes = new Map<string, number>();
-  const started = async (devices: RestoreDevices) => {
-    const engine = new EngineProcess(command, devices, timeoutMs);
+  const mine: EngineProcess[] = [];
+  const persistent = options.persistent !== false;
+  const auditRate = options.auditRate ?? DEFAULT_AUDIT_RATE;
+  const draws = seededRng(`audit/${command}`);
+  /** Fresh processes for the audit, lazily: most runs audit few instances. */
+  let fresh: EngineFactory | undefined;
+  /** Whether the engine declared `stateless`, once a process has said. */
+  let stateless = false;
+  /** A process for a new instance: an idle persistent one if there is one, else a new one. */
+  const acquire = async (devices: RestoreDevices) => {
+    for (let engine = mine.pop(); engine !== undefined; engine = mine.pop()) {
+      // An idle process that broke the protocol on its own (exited, wrote garbage) ends the run.
+      if (engine.ended instanceof EngineProtocolError) throw engine.ended;
+      if (engine.ended !== undefined) continue;
+      engine.begin(devices);
+      return engine;
+    }
+    const engine = new EngineProcess(command, timeoutMs);
+    engine.begin(devices);
     await engine.start();
+    stateless = engine.stateless;
     return engine;
+  };
+  /** Done with an instance: a persistent process waits for the next one; any other is ended. */
+  const release = (engine: EngineProcess) => {
+    if (persistent && engine.stateless && engine.ended === undefined) {
+      engine.rest();
+      mine.push(engine);
+    } else {
+      engine.kill();
+    }
+  };
+  const openIn = async (devices: RestoreDevices, geometry: Geometry) => {
+    const engine = await acquire(devices);
+    try {
+      await engine.call('open', { geometry });
+    } catch (e) {
+      release(engine);
+      throw e;
+    }
+    let released = false;
+    return proxy(engine, (e) => {
+      if (!released) release(e);
+      released = true;
+    });
   };
   return {
     name: `cmd: ${command}`,
@@ -350,22 +476,20 @@ export function stdioEngine(command: string, options: StdioOptions = {}): Engine
       return sizes.get(key)!;
     },
     async format(devices: RestoreDevices, geometry: Geometry, delta: InitialDelta) {
-      const engine = await started(devices);
+      const engine = await acquire(devices);
       try {
         await engine.call('format', { geometry, delta });
       } finally {
-        engine.kill();
+        release(engine);
       }
     },
     async open(devices: RestoreDevices, geometry: Geometry) {
-      const engine = await started(devices);
-      try {
-        await engine.call('open', { geometry });
-      } catch (e) {
-        engine.kill();
-        throw e;
+      const audit = draws.next() < auditRate;
+      if (audit && persistent && stateless) {
+        fresh ??= stdioEngine(command, { ...options, persistent: false });
+        return auditedOpen(devices, (d) => openIn(d, geometry), (d) => fresh!.open(d, geometry));
       }
-      return proxy(engine);
+      return openIn(devices, geometry);
     },
   };
 }
