@@ -121,7 +121,11 @@ export function seedFlag(value: string | undefined): string | undefined {
   return value;
 }
 
-export { shellQuote } from '../harness/replay-line.js';
+/** Quotes one word for a POSIX shell, only when it needs it. */
+export function shellQuote(word: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
 
 /**
  * Splits a command line into words as a POSIX shell would (quotes and backslashes, no expansion),

@@ -96,12 +96,7 @@ export async function resolveEngine(flags: EngineFlags, modules: EngineModules, 
   }
   const spec = engine ?? 'reference';
   if (spec.trim() === '') throw new UsageError('--engine needs a name or a path');
-  if (spec.startsWith(UNNAMED_ENGINE)) {
-    throw new InputError(
-      `--engine ${spec}: this line comes from a campaign run from code that did not say how to load its engine ` +
-        `"${spec.slice(UNNAMED_ENGINE.length)}" (no engineArgs); replay it with --engine PATH or --engine-cmd "COMMAND" naming that engine`,
-    );
-  }
+  if (spec.startsWith(UNNAMED_ENGINE)) throw unnamedEngine(spec);
   const engineArgs = `--engine ${shellQuote(spec)}`;
   const chosen = (factory: EngineFactory, label: string): EngineChoice => ({ factory, engineArgs, label, callTimeoutMs });
   if (spec === 'reference') {
@@ -133,6 +128,14 @@ function rateFlag(name: string, value: string | undefined, fallback: number): nu
   return rate;
 }
 
+/** An engine a campaign run from code could not name (../harness/replay-line.ts): nothing to load, so nothing runs. */
+function unnamedEngine(spec: string): InputError {
+  return new InputError(
+    `--engine ${spec}: this line comes from a campaign run from code that did not say how to load its engine ` +
+      `"${spec.slice(UNNAMED_ENGINE.length)}" (no engineArgs); replay it with --engine PATH or --engine-cmd "COMMAND" naming that engine`,
+  );
+}
+
 /** Whether `flags` name an engine of this package (reference, a mutant): one that runs no outside code. */
 export function namesBundledEngine(flags: EngineFlags): boolean {
   const { engine, 'engine-cmd': command } = flags;
@@ -147,6 +150,7 @@ export function namesBundledEngine(flags: EngineFlags): boolean {
  */
 export function replayEngineFlags(typed: EngineFlags, recorded: EngineFlags, where: string, retype: (engineArgs: string) => string): EngineFlags {
   if (typed.engine !== undefined || typed['engine-cmd'] !== undefined) return typed;
+  if (recorded.engine?.startsWith(UNNAMED_ENGINE) === true) throw unnamedEngine(recorded.engine);
   if (namesBundledEngine(recorded)) return { ...typed, ...(recorded.engine === undefined ? {} : { engine: recorded.engine }) };
   const args = recorded['engine-cmd'] !== undefined ? `--engine-cmd ${shellQuote(recorded['engine-cmd'])}` : `--engine ${shellQuote(recorded.engine!)}`;
   throw new InputError(

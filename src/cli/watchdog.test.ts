@@ -6,27 +6,22 @@
  * naming the engine and the call. The binary and the workers run from dist/, which `npm test`
  * builds first and which is rebuilt here when a source is newer than it.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { builtBinary } from './built-binary.js';
 import { packageRoot } from '../harness/scenario-file.js';
 import type { CommandIo } from './command.js';
 import { loadCommands, runCli } from './dispatch.js';
 import { WATCHED_COMMANDS } from './watched-cli.js';
 
 const root = packageRoot();
-const bin = join(root, 'dist', 'src', 'cli', 'main.js');
+let bin = '';
 const dir = mkdtempSync(join(tmpdir(), 'prestore-watchdog-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const newest = (path: string): number =>
-  Math.max(0, ...readdirSync(path, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(path, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? statSync(join(path, e.name)).mtimeMs : 0)));
-
-beforeAll(() => {
-  if (!existsSync(bin) || statSync(bin).mtimeMs < newest(join(root, 'src'))) execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
-}, 180_000);
+beforeAll(() => void (bin = builtBinary()), 180_000);
 
 /** The reference engine with `open` or `step` replaced by `body`. */
 function engine(name: string, method: 'open' | 'step', body: string): string {

@@ -45,12 +45,6 @@ export function replayCommand(engineArgs: string, c: Case, seed: string): string
   return `prestore replay ${engineArgs} ${encodeCase(c, seed)}`;
 }
 
-/** Quotes one word for a POSIX shell, only when it needs it. */
-export function shellQuote(word: string): string {
-  if (/^[\w@%+=:,./-]+$/.test(word)) return word;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 /**
  * What `--engine` says in a line whose engine the harness cannot name: a campaign run from code
  * with no `engineArgs` knows the engine's object, not how to load it. `prestore replay` refuses an
@@ -58,6 +52,7 @@ export function shellQuote(word: string): string {
  */
 export const UNNAMED_ENGINE = 'from-code:';
 
+/** The name is kept to characters a shell passes as they are: the line needs no quoting. */
 export function unnamedEngineArgs(engineName: string): string {
-  return `--engine ${shellQuote(UNNAMED_ENGINE + engineName)}`;
+  return `--engine ${UNNAMED_ENGINE}${engineName.replace(/[^\w@%+=:,./-]/g, '_')}`;
 }
