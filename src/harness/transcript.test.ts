@@ -27,9 +27,16 @@ describe('the replay transcript', () => {
     const parts = sections(run.transcript);
     const flush = parts.find((p) => p.label === 'host: flush source')!;
     expect(flush.io.map((l) => l.replace(/^#\d+ /, ''))).toEqual(['source flush']);
-    const copier = parts.find((p) => p.label === 'the workload is over: the copier steps until the restore completes')!;
-    expect(copier.io.some((l) => / clone read /.test(l))).toBe(true);
-    expect(copier.io.some((l) => / source write /.test(l))).toBe(true);
+    const over = parts.findIndex((p) => p.label === 'the workload is over: the copier steps until the restore completes');
+    expect(over).toBe(parts.indexOf(flush) + 1);
+    // Each of the copier's steps under its own label, until the end checks begin.
+    const end = parts.findIndex((p, i) => i > over && p.label.startsWith('check: '));
+    const steps = parts.slice(over + 1, end).filter((p) => p.label !== 'the restore completed');
+    expect(steps.length).toBeGreaterThan(0);
+    expect(steps.every((p) => p.label === 'copier: step')).toBe(true);
+    const io = steps.flatMap((p) => p.io);
+    expect(io.some((l) => / clone read /.test(l))).toBe(true);
+    expect(io.some((l) => / source write /.test(l))).toBe(true);
   });
 
   it('labels the checker\'s reads after a recovery apart from the engine\'s open', async () => {

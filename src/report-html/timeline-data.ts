@@ -165,7 +165,9 @@ function kindOf(text: string): StepKind {
   if (text.startsWith('open the engine')) return 'open';
   if (text.startsWith('host: power loss') || text.startsWith('POWER LOSS')) return 'power';
   if (text.startsWith('host: ')) return 'host';
-  if (text.startsWith('engine: step')) return 'step';
+  if (text.startsWith('engine: step') || text.startsWith('copier: step')) return 'step';
+  // The checker's status and reads after a recovery belong to the recovery's stretch.
+  if (text.startsWith('check: the engine\'s status')) return 'event';
   if (text.startsWith('recovery: ')) return 'recovery';
   if (text.startsWith('check: ')) return 'check';
   return 'event';

@@ -51,8 +51,8 @@ async function runToCompletion(checker: Checker): Promise<void> {
   while (checker.state.phase === 'restoring') {
     if (steps++ >= bound) throw new Stop(noProgress(bound, remaining)[0]!);
     const before = checker.state.crashStates;
-    // Noted like a workload's step, so a transcript (and the HTML report) shows where recovery ends.
-    checker.note('engine: step');
+    // Each step noted, so a transcript (and the HTML report) shows where a recovery ends.
+    checker.note('copier: step');
     const out = await takeStep(checker);
     if (out.ok) {
       remaining = out.value.remaining;
