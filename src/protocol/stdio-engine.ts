@@ -419,12 +419,14 @@ function askMetadataSize(command: string, geometry: Geometry, timeoutMs: number)
 
 export function stdioEngine(command: string, options: StdioOptions = {}): EngineFactory {
   if (typeof command !== 'string' || command.trim() === '') throw new InputError(`stdioEngine: command ${JSON.stringify(command)} must be a non-empty string`);
-  knownOptions('stdioEngine', options, ['timeoutMs']);
+  knownOptions('stdioEngine', options, ['timeoutMs', 'persistent', 'auditRate']);
   const timeoutMs = options.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : wholeOption('stdioEngine: options.timeoutMs', options.timeoutMs, 1, 2 ** 31 - 1);
   const sizes = new Map<string, number>();
   const mine: EngineProcess[] = [];
+  if (options.persistent !== undefined && typeof options.persistent !== 'boolean') throw new InputError(`stdioEngine: options.persistent: ${String(options.persistent)} must be true or false`);
   const persistent = options.persistent !== false;
   const auditRate = options.auditRate ?? DEFAULT_AUDIT_RATE;
+  if (typeof auditRate !== 'number' || !(auditRate >= 0 && auditRate <= 1)) throw new InputError(`stdioEngine: options.auditRate: ${String(auditRate)} must be a number from 0 to 1`);
   const draws = seededRng(`audit/${command}`);
   /** Fresh processes for the audit, lazily: most runs audit few instances. */
   let fresh: EngineFactory | undefined;
