@@ -38,6 +38,12 @@ export interface MetaHeader {
   readonly metaSize: number;
   readonly source: ImageIdentity;
   readonly clone: ImageIdentity;
+  /**
+   * The source was served to hosts by `prestore serve`. Their writes went through the engine, so
+   * the delta map covers them, but the source's fingerprint no longer says whether anything else
+   * changed it: from then on it is not compared (`prestore verify` still compares every byte).
+   */
+  readonly sourceServed?: boolean;
 }
 
 function digest(prefix: Uint8Array, body: Uint8Array): Uint8Array {
@@ -93,6 +99,7 @@ function headerProblem(h: unknown): string | undefined {
   const g = o.geometry as Record<string, unknown> | undefined;
   if (typeof g !== 'object' || g === null || !isInt(g.volumeSize) || !isInt(g.sectorSize) || !isInt(g.extentSectors)) return 'geometry';
   if (!isInt(o.metaOffset) || !isInt(o.metaSize)) return 'metadata region';
+  if (o.sourceServed !== undefined && typeof o.sourceServed !== 'boolean') return 'sourceServed';
   for (const name of ['source', 'clone'] as const) {
     const i = o[name] as Record<string, unknown> | undefined;
     if (typeof i !== 'object' || i === null || typeof i.path !== 'string' || !isInt(i.size) || typeof i.fingerprint !== 'string') return name;

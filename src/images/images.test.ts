@@ -21,7 +21,7 @@ import { decodeHeader, encodeHeader, HEADER_SIZE } from './header.js';
 import { imageLockPath } from './lock.js';
 import { OffsetDevice } from './offset-device.js';
 import { OverlayDevice } from './overlay-device.js';
-import { openDevices, readHeader } from './pair.js';
+import { markSourceServed, openDevices, readHeader } from './pair.js';
 import { parseSize } from './sizes.js';
 
 class Sink extends Writable {
@@ -492,5 +492,27 @@ describe('building blocks', () => {
     await dev.write(0, new Uint8Array(4096));
     await expect(dev.flush()).rejects.toThrow('EIO in writeback');
     await expect(dev.flush()).resolves.toBeUndefined();
+  });
+});
+
+describe('a source served to hosts', () => {
+  it('is recorded in the metadata file before hosts may write it; status and restore then accept its changed content, which only they could have made', async () => {
+    await pair([1, 2]);
+    expect((await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--extent', '4K', '--compare')).code).toBe(0);
+    const meta = join(dir, 'm.meta');
+    const engineRegion = readFileSync(meta).subarray(HEADER_SIZE);
+    // A host write, as one through prestore serve: without the record, the pair is refused.
+    await scribble(join(dir, 's.img'), [{ offset: 7 * EXTENT, length: 512 }], 'host');
+    const refused = await cli('status', '--meta', 'm.meta');
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain('changed since prestore init');
+    const marked = await markSourceServed(await readHeader(meta), meta);
+    expect(marked.sourceServed).toBe(true);
+    expect((await readHeader(meta)).sourceServed).toBe(true);
+    // The engine's region is carried over byte for byte, and no temporary file is left.
+    expect(readFileSync(meta).subarray(HEADER_SIZE).equals(engineRegion)).toBe(true);
+    expect(readdirSync(dir).filter((f) => f.startsWith('m.meta.'))).toEqual([]);
+    const s = await status();
+    expect((s.source as { check: string }).check).toContain('served to hosts');
   });
 });

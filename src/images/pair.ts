@@ -15,7 +15,8 @@
  *   post-restore fingerprint is recognised rather than recorded.
  */
 import { constants, type Stats } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, rename, stat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { InputError, MetadataError } from '../errors.js';
 import { FileDevice, localFs } from '../devices/file-device.js';
 import type { BlockDevice } from '../devices/block-device.js';
@@ -26,7 +27,7 @@ import { IMAGE_ENGINE_NAME, imageEngine } from './engine.js';
 import { fingerprint } from './fingerprint.js';
 import type { LockedImage } from './lock.js';
 import { NamedDevice } from './named-device.js';
-import { decodeHeader, HEADER_SIZE, type ImageIdentity, type MetaHeader } from './header.js';
+import { decodeHeader, encodeHeader, HEADER_SIZE, type ImageIdentity, type MetaHeader } from './header.js';
 import { OffsetDevice } from './offset-device.js';
 import { OverlayDevice } from './overlay-device.js';
 
@@ -117,9 +118,11 @@ export async function checkImages(header: MetaHeader, metaPath: string): Promise
 /**
  * The source's fingerprint when no restore is in progress: the one recorded at init, or the
  * clone's (a completed restore). Anything else means the source changed behind the tool's back,
- * where the delta map cannot have seen it.
+ * where the delta map cannot have seen it. A source served to hosts (`sourceServed`) changes
+ * through the engine by design, so its fingerprint proves nothing and is not compared.
  */
-export async function checkIdleSource(header: MetaHeader, metaPath: string): Promise<'as-init' | 'restored'> {
+export async function checkIdleSource(header: MetaHeader, metaPath: string): Promise<'as-init' | 'restored' | 'served'> {
+  if (header.sourceServed === true) return 'served';
   const now = await fingerprint(header.source.path, header.source.size);
   if (now === header.source.fingerprint) return 'as-init';
   if (now === header.clone.fingerprint) return 'restored';
@@ -230,4 +233,45 @@ export async function probe(header: MetaHeader, metaPath: string, engine: Engine
   } finally {
     await opened.close();
   }
+}
+
+/**
+ * Records in the metadata file that its source is served to hosts, before any host may write it:
+ * the whole file is written anew beside itself, synced and renamed into place, so a crash leaves
+ * the old file or the new one, never a torn header. The caller holds the pair's lock.
+ */
+export async function markSourceServed(header: MetaHeader, metaPath: string): Promise<MetaHeader> {
+  if (header.sourceServed === true) return header;
+  const marked: MetaHeader = { ...header, sourceServed: true };
+  const temp = `${metaPath}.serving-${process.pid}`;
+  try {
+    const from = await open(metaPath, 'r');
+    const to = await open(temp, 'wx');
+    try {
+      const size = (await from.stat()).size;
+      const chunk = new Uint8Array(1 << 20);
+      for (let at = 0; at < size; ) {
+        const { bytesRead } = await from.read(chunk, 0, Math.min(chunk.length, size - at), at);
+        if (bytesRead === 0) break;
+        await to.write(chunk, 0, bytesRead, at);
+        at += bytesRead;
+      }
+      await to.write(encodeHeader(marked), 0, HEADER_SIZE, 0);
+      await to.sync();
+    } finally {
+      await from.close();
+      await to.close();
+    }
+    await rename(temp, metaPath);
+    const dir = await open(dirname(metaPath), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  } catch (e) {
+    await unlink(temp).catch(() => undefined);
+    throw new InputError(`metadata file ${metaPath}: cannot record that its source is served: ${reason(e)}`);
+  }
+  return marked;
 }

@@ -49,7 +49,8 @@ export async function pairStatus(meta: string, lockDir: string): Promise<PairSta
     let sourceCheck = 'size ok; fingerprint not comparable mid-restore';
     if (status.state === 'fractured') {
       sourceCheck = await checkIdleSource(header, meta).then(
-        (how) => (how === 'as-init' ? 'size ok, fingerprint as at init' : 'size ok, fingerprint equals the clone\'s (restored)'),
+        (how) =>
+          how === 'as-init' ? 'size ok, fingerprint as at init' : how === 'restored' ? 'size ok, fingerprint equals the clone\'s (restored)' : 'size ok; served to hosts by prestore serve, so not fingerprinted (prestore verify compares every byte)',
         (e: unknown) => {
           problems.push((e as Error).message);
           return 'CHANGED since init: a restore would be refused';

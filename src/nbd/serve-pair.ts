@@ -20,7 +20,7 @@ import { imageEngine } from '../images/engine.js';
 import type { MetaHeader } from '../images/header.js';
 import { ioError } from '../images/io-error.js';
 import { acquirePairLock, type Lock } from '../images/lock.js';
-import { checkIdleSource, checkImages, openDevices, pairImages, probe, readHeader } from '../images/pair.js';
+import { checkIdleSource, checkImages, markSourceServed, openDevices, pairImages, probe, readHeader } from '../images/pair.js';
 import { basename } from 'node:path';
 import { Copier, type CopierEnd } from './copier.js';
 import { EngineExport } from './engine-export.js';
@@ -93,7 +93,8 @@ export async function servePair(options: ServeOptions): Promise<ServeOutcome> {
   }
 }
 
-async function serveLocked(header: MetaHeader, options: ServeOptions): Promise<ServeOutcome> {
+async function serveLocked(given: MetaHeader, options: ServeOptions): Promise<ServeOutcome> {
+  let header = given;
   const { meta } = options;
   const { geometry } = header;
   const factory = imageEngine(geometry, options.batchBytes ?? DEFAULT_SERVE_BATCH);
@@ -103,6 +104,8 @@ async function serveLocked(header: MetaHeader, options: ServeOptions): Promise<S
   if (options.restore && before.state === 'restoring') {
     options.notice(`a restore of this pair was already in progress (${before.protect ? 'protected' : 'unprotected'}, interrupted): serving it, and the copier continues it`);
   }
+  // Hosts may write the source from here on: recorded first, so the pair is still recognised after.
+  header = await markSourceServed(header, meta);
   const opened = await openDevices(header, meta, { readOnly: false });
   try {
     const engine = await factory.open(opened.devices, geometry);
