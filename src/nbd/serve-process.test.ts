@@ -16,13 +16,13 @@
  * Kill delays come from a seeded generator but land on the real clock (see sigkill.test.ts): the
  * runs are not byte-for-byte reproducible, and each asserts only what must hold wherever they land.
  */
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { builtBinary } from '../cli/built-binary.js';
 import { runCli } from '../cli/dispatch.js';
 import { seededRng } from '../devices/rng.js';
 import { sha256File, writeSeededImage } from '../images/fixtures.js';
@@ -30,24 +30,14 @@ import { NbdClient } from './client.js';
 import { startServe, type ServeProcess } from './serve-process.js';
 import { NbdError, TransmissionFlag } from './wire.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = join(repo, 'dist', 'src', 'cli', 'main.js');
 const root = mkdtempSync(join(tmpdir(), 'prestore-serve-'));
 const SIZE = 4 << 20;
 const EXTENT = 64 << 10;
 
-/** True if some compiled source is older than its .ts (or missing): the binary would be stale. */
-function distIsStale(): boolean {
-  const walk = (dir: string): string[] =>
-    readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? walk(join(dir, d.name)) : d.name.endsWith('.ts') && !d.name.endsWith('.test.ts') ? [join(dir, d.name)] : []));
-  return walk(join(repo, 'src')).some((ts) => {
-    const js = join(repo, 'dist', relative(repo, ts)).replace(/\.ts$/, '.js');
-    return !existsSync(js) || statSync(js).mtimeMs < statSync(ts).mtimeMs;
-  });
-}
-
+/** The built binary, rebuilt first if stale (../cli/built-binary.ts). */
+let bin = '';
 beforeAll(() => {
-  if (distIsStale()) execFileSync(process.execPath, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repo, 'tsconfig.build.json')], { stdio: 'inherit' });
+  bin = builtBinary();
 }, 120_000);
 
 /** Every server started, so none outlives the file's tests, however they end. */
@@ -219,7 +209,7 @@ describe('prestore serve, judged by real clients', () => {
       const exit = await server.exit;
       expect(exit.code, server.stderr()).toBe(0);
       expect(server.stdout()).toContain('the pair is fractured');
-      expect(existsSync(`${pair.meta}.lock`)).toBe(false);
+      expect((await status(pair)).lock, 'the images are unlocked').toBe('free');
 
       const expected = Buffer.from(pair.cloneBytes);
       for (const p of PATTERNS) expected.fill(p.byte, p.offset, p.offset + p.length);
@@ -374,6 +364,6 @@ describe('prestore serve, bad usage', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/exists and is not a socket/);
     expect((await status(pair)).state).toBe('fractured');
-    expect(existsSync(`${pair.meta}.lock`)).toBe(false);
+    expect((await status(pair)).lock, 'the images are unlocked').toBe('free');
   });
 });
