@@ -8,10 +8,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { deflateRawSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TextSink } from '../src/cli/text-sink.js';
 import type { CommandIo } from '../src/cli/command.js';
 import { runCli } from '../src/cli/dispatch.js';
 import { numericSeed } from '../src/harness/explore.js';
@@ -21,20 +21,13 @@ import { RUNS, SEED } from './settings.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: unknown, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.text += String(chunk);
-    done();
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'prestore-hostile-props-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function cli(...argv: string[]): Promise<{ code: number; stderr: string }> {
-  const stderr = new Sink();
-  const io: CommandIo = { stdout: new Sink(), stderr, env: {}, cwd: dir, seams: { now: () => 0, randomSeed: () => 'fresh' } };
+  const stderr = new TextSink();
+  const io: CommandIo = { stdout: new TextSink(), stderr, env: {}, cwd: dir, seams: { now: () => 0, randomSeed: () => 'fresh' } };
   return { code: await runCli(argv, io), stderr: stderr.text };
 }
 

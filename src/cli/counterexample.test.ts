@@ -7,8 +7,8 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { TextSink } from './text-sink.js';
 import type { EngineFactory } from '../engine/contract.js';
 import { referenceEngine } from '../engine/reference/index.js';
 import { parseCounterexample } from '../harness/counterexample.js';
@@ -20,13 +20,6 @@ import type { CommandIo } from './command.js';
 import { runCli } from './dispatch.js';
 import { scenarioArgs, scenarioFilesIn } from './scenario-args.js';
 
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: unknown, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.text += String(chunk);
-    done();
-  }
-}
 
 /** The reference engine, writing after its metadata how often it has been opened: it never repeats. */
 function countingEngine(): EngineFactory {
@@ -57,8 +50,8 @@ afterAll(() => {
 });
 
 async function run(argv: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new Sink();
-  const stderr = new Sink();
+  const stdout = new TextSink();
+  const stderr = new TextSink();
   const io: CommandIo = {
     stdout,
     stderr,

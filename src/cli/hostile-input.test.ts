@@ -8,27 +8,20 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TextSink } from './text-sink.js';
 import { decodeCase, encodeCase } from '../harness/replay-line.js';
 import { bundledScenariosDir } from '../harness/scenario-file.js';
 import type { CommandIo } from './command.js';
 import { runCli } from './dispatch.js';
 
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: unknown, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.text += String(chunk);
-    done();
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'prestore-hostile-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new Sink();
-  const stderr = new Sink();
+  const stdout = new TextSink();
+  const stderr = new TextSink();
   const io: CommandIo = { stdout, stderr, env: {}, cwd: dir, seams: { now: () => 0, randomSeed: () => 'fresh' } };
   const code = await runCli(argv, io);
   return { code, stdout: stdout.text, stderr: stderr.text };

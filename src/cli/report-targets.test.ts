@@ -8,20 +8,13 @@ import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { TextSink } from './text-sink.js';
 import { referenceEngine } from '../engine/reference/index.js';
 import { mutants } from '../mutants/catalogue.js';
 import { runCli } from './dispatch.js';
 import { type Harness, realSeams } from './seams.js';
 
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: unknown, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.text += String(chunk);
-    done();
-  }
-}
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -53,8 +46,8 @@ function characterDevice(): string {
 
 /** Runs a campaign command with the real harness, in process; `ran` tells whether a campaign started. */
 async function run(argv: string[], cwd: string, afterRun: () => void = () => {}): Promise<{ code: number; stdout: string; stderr: string; ran: boolean }> {
-  const stdout = new Sink();
-  const stderr = new Sink();
+  const stdout = new TextSink();
+  const stderr = new TextSink();
   let ran = false;
   const harness: Harness = {
     ...realSeams.harness,

@@ -7,8 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { TextSink } from './text-sink.js';
 import type { CommandIo } from './command.js';
 import { runCli } from './dispatch.js';
 
@@ -17,13 +17,6 @@ vi.mock('node:fs/promises', async (original) => {
   return { ...real, readdir: vi.fn(real.readdir) };
 });
 
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: unknown, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.text += String(chunk);
-    done();
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'prestore-unreadable-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,8 +26,8 @@ describe('a scenario directory that cannot be listed', () => {
     mkdirSync(join(dir, 'locked'));
     const denied = Object.assign(new Error(`EACCES: permission denied, scandir '${join(dir, 'locked')}'`), { code: 'EACCES', errno: -13, syscall: 'scandir' });
     vi.mocked(readdir).mockRejectedValueOnce(denied);
-    const stdout = new Sink();
-    const stderr = new Sink();
+    const stdout = new TextSink();
+    const stderr = new TextSink();
     const io: CommandIo = { stdout, stderr, env: {}, cwd: dir };
     const code = await runCli(['exhaust', 'locked'], io);
     expect(stderr.text).toBe('prestore exhaust: locked: cannot list the directory: permission denied\n');

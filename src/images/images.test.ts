@@ -7,8 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { TextSink } from '../cli/text-sink.js';
 import type { CommandIo } from '../cli/command.js';
 import { runCli } from '../cli/dispatch.js';
 import { MemoryDevice } from '../devices/memory-device.js';
@@ -24,13 +24,6 @@ import { OverlayDevice } from './overlay-device.js';
 import { markSourceServed, openDevices, readHeader } from './pair.js';
 import { parseSize } from './sizes.js';
 
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: unknown, _e: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.text += String(chunk);
-    done();
-  }
-}
 
 const root = mkdtempSync(join(tmpdir(), 'prestore-images-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -47,8 +40,8 @@ beforeEach(() => {
 });
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new Sink();
-  const stderr = new Sink();
+  const stdout = new TextSink();
+  const stderr = new TextSink();
   const io: CommandIo = { stdout, stderr, env: { CI: '1', PRESTORE_LOCK_DIR: locks }, cwd: dir };
   const code = await runCli(argv, io);
   return { code, out: stdout.text, err: stderr.text };
@@ -327,8 +320,8 @@ describe('restore', () => {
   it('verify and restore --verify show the compare\'s progress on a terminal, and only there', async () => {
     await pair([3]);
     await cli('init', '--source', 's.img', '--clone', 'c.img', '--meta', 'm.meta', '--extent', '4K', '--compare');
-    const stdout = new Sink();
-    const stderr = Object.assign(new Sink(), { isTTY: true });
+    const stdout = new TextSink();
+    const stderr = Object.assign(new TextSink(), { isTTY: true });
     const code = await runCli(['restore', '--meta', 'm.meta', '--verify'], { stdout, stderr, env: { PRESTORE_LOCK_DIR: locks }, cwd: dir });
     expect(code, stderr.text).toBe(0);
     expect(stderr.text).toMatch(/verify \[.*\] 100% \| 1 MiB \/ 1 MiB/);

@@ -17,8 +17,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TextSink } from '../cli/text-sink.js';
 import { builtBinary } from '../cli/built-binary.js';
 import { runCli } from '../cli/dispatch.js';
 import { seededRng } from '../devices/rng.js';
@@ -45,17 +45,10 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: unknown, _e: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.text += String(chunk);
-    done();
-  }
-}
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new Sink();
-  const stderr = new Sink();
+  const stdout = new TextSink();
+  const stderr = new TextSink();
   const code = await runCli(argv, { stdout, stderr, env: { CI: '1', PRESTORE_LOCK_DIR: locks }, cwd: root });
   return { code, out: stdout.text, err: stderr.text };
 }

@@ -20,8 +20,8 @@ import { execFile, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TextSink } from '../cli/text-sink.js';
 import { builtBinary } from '../cli/built-binary.js';
 import { runCli } from '../cli/dispatch.js';
 import { seededRng } from '../devices/rng.js';
@@ -47,17 +47,10 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: unknown, _e: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.text += String(chunk);
-    done();
-  }
-}
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new Sink();
-  const stderr = new Sink();
+  const stdout = new TextSink();
+  const stderr = new TextSink();
   const code = await runCli(argv, { stdout, stderr, env: { CI: '1' }, cwd: root });
   return { code, out: stdout.text, err: stderr.text };
 }

@@ -9,8 +9,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { TextSink } from '../cli/text-sink.js';
 import { runCli } from '../cli/dispatch.js';
 import { packageRoot } from '../harness/scenario-file.js';
 import { MemoryDevice } from '../devices/memory-device.js';
@@ -75,18 +75,11 @@ async function survivors(pids: readonly number[]): Promise<string[]> {
   return running(pids);
 }
 
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: unknown, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.text += String(chunk);
-    done();
-  }
-}
 
 async function cli(argv: string[]): Promise<{ code: number; stderr: string; ms: number }> {
-  const stderr = new Sink();
+  const stderr = new TextSink();
   const t0 = performance.now();
-  const code = await runCli(argv, { stdout: new Sink(), stderr, env: {}, cwd: packageRoot() });
+  const code = await runCli(argv, { stdout: new TextSink(), stderr, env: {}, cwd: packageRoot() });
   return { code, stderr: stderr.text, ms: performance.now() - t0 };
 }
 
@@ -158,7 +151,7 @@ describe('every wait on an engine process is bounded by --engine-timeout', () =>
 
   it('--engine-timeout is in the help of every command that takes an engine, with its default', async () => {
     for (const command of ['explore', 'exhaust', 'start', 'replay']) {
-      const out = new Sink();
+      const out = new TextSink();
       await runCli([command, '--help'], { stdout: out, stderr: out, env: {} });
       expect(out.text).toMatch(/--engine-timeout MS {7}with --engine-cmd: .*\n.*\n.*\(default 10000\)/);
     }
