@@ -7,19 +7,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CommandIo } from './command.js';
-import { runCli } from './dispatch.js';
+import { runCaptured } from './text-sink.js';
 import type { JsonResult } from './report.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prestore-html-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const [out, err]: string[][] = [[], []];
-  const sink = (to: string[]) => ({ write: (s: string) => to.push(String(s)) > 0 }) as unknown as CommandIo['stdout'];
-  const code = await runCli(argv, { stdout: sink(out), stderr: sink(err), env: {}, cwd: dir });
-  return { code, out: out.join(''), err: err.join('') };
-}
+const cli = (argv: string[]) => runCaptured(argv, {}, dir);
 
 const read = (name: string) => readFileSync(join(dir, name), 'utf8');
 const articles = (html: string) => (html.match(/<article class="violation"/g) ?? []).length;

@@ -11,18 +11,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { explore } from '../harness/explore.js';
 import { packageRoot } from '../harness/scenario-file.js';
 import { mutants } from '../mutants/catalogue.js';
-import type { CommandIo } from './command.js';
-import { runCli } from './dispatch.js';
+import { runCaptured } from './text-sink.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prestore-reports-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const [out, err]: string[][] = [[], []];
-  const sink = (to: string[]) => ({ write: (s: string) => to.push(String(s)) > 0 }) as unknown as CommandIo['stdout'];
-  const code = await runCli(argv, { stdout: sink(out), stderr: sink(err), env: {}, cwd: dir });
-  return { code, out: out.join(''), err: err.join('') };
-}
+const cli = (argv: string[]) => runCaptured(argv, {}, dir);
 
 const firstLine = (text: string) => text.split('\n')[0]!;
 const fileHead = (file: string) => firstLine(readFileSync(join(dir, file), 'utf8'));

@@ -8,8 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { TextSink } from '../cli/text-sink.js';
-import type { CommandIo } from '../cli/command.js';
+import { runCaptured, TextSink } from '../cli/text-sink.js';
 import { runCli } from '../cli/dispatch.js';
 import { MemoryDevice } from '../devices/memory-device.js';
 import { BufferPool } from './buffer-pool.js';
@@ -39,13 +38,7 @@ beforeEach(() => {
   spawnSync('mkdir', ['-p', dir]);
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new TextSink();
-  const stderr = new TextSink();
-  const io: CommandIo = { stdout, stderr, env: { CI: '1', PRESTORE_LOCK_DIR: locks }, cwd: dir };
-  const code = await runCli(argv, io);
-  return { code, out: stdout.text, err: stderr.text };
-}
+const cli = (...argv: string[]) => runCaptured(argv, { CI: '1', PRESTORE_LOCK_DIR: locks }, dir);
 
 const EXTENT = 4096;
 const SIZE = 1 << 20;

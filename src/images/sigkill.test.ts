@@ -18,9 +18,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TextSink } from '../cli/text-sink.js';
+import { runCaptured } from '../cli/text-sink.js';
 import { builtBinary } from '../cli/built-binary.js';
-import { runCli } from '../cli/dispatch.js';
 import { seededRng } from '../devices/rng.js';
 import { sha256File, writeSeededImage } from './fixtures.js';
 
@@ -46,12 +45,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new TextSink();
-  const stderr = new TextSink();
-  const code = await runCli(argv, { stdout, stderr, env: { CI: '1', PRESTORE_LOCK_DIR: locks }, cwd: root });
-  return { code, out: stdout.text, err: stderr.text };
-}
+const cli = (...argv: string[]) => runCaptured(argv, { CI: '1', PRESTORE_LOCK_DIR: locks }, root);
 
 async function state(): Promise<{ state: string; extentsRemaining: number; extents: number }> {
   const r = await cli('status', '--meta', meta, '--json', '-');

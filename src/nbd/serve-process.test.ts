@@ -21,9 +21,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TextSink } from '../cli/text-sink.js';
+import { runCaptured } from '../cli/text-sink.js';
 import { builtBinary } from '../cli/built-binary.js';
-import { runCli } from '../cli/dispatch.js';
 import { seededRng } from '../devices/rng.js';
 import { sha256File, writeSeededImage } from '../images/fixtures.js';
 import { NbdClient } from './client.js';
@@ -48,12 +47,7 @@ afterAll(() => {
 });
 
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new TextSink();
-  const stderr = new TextSink();
-  const code = await runCli(argv, { stdout, stderr, env: { CI: '1' }, cwd: root });
-  return { code, out: stdout.text, err: stderr.text };
-}
+const cli = (...argv: string[]) => runCaptured(argv, { CI: '1' }, root);
 
 interface Pair {
   readonly dir: string;
