@@ -4,43 +4,12 @@
  * with the bug and the rule expected to catch it. `prestore mutants` runs the harness against every
  * one; a rule that no mutant trips has not proved it can fail.
  */
-import { type EngineFactory, MetadataError, extentBytes } from '../engine/contract.js';
-import { createReferenceEngine, ReferenceEngine } from '../engine/reference/index.js';
+import { MetadataError, extentBytes } from '../engine/contract.js';
+import { ReferenceEngine } from '../engine/reference/index.js';
 import { decodeSuperblock, encodeSuperblock, type Superblock } from '../engine/reference/layout.js';
-import type { RuleName } from '../harness/case.js';
+import { LazyMetadata, mutant, type Mutant } from './mutant.js';
 
-export interface Mutant {
-  readonly name: string;
-  /** The bug, as a reviewer would describe it. */
-  readonly description: string;
-  /** The rule expected to catch it (another may catch it first; any violation kills it). */
-  readonly rule: RuleName;
-  readonly factory: EngineFactory;
-}
-
-type EngineClass = new (...args: ConstructorParameters<typeof ReferenceEngine>) => ReferenceEngine;
-
-function mutant(name: string, rule: RuleName, description: string, Engine: EngineClass): Mutant {
-  return { name, rule, description, factory: createReferenceEngine({}, `mutant:${name}`, Engine) };
-}
-
-/** Metadata writes left in the cache for the length of one call: "the flush happens later". */
-class LazyMetadata extends ReferenceEngine {
-  protected lazy = false;
-
-  protected override async syncMetadata(): Promise<void> {
-    if (!this.lazy) await super.syncMetadata();
-  }
-
-  protected async lazily(fn: () => Promise<void>): Promise<void> {
-    this.lazy = true;
-    try {
-      await fn();
-    } finally {
-      this.lazy = false;
-    }
-  }
-}
+export type { Mutant } from './mutant.js';
 
 export const mutants: readonly Mutant[] = [
   mutant(
