@@ -46,6 +46,13 @@ async function survivingSectors(c: Case, seed: string): Promise<number> {
 
 const SEEDS = ['7', '12', '24', '29'];
 
+/** Fewer crashes, or as many with the first that differs earlier. */
+function earlier(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return a.length < b.length;
+  const i = a.findIndex((p, k) => p !== b[k]);
+  return i >= 0 && a[i]! < b[i]!;
+}
+
 describe('shrinking the crash', () => {
   it.each(SEEDS)('seed %s: the same rule still fails, from the shrunk replay line, with no more survivors', async (seed) => {
     const found = await unshrunk(seed);
@@ -58,9 +65,13 @@ describe('shrinking the crash', () => {
     expect(s.violation.replay.startsWith(`prestore replay ${engineArgs} c1.`)).toBe(true);
     expect(await rule(shrunk, lineSeed)).toBe(found.rule);
     const before = decodeCase(found.replay.split(' ').pop()!).case;
-    expect(await survivingSectors(shrunk, lineSeed)).toBeLessThanOrEqual(await survivingSectors(before, lineSeed));
+    // Shrinking orders crashes before points before survivors: fewer survivors are promised only
+    // where the crashes stayed where they were (an earlier crash may need a survivor to fail).
     const points = (c: Case) => c.crashes.map((p) => p.point).sort((a, b) => a - b);
-    expect(points(shrunk).length).toBeLessThanOrEqual(points(before).length);
+    const [after, was] = [points(shrunk), points(before)];
+    expect(after.length).toBeLessThanOrEqual(was.length);
+    if (after.join() === was.join()) expect(await survivingSectors(shrunk, lineSeed)).toBeLessThanOrEqual(await survivingSectors(before, lineSeed));
+    else expect(earlier(after, was)).toBe(true);
     // Every crash of the shrunk case says exactly what survived: it replays under any seed.
     expect(await rule(shrunk, 'another seed entirely')).toBe(found.rule);
   });

@@ -135,8 +135,10 @@ export class Checker {
         this.engineIsRecorded = this.port.replaying;
         return;
       }
+      // A crash inside recovery: lose power again and go on opening here. Recovering through
+      // `powerLost` would open the engine in there and then once more in this loop.
       if (opened.crashed) {
-        await this.powerLost();
+        await this.loseCache();
         continue;
       }
       if (!opened.faulted) throw new Stop(engineFailed('opening the engine', opened.error, 'progress'));
@@ -144,8 +146,15 @@ export class Checker {
     }
   }
 
-  /** Power was lost (inside an operation or between two): survivors, model widening, restart. */
+  /** Power was lost (inside an operation or between two): survivors, restart, recovery, checks. */
   async powerLost(mode?: CacheMode, choice?: SurvivalChoice): Promise<void> {
+    await this.loseCache(mode, choice);
+    await this.open();
+    await this.afterRecovery(this);
+  }
+
+  /** The power loss itself: the engine gone, the cache's survivors chosen, the models widened. */
+  private async loseCache(mode?: CacheMode, choice?: SurvivalChoice): Promise<void> {
     const point = this.layer.lastCrashPoint;
     const plan = point === undefined ? undefined : this.plans.get(point);
     const pending = this.layer.pending();
@@ -158,8 +167,6 @@ export class Checker {
     this.state.cloneModel.crash();
     this.layer.restart();
     this.note('recovery: open the engine on the surviving images');
-    await this.open();
-    await this.afterRecovery(this);
   }
 
   async dispose(): Promise<void> {
