@@ -17,7 +17,7 @@ import type { Shard } from '../harness/shard.js';
 import { shrinkFirstOfEachRule } from '../harness/shrink-crash.js';
 import { integerFlag } from './args.js';
 import type { EngineFlags } from './engine-arg.js';
-import { CallBoard, endedMessage, hangMessage, watch, type WatchSlot } from './watchdog.js';
+import { CallBoard, endedMessage, hangMessage, uncaughtEngineMessage, watch, type WatchSlot } from './watchdog.js';
 import { workerFile } from './worker-file.js';
 
 type JobOptions = Pick<CampaignOptions, 'seed' | 'engineArgs' | 'depth' | 'modes' | 'runs'>;
@@ -102,7 +102,10 @@ async function inWorkers<T>(job: Job, items: number, workers: number): Promise<{
           // The shards of one item run side by side: it took as long as the slowest.
           elapsedMs[m.index] = Math.max(elapsedMs[m.index]!, m.elapsedMs);
         });
-        worker.on('error', (e) => fail(e));
+        worker.on('error', (e) => {
+          const engines = uncaughtEngineMessage(e, board.read(w), ` in worker ${w + 1}`);
+          fail(engines === undefined ? e : new EngineMisbehaviourError(engines));
+        });
         worker.on('exit', (code) => {
           if (!finished) fail(new EngineMisbehaviourError(endedMessage(board.read(w), code, ` in worker ${w + 1}`)));
         });

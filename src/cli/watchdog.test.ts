@@ -1,7 +1,8 @@
 /**
  * The built binary against in-process engines that take the run down: one that calls
  * `process.exit(0)`, one whose call never settles (with a timer alive, and with none), one that
- * loops without end, without `--workers` (the binary, spawned) and with (in this process, the
+ * loops without end, one that throws where no promise carries the error (a timer, an unhandled
+ * rejection), without `--workers` (the binary, spawned) and with (in this process, the
  * worker threads watched from here). None may exit 0 or hang: each ends with exit 2 and a message
  * naming the engine and the call. The binary and the workers run from dist/, which `npm test`
  * builds first and which is rebuilt here when a source is newer than it.
@@ -16,6 +17,7 @@ import { packageRoot } from '../harness/scenario-file.js';
 import type { CommandIo } from './command.js';
 import { loadCommands, runCli } from './dispatch.js';
 import { WATCHED_COMMANDS } from './watched-cli.js';
+import { type SlotState, uncaughtEngineMessage } from './watchdog.js';
 
 const root = packageRoot();
 let bin = '';
@@ -51,6 +53,8 @@ const ENGINES = {
   'pending-no-timer': ['open', 'return new Promise(() => {});'],
   'busy-open': ['open', 'for (;;) {}'],
   'busy-step': ['step', 'for (;;) {}'],
+  'throw-timer': ['step', "setTimeout(() => { throw new Error('boom in a timer'); }, 0); return new Promise(() => {});"],
+  'reject-unhandled': ['open', "Promise.reject(new Error('a dropped rejection')); return new Promise(() => {});"],
 } as const;
 type Name = keyof typeof ENGINES;
 
@@ -79,6 +83,7 @@ function expected(name: Name, workers: number): RegExp {
   const call = `prestore exhaust: engine "${name}": ${method}\\(\\)`;
   if (name.startsWith('exit')) return new RegExp(`${call} ended the process${where} \\(process\\.exit\\?\\) with exit code 0; the run did not finish`);
   // Only the watchdog can stop a busy loop; a pending call is ended by its own timer or, on a machine too busy to run that timer in time, by the watchdog.
+  if (name === 'throw-timer' || name === 'reject-unhandled') return new RegExp(`${call} threw an error nobody caught${where} \\(thrown in a timer, or a rejection left unhandled\\?\\): (boom in a timer|a dropped rejection); the run did not finish`);
   if (name.startsWith('busy')) return new RegExp(`${call} did not return within 200 ms and blocked its thread${where} \\(a busy loop\\?\\)`);
   return new RegExp(`${call} did not return within 200 ms`);
 }
@@ -92,6 +97,9 @@ describe.concurrent('an in-process engine that ends or blocks the run gets exit 
     ['exit-step', 2],
     ['pending-no-timer', 2],
     ['busy-step', 2],
+    ['throw-timer', 1],
+    ['reject-unhandled', 1],
+    ['throw-timer', 2],
   ];
   it.each(cases)('%s, --workers %i', { timeout: 60_000 }, async (name, workers) => {
     const [method, body] = ENGINES[name];
@@ -116,4 +124,23 @@ describe.concurrent('an in-process engine that ends or blocks the run gets exit 
 it('every command that takes an engine runs watched', async () => {
   const takingEngines = (await loadCommands()).filter((c) => c.help.includes('--engine-cmd')).map((c) => c.name);
   expect([...WATCHED_COMMANDS].sort()).toEqual(takingEngines.sort());
+});
+
+describe('whose an error nobody caught is', () => {
+  const inCall: SlotState = { seq: 1, timeoutMs: 200, call: 'engine "x": step()', ending: false };
+  const idle: SlotState = { seq: 2, timeoutMs: 200, call: undefined, ending: false };
+  const thrownIn = (file: string) => Object.assign(new Error('boom'), { stack: `Error: boom\n    at tick (node:internal/timers:1:1)\n    at Timeout._onTimeout (file://${file}:3:9)` });
+
+  it("is prestore's when prestore's own code threw it, in an engine call or not", () => {
+    const ours = new Error('a bug of ours');
+    expect(uncaughtEngineMessage(ours, inCall)).toBeUndefined();
+    expect(uncaughtEngineMessage(ours, idle)).toBeUndefined();
+    expect(uncaughtEngineMessage('no stack', idle)).toBeUndefined();
+  });
+
+  it("is the engine's when code outside prestore threw it, named by the call or the file", () => {
+    expect(uncaughtEngineMessage(thrownIn(join(dir, 'engine.mjs')), inCall)).toMatch(/^engine "x": step\(\) threw an error nobody caught .*: boom; the run did not finish/);
+    expect(uncaughtEngineMessage(thrownIn(join(dir, 'engine.mjs')), idle, ' in worker 2')).toContain(`code outside prestore (${join(dir, 'engine.mjs')}) threw an error nobody caught in worker 2`);
+    expect(uncaughtEngineMessage('no stack', inCall)).toContain('engine "x": step() threw an error nobody caught');
+  });
 });

@@ -9,9 +9,12 @@
  *
  * The clock read here is the watchdog's own: it decides only when a hung run is stopped.
  */
+import { sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { workerData } from 'node:worker_threads';
 import type { CallMonitor, GuardOptions } from '../harness/engine-guard.js';
+import { packageRoot } from '../harness/package-root.js';
 
 /**
  * Per slot: the call counter (odd while a call runs), the call's bound in ms, the bytes of its
@@ -142,6 +145,36 @@ export function hangMessage(hang: Hang, where = ''): string {
 export function endedMessage(state: SlotState, exitCode: number, where = ''): string {
   const who = state.call === undefined ? `the process${where} ended outside any engine call (an engine module that calls process.exit?)` : `${state.call} ended the process${where} (process.exit?)`;
   return `${who} with exit code ${exitCode}; the run did not finish, so there is no verdict`;
+}
+
+/**
+ * Why a thread ended on an error nobody caught, when the engine threw it: the first frame of its
+ * stack that is neither Node's own nor a library's is outside prestore's modules (a throw in an
+ * engine's timer, a rejection an engine left unhandled). Undefined when the error is prestore's:
+ * thrown from prestore's own code, or with no stack to tell and no engine call in progress.
+ */
+export function uncaughtEngineMessage(error: unknown, state: SlotState, where = ''): string | undefined {
+  const file = firstCodeFrame(error instanceof Error ? error.stack : undefined);
+  if (file === undefined ? state.call === undefined : isOwnCode(file)) return undefined;
+  const who = state.call ?? `code outside prestore (${file})`;
+  const message = error instanceof Error ? error.message : String(error);
+  return `${who} threw an error nobody caught${where} (thrown in a timer, or a rejection left unhandled?): ${message}; the run did not finish, so there is no verdict`;
+}
+
+/** The file of the first stack frame that is neither Node's own nor a library's. */
+function firstCodeFrame(stack: string | undefined): string | undefined {
+  for (const line of stack?.split('\n').slice(1) ?? []) {
+    const at = /(?:\(|at )((?:file:\/\/)?\/[^():]+):\d+:\d+\)?\s*$/.exec(line);
+    if (at === null) continue;
+    const file = at[1]!.startsWith('file:') ? fileURLToPath(at[1]!) : at[1]!;
+    if (!file.split(sep).includes('node_modules')) return file;
+  }
+  return undefined;
+}
+
+function isOwnCode(file: string): boolean {
+  const root = packageRoot();
+  return [`${root}${sep}dist${sep}`, `${root}${sep}src${sep}`].some((own) => file.startsWith(own));
 }
 
 /** This thread's slot, when a watchdog watches it. */

@@ -11,7 +11,7 @@
 import { Worker } from 'node:worker_threads';
 import type { CommandIo } from './command.js';
 import { failed } from './dispatch.js';
-import { CallBoard, endedMessage, hangMessage, watch, type WatchSlot } from './watchdog.js';
+import { CallBoard, endedMessage, hangMessage, uncaughtEngineMessage, watch, type WatchSlot } from './watchdog.js';
 import { workerFile } from './worker-file.js';
 
 export interface TerminalInfo {
@@ -66,8 +66,13 @@ export function runWatched(argv: readonly string[], io: CommandIo): Promise<numb
       if (m.kind === 'write') (m.fd === 1 ? io.stdout : io.stderr).write(m.text);
       else end(m.code);
     });
-    // An error the thread did not catch is prestore's (the command line catches every other).
-    worker.on('error', (e) => end(failed(e, command, io)));
+    // An error the thread did not catch is the engine's when the engine threw it (outside any
+    // promise prestore awaits); any other is prestore's, since the command line catches the rest.
+    worker.on('error', (e) => {
+      const engines = uncaughtEngineMessage(e, board.read(0));
+      if (engines === undefined) end(failed(e, command, io));
+      else end(2, engines);
+    });
     worker.on('exit', (code) => end(2, endedMessage(board.read(0), code)));
   });
 }
