@@ -55,7 +55,7 @@ export async function runCase(factory: EngineFactory, c: Case, options: RunOptio
     if (c.finish !== false) await finish(checker);
   } catch (e) {
     if (!(e instanceof Stop)) throw e;
-    found = violation(e.finding, layer.trace, resolvedCase(c, state), { ...options, engineName: factory.name });
+    found = violation(e.finding, layer.trace, resolvedCase(c, state, layer.completionOrder?.taken), { ...options, engineName: factory.name });
   } finally {
     await checker.dispose();
   }
@@ -63,7 +63,7 @@ export async function runCase(factory: EngineFactory, c: Case, options: RunOptio
     violations: found === undefined ? [] : [found],
     crashStates: state.crashStates,
     ioPoints: layer.nextPoint,
-    resolved: resolvedCase(c, state),
+    resolved: resolvedCase(c, state, layer.completionOrder?.taken),
     transcript: options.transcript ? transcript(layer.trace, state.log) : [],
     trace: layer.trace,
     opStarts: state.opStarts,
