@@ -81,4 +81,14 @@ export interface Scenario {
   readonly modes: readonly CacheMode[];
   /** 1: one crash at every I/O point; 2: also a second crash at every point of each recovery. */
   readonly depth: 1 | 2;
+  /** Operations in flight complete out of issue order: exhaust tries completion orders too. */
+  readonly inFlight?: InFlightExploration;
+}
+
+/** How many completion orders `exhaust` tries (./exhaust-in-flight.ts). */
+export interface InFlightExploration {
+  /** At most this many orders, depth first from in issue order (default 16). */
+  readonly orders: number;
+  /** A decision among more operations in flight than this is not branched on: the seed picks (default 4). */
+  readonly maxCandidates: number;
 }

@@ -8,6 +8,7 @@
  * (`after-recovery.ts`), the host operations (`host-ops.ts`), the restore as it goes
  * (`restore.ts`, `restore-trace.ts`), the end rules (`end-rules.ts`) and the report (`report.ts`).
  */
+import type { Decision } from '../devices/completion-order.js';
 import type { TraceEntry } from '../devices/fault-layer.js';
 import type { EngineFactory } from '../engine/contract.js';
 import type { Case, CaseResult, Violation } from './case.js';
@@ -38,6 +39,8 @@ export interface CaseRun extends CaseResult {
   readonly armedEnd: number;
   /** With `record`: what the checker saw, for resuming from any crash state of this run. */
   readonly events: readonly RecordedEvent[];
+  /** With `inFlight`: every completion-order decision the devices took, with its candidates. */
+  readonly decisions?: readonly Decision[];
 }
 
 export async function runCase(factory: EngineFactory, c: Case, options: RunOptions): Promise<CaseRun> {
@@ -69,5 +72,6 @@ export async function runCase(factory: EngineFactory, c: Case, options: RunOptio
     opStarts: state.opStarts,
     armedEnd: c.finish === false ? layer.nextPoint : state.armedEnd,
     events: checker.live.events,
+    ...(layer.completionOrder === undefined ? {} : { decisions: layer.completionOrder.decisions }),
   };
 }
