@@ -44,6 +44,7 @@
 import { InputError, knownOptions, wholeOption } from '../errors.js';
 import { type BlockDevice, checkIo, type IoOp, type WriteOptions } from './block-device.js';
 import { CompletionOrder, settle } from './completion-order.js';
+import { DEFAULT_PROFILE, type DeviceProfile, tearUnits } from './device-profile.js';
 import type { MemoryDevice } from './memory-device.js';
 import { digest, type Rng, seededRng } from './rng.js';
 
@@ -309,6 +310,16 @@ export function chooseCrashState(pending: readonly CachedWrite[], mode: CacheMod
   return { mode, survivors };
 }
 
+/** `torn` on a device that writes `atomicWriteBytes` atomically: each aligned unit of each write survives whole or not. */
+function tornInUnits(pending: readonly CachedWrite[], sectorSize: number, atomicWriteBytes: number, rng: Rng): SurvivalChoice {
+  const survivors = [];
+  for (const w of eligibleWrites(pending)) {
+    const sectors = tearUnits(w.offset / sectorSize, sectorsOf(w, sectorSize), sectorSize, atomicWriteBytes).flatMap((unit) => (rng.bool() ? unit : []));
+    if (sectors.length > 0) survivors.push({ point: w.point, sectors });
+  }
+  return { mode: 'torn', survivors };
+}
+
 export interface EnumerationOptions {
   /** Enumerate every combination when there are at most this many independent units; else sample. */
   readonly exhaustiveUpTo: number;
@@ -491,8 +502,11 @@ export class FaultLayer {
     seed = 'prestore',
     private readonly recordData = false,
     inFlight?: InFlightOptions,
+    /** How the devices behave (./device-profile.ts); the default profile when absent. */
+    private readonly profile: DeviceProfile = DEFAULT_PROFILE,
   ) {
     checkLayerInput(backends, plan, seed);
+    if (inFlight === undefined && profile.inFlight) inFlight = {};
     if (inFlight !== undefined) this.completionOrder = new CompletionOrder(seededRng(`${seed}/completion-order`), checkInFlight(inFlight));
     this.caches = { source: new VolatileCache('source', backends.source), clone: new VolatileCache('clone', backends.clone), meta: new VolatileCache('meta', backends.meta) };
     this.rng = seededRng(seed);
@@ -536,7 +550,9 @@ export class FaultLayer {
 
   /** A crash state drawn from the layer's seed, for `mode`. */
   chooseCrashState(mode: CacheMode): SurvivalChoice {
-    return chooseCrashState(this.pending(), mode, this.caches.source.backend.sectorSize, this.rng);
+    const sectorSize = this.caches.source.backend.sectorSize;
+    if (mode === 'torn' && this.profile.atomicWriteBytes > sectorSize) return tornInUnits(this.pending(), sectorSize, this.profile.atomicWriteBytes, this.rng);
+    return chooseCrashState(this.pending(), mode, sectorSize, this.rng);
   }
 
   /**
@@ -627,7 +643,7 @@ export class FaultLayer {
         if (this.crashPoints.has(this.point)) cache.addInFlight(this.point, offset, data);
         const point = this.begin(device, 'write', offset, data.length, fua, data);
         this.heal(device, offset, data.length);
-        await cache.write(point, offset, data, fua);
+        await cache.write(point, offset, data, fua && this.profile.fua === 'honoured');
         this.record(point, device, 'write', offset, data.length, fua, data, 'ok');
       },
       flush: async () => {
@@ -703,7 +719,7 @@ export class FaultLayer {
     let bytes: Uint8Array | undefined;
     try {
       if (io.op === 'read') bytes = await cache.read(io.offset, io.length);
-      else if (io.op === 'write') await cache.write(io.point, io.offset, io.data!, io.fua);
+      else if (io.op === 'write') await cache.write(io.point, io.offset, io.data!, io.fua && this.profile.fua === 'honoured');
       else await cache.flushAcknowledged(io.acknowledged!);
     } catch (error) {
       // A backend that fails (a real file): the operation fails, as it would have completing in order.
