@@ -78,6 +78,7 @@ const SCHEMA = object(['command', 'version', 'engine', 'engineName', 'engineArgs
       sampledPoints: count,
       secondCrashStates: count,
       points: object(['crashStates', 'distinct', 'violations', 'sampled'], { crashStates: counts, distinct: counts, violations: counts, sampled: counts }, true),
+      completionOrders: object(['tried', 'all'], { tried: count, all: { type: 'boolean' } }, true),
     }),
   },
   elapsedMs: ms,

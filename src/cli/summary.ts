@@ -73,6 +73,10 @@ export function summaryLines(report: RunReport): string[] {
     for (const r of t.coverage) cov.push([r.scenario, r.mode, n(r.ioPoints), n(r.crashStates), n(r.distinctCrashStates), n(r.enumeratedPoints), n(r.sampledPoints), n(r.secondCrashStates)]);
     out.push(...table(cov, 2));
     out.push('  (enumerated: crash points whose every survival subset was checked; sampled: a seeded sample)');
+    for (const r of t.coverage.filter((row, i, all) => row.completionOrders !== undefined && all.findIndex((x) => x.scenario === row.scenario) === i)) {
+      const { tried, all } = r.completionOrders!;
+      out.push(`  ${r.scenario}: operations in flight, ${n(tried)} completion order${tried === 1 ? '' : 's'} tried (${all ? 'every one there is' : 'a bounded search: more exist'}), one seeded crash state per point, order and mode`);
+    }
   }
   out.push('');
   out.push(t.violations.length === 0 ? 'every check held' : `${n(t.violations.length)} violation${t.violations.length === 1 ? '' : 's'} found`);

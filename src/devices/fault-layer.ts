@@ -27,6 +27,14 @@
  *   Transient: only that operation fails. Sticky (reads and writes): the sector range of operation
  *   k keeps failing reads until a write covers it again, as a medium error does; a sticky flush is
  *   transient, since a flush has no range.
+ * - **Operations in flight together** (`inFlight`, off by default: then each operation completes
+ *   as it is issued, in issue order). The device completes the operations in flight in an order
+ *   drawn from the seed or a script (./completion-order.ts); a write is acknowledged (enters the
+ *   cache, reads see it) when it completes; a flush makes durable the writes acknowledged before
+ *   it was issued, and no others; a read returns what the cache holds when it completes. A crash
+ *   with several operations in flight leaves each of their writes in flight (it may survive
+ *   whole, torn or not at all, as for the write at k) and rejects them all. `completionOrder`
+ *   records every decision, so the order can be replayed, shrunk and enumerated.
  * - **Trace.** Every numbered operation is recorded (point, device, op, range, FUA, digest of the
  *   data, outcome), and with `recordData` the written bytes too, so a crash state can be derived
  *   from the record instead of by running the engine again.
@@ -35,6 +43,8 @@
  */
 import { InputError, knownOptions, wholeOption } from '../errors.js';
 import { type BlockDevice, checkIo, type IoOp, type WriteOptions } from './block-device.js';
+import { CompletionOrder, settle } from './completion-order.js';
+import { DEFAULT_PROFILE, type DeviceProfile, tearUnits } from './device-profile.js';
 import type { MemoryDevice } from './memory-device.js';
 import { digest, type Rng, seededRng } from './rng.js';
 
@@ -64,9 +74,33 @@ export interface TraceEntry {
   readonly fua: boolean;
   /** Digest of the bytes written or read (empty for a flush). */
   readonly digest: string;
-  readonly outcome: 'ok' | 'eio' | 'crash';
+  /** `unfinished`: still in flight when power was lost (only with `inFlight`; the crash is elsewhere). */
+  readonly outcome: 'ok' | 'eio' | 'crash' | 'unfinished';
   /** The bytes written, when the layer records data. */
   readonly data?: Uint8Array;
+  /** With `inFlight`: the operation was the n-th to complete (0-based) since the layer was made. */
+  readonly done?: number;
+}
+
+/** Operations in flight together, completed in a seeded order (off when absent: issue order). */
+export interface InFlightOptions {
+  /** Decisions to take first, as `CompletionOrder` counts them (a recorded order); the seed decides the rest. */
+  readonly order?: readonly number[];
+}
+
+/** An operation issued with `inFlight` on and not yet completed. */
+interface Issued {
+  readonly point: number;
+  readonly device: DeviceName;
+  readonly op: IoOp;
+  readonly offset: number;
+  readonly length: number;
+  readonly fua: boolean;
+  readonly data: Uint8Array | undefined;
+  /** A flush: the writes acknowledged when it was issued, which it must make durable. */
+  readonly acknowledged: ReadonlySet<CachedWrite> | undefined;
+  readonly resolve: (bytes: Uint8Array | undefined) => void;
+  readonly reject: (error: unknown) => void;
 }
 
 /** Power was lost: the operation never completed and the handle is dead. */
@@ -170,6 +204,17 @@ export class VolatileCache {
   }
 
   /**
+   * A flush issued while other writes were in flight: `acknowledged` (the writes cached when it was
+   * issued) to the medium, in cache order; writes acknowledged since stay cached.
+   */
+  async flushAcknowledged(acknowledged: ReadonlySet<CachedWrite>): Promise<void> {
+    const flushed = this.writes.filter((w) => acknowledged.has(w));
+    this.writes = this.writes.filter((w) => !acknowledged.has(w));
+    for (const w of flushed) await this.backend.write(w.offset, w.data);
+    await this.backend.flush();
+  }
+
+  /**
    * Power loss: the backend keeps its durable bytes plus what `choice` says survived, applied in
    * issue order (FUA writes again too, so an older cached write cannot land over them).
    */
@@ -263,6 +308,16 @@ export function chooseCrashState(pending: readonly CachedWrite[], mode: CacheMod
     if (sectors.length > 0) survivors.push({ point: w.point, sectors });
   }
   return { mode, survivors };
+}
+
+/** `torn` on a device that writes `atomicWriteBytes` atomically: each aligned unit of each write survives whole or not. */
+function tornInUnits(pending: readonly CachedWrite[], sectorSize: number, atomicWriteBytes: number, rng: Rng): SurvivalChoice {
+  const survivors = [];
+  for (const w of eligibleWrites(pending)) {
+    const sectors = tearUnits(w.offset / sectorSize, sectorsOf(w, sectorSize), sectorSize, atomicWriteBytes).flatMap((unit) => (rng.bool() ? unit : []));
+    if (sectors.length > 0) survivors.push({ point: w.point, sectors });
+  }
+  return { mode: 'torn', survivors };
 }
 
 export interface EnumerationOptions {
@@ -363,6 +418,15 @@ function checkLayerInput(backends: Record<DeviceName, BlockDevice>, plan: FaultP
   if (typeof seed !== 'string') throw new InputError(`FaultLayer: seed must be a string, not ${typeof seed}`);
 }
 
+/** `inFlight` from code, checked: the recorded order's decisions are whole numbers. */
+function checkInFlight(inFlight: InFlightOptions): readonly number[] {
+  if (typeof inFlight !== 'object' || inFlight === null) throw new InputError('FaultLayer: inFlight must be an object');
+  knownOptions('FaultLayer: inFlight', inFlight, ['order']);
+  if (inFlight.order !== undefined && !Array.isArray(inFlight.order)) throw new InputError('FaultLayer: inFlight.order must be an array of decisions');
+  (inFlight.order ?? []).forEach((d, i) => wholeOption(`FaultLayer: inFlight.order[${i}]`, d, 0, 1 << 20));
+  return inFlight.order ?? [];
+}
+
 /**
  * The devices of a recorded run, rebuilt from its trace without the engine: each recorded I/O is
  * played onto the device's `VolatileCache` as the layer did it live, so the devices at any I/O
@@ -424,6 +488,12 @@ export class FaultLayer {
   private down = false;
   /** Set by `powerLoss`: what survived is decided, so `restart` may bring the devices back. */
   private lost = false;
+  /** With `inFlight`: the order operations complete in, the operations in flight, the completion under way. */
+  readonly completionOrder: CompletionOrder | undefined;
+  private readonly issued: Issued[] = [];
+  private completing: Promise<void> | undefined;
+  private completingInFlight = false;
+  private completed = 0;
   devices: Record<DeviceName, BlockDevice>;
 
   constructor(
@@ -431,8 +501,13 @@ export class FaultLayer {
     plan: FaultPlan = {},
     seed = 'prestore',
     private readonly recordData = false,
+    inFlight?: InFlightOptions,
+    /** How the devices behave (./device-profile.ts); the default profile when absent. */
+    private readonly profile: DeviceProfile = DEFAULT_PROFILE,
   ) {
     checkLayerInput(backends, plan, seed);
+    if (inFlight === undefined && profile.inFlight) inFlight = {};
+    if (inFlight !== undefined) this.completionOrder = new CompletionOrder(seededRng(`${seed}/completion-order`), checkInFlight(inFlight));
     this.caches = { source: new VolatileCache('source', backends.source), clone: new VolatileCache('clone', backends.clone), meta: new VolatileCache('meta', backends.meta) };
     this.rng = seededRng(seed);
     this.crashPoints = new Set(plan.crashAt ?? []);
@@ -475,7 +550,9 @@ export class FaultLayer {
 
   /** A crash state drawn from the layer's seed, for `mode`. */
   chooseCrashState(mode: CacheMode): SurvivalChoice {
-    return chooseCrashState(this.pending(), mode, this.caches.source.backend.sectorSize, this.rng);
+    const sectorSize = this.caches.source.backend.sectorSize;
+    if (mode === 'torn' && this.profile.atomicWriteBytes > sectorSize) return tornInUnits(this.pending(), sectorSize, this.profile.atomicWriteBytes, this.rng);
+    return chooseCrashState(this.pending(), mode, sectorSize, this.rng);
   }
 
   /**
@@ -483,6 +560,8 @@ export class FaultLayer {
    * `choice` says survived (drawn for `mode` when not given). Handles die; `restart()` makes new ones.
    */
   async powerLoss(mode: CacheMode, choice?: SurvivalChoice): Promise<SurvivalChoice> {
+    if (this.completing !== undefined) await this.completing;
+    this.abandonInFlight();
     const chosen = choice ?? this.chooseCrashState(mode);
     this.down = true;
     this.lost = true;
@@ -548,6 +627,7 @@ export class FaultLayer {
       read: async (offset, length) => {
         alive();
         checkIo(device, cache.backend, 'read', offset, length);
+        if (this.completionOrder !== undefined) return (await this.issue(device, 'read', offset, length, false))!;
         const point = this.begin(device, 'read', offset, length, false);
         const bytes = await cache.read(offset, length);
         this.record(point, device, 'read', offset, length, false, bytes, 'ok');
@@ -557,16 +637,18 @@ export class FaultLayer {
         alive();
         checkIo(device, cache.backend, 'write', offset, data.length);
         const fua = options?.fua === true;
+        if (this.completionOrder !== undefined) return void (await this.issue(device, 'write', offset, data.length, fua, data));
         // Nothing is awaited before `begin`: the write takes its number in call order, and at a
         // crash point it is cached in flight before any other operation can run.
         if (this.crashPoints.has(this.point)) cache.addInFlight(this.point, offset, data);
         const point = this.begin(device, 'write', offset, data.length, fua, data);
         this.heal(device, offset, data.length);
-        await cache.write(point, offset, data, fua);
+        await cache.write(point, offset, data, fua && this.profile.fua === 'honoured');
         this.record(point, device, 'write', offset, data.length, fua, data, 'ok');
       },
       flush: async () => {
         alive();
+        if (this.completionOrder !== undefined) return void (await this.issue(device, 'flush', 0, 0, false));
         const point = this.begin(device, 'flush', 0, 0, false);
         await cache.flush();
         this.record(point, device, 'flush', 0, 0, false, undefined, 'ok');
@@ -578,6 +660,7 @@ export class FaultLayer {
   private begin(device: DeviceName, op: IoOp, offset: number, length: number, fua: boolean, data?: Uint8Array): number {
     const point = this.point++;
     if (this.crashPoints.has(point)) {
+      this.abandonInFlight();
       this.record(point, device, op, offset, length, fua, data, 'crash');
       this.down = true;
       this.crashedAt = point;
@@ -594,6 +677,68 @@ export class FaultLayer {
     return point;
   }
 
+  /**
+   * An operation issued with `inFlight` on: numbered and faulted as ever (a write at a crash point
+   * is in flight with the rest), then in flight until the device completes it (`completeInFlight`).
+   */
+  private issue(device: DeviceName, op: IoOp, offset: number, length: number, fua: boolean, data?: Uint8Array): Promise<Uint8Array | undefined> {
+    if (op === 'write' && this.crashPoints.has(this.point)) this.caches[device].addInFlight(this.point, offset, data!);
+    const point = this.begin(device, op, offset, length, fua, data);
+    if (op === 'write') this.heal(device, offset, length);
+    const acknowledged = op === 'flush' ? new Set(this.caches[device].pending) : undefined;
+    const done = new Promise<Uint8Array | undefined>((resolve, reject) => {
+      this.issued.push({ point, device, op, offset, length, fua, data: data?.slice(), acknowledged, resolve, reject });
+    });
+    // An engine that drops an operation's promise must not bring the process down when a crash rejects it.
+    done.catch(() => undefined);
+    if (!this.completingInFlight) void this.completeInFlight();
+    return done;
+  }
+
+  /**
+   * The device at work: once the engine has issued what it issues alongside (`settle`), one
+   * operation in flight completes, chosen by `completionOrder`; and again, while any are in flight.
+   */
+  private async completeInFlight(): Promise<void> {
+    this.completingInFlight = true;
+    for (;;) {
+      await settle();
+      if (this.issued.length === 0) {
+        this.completingInFlight = false;
+        return;
+      }
+      const next = this.issued.splice(this.completionOrder!.pick(this.issued.length), 1)[0]!;
+      this.completing = this.complete(next);
+      await this.completing;
+      this.completing = undefined;
+    }
+  }
+
+  private async complete(io: Issued): Promise<void> {
+    const cache = this.caches[io.device];
+    let bytes: Uint8Array | undefined;
+    try {
+      if (io.op === 'read') bytes = await cache.read(io.offset, io.length);
+      else if (io.op === 'write') await cache.write(io.point, io.offset, io.data!, io.fua && this.profile.fua === 'honoured');
+      else await cache.flushAcknowledged(io.acknowledged!);
+    } catch (error) {
+      // A backend that fails (a real file): the operation fails, as it would have completing in order.
+      io.reject(error);
+      return;
+    }
+    this.record(io.point, io.device, io.op, io.offset, io.length, io.fua, io.op === 'flush' ? undefined : (bytes ?? io.data), 'ok', this.completed++);
+    io.resolve(bytes);
+  }
+
+  /** Power lost with operations in flight: their writes may survive as the write at a crash does; none completes. */
+  private abandonInFlight(): void {
+    for (const io of this.issued.splice(0)) {
+      if (io.op === 'write') this.caches[io.device].addInFlight(io.point, io.offset, io.data!);
+      this.record(io.point, io.device, io.op, io.offset, io.length, io.fua, io.op === 'write' ? io.data : undefined, 'unfinished');
+      io.reject(new CrashError(undefined));
+    }
+  }
+
   /** A write over a medium error remaps it: the rewritten sectors read again. */
   private heal(device: DeviceName, offset: number, length: number): void {
     const end = offset + length;
@@ -606,8 +751,8 @@ export class FaultLayer {
     });
   }
 
-  private record(point: number, device: DeviceName, op: IoOp, offset: number, length: number, fua: boolean, data: Uint8Array | undefined, outcome: TraceEntry['outcome']): void {
-    const base: TraceEntry = { point, device, op, offset, length, fua, digest: data === undefined ? '' : digest(data), outcome };
+  private record(point: number, device: DeviceName, op: IoOp, offset: number, length: number, fua: boolean, data: Uint8Array | undefined, outcome: TraceEntry['outcome'], done?: number): void {
+    const base: TraceEntry = { point, device, op, offset, length, fua, digest: data === undefined ? '' : digest(data), outcome, ...(done === undefined ? {} : { done }) };
     const entry = this.recordData && op === 'write' && data !== undefined ? { ...base, data: data.slice() } : base;
     // Overlapping operations finish out of order; the trace stays in point order all the same.
     let at = this.trace.length;
@@ -619,6 +764,6 @@ export class FaultLayer {
 /** One trace line, for reports: `#12 meta write 1024+512 fua a1b2c3d4`. */
 export function formatTraceEntry(e: TraceEntry): string {
   const range = e.op === 'flush' ? '' : ` ${e.offset}+${e.length}`;
-  const flags = `${e.fua ? ' fua' : ''}${e.digest ? ` ${e.digest}` : ''}${e.outcome === 'ok' ? '' : ` ${e.outcome.toUpperCase()}`}`;
+  const flags = `${e.fua ? ' fua' : ''}${e.digest ? ` ${e.digest}` : ''}${e.outcome === 'ok' ? '' : ` ${e.outcome.toUpperCase()}`}${e.done === undefined ? '' : ` done#${e.done}`}`;
   return `#${e.point} ${e.device} ${e.op}${range}${flags}`;
 }

@@ -64,6 +64,8 @@ export interface CoverageRow {
   readonly secondCrashStates: number;
   /** The same counts I/O point by I/O point (absent from results written before they were kept). */
   readonly points?: PointCoverage;
+  /** A scenario with operations in flight (./exhaust-in-flight.ts): completion orders tried, and whether those were all. */
+  readonly completionOrders?: { readonly tried: number; readonly all: boolean };
 }
 
 /** Coverage of one scenario and cache mode per I/O point: each array is indexed by the point. */

@@ -3,7 +3,7 @@
  * scenario files describe them, counterexample files store them, and one replay line carries one.
  * The same case, engine and seed give the same trace, byte for byte.
  */
-import type { CacheMode, EioFault, SurvivalChoice } from '../devices/fault-layer.js';
+import type { CacheMode, EioFault, InFlightOptions, SurvivalChoice } from '../devices/fault-layer.js';
 import type { Geometry } from '../engine/contract.js';
 import type { Finding } from './oracle/finding.js';
 
@@ -43,6 +43,11 @@ export interface Case {
   readonly eio: readonly EioFault[];
   /** Finish by running the restore to completion and checking the end rules (default true). */
   readonly finish?: boolean;
+  /**
+   * Operations in flight together complete in an order drawn from the seed (absent: in issue
+   * order); `order` lists the decisions taken, which replay the order without the seed.
+   */
+  readonly inFlight?: InFlightOptions;
 }
 
 export { RULES, type RuleName, type RuleNumber } from './oracle/rules.js';
@@ -76,4 +81,14 @@ export interface Scenario {
   readonly modes: readonly CacheMode[];
   /** 1: one crash at every I/O point; 2: also a second crash at every point of each recovery. */
   readonly depth: 1 | 2;
+  /** Operations in flight complete out of issue order: exhaust tries completion orders too. */
+  readonly inFlight?: InFlightExploration;
+}
+
+/** How many completion orders `exhaust` tries (./exhaust-in-flight.ts). */
+export interface InFlightExploration {
+  /** At most this many orders, depth first from in issue order (default 16). */
+  readonly orders: number;
+  /** A decision among more operations in flight than this is not branched on: the seed picks (default 4). */
+  readonly maxCandidates: number;
 }

@@ -22,6 +22,7 @@ import { formattedDevices } from './checker/set-up.js';
 import { guardEngine } from './engine-guard.js';
 import { type CaseRun, runCase } from './run-case.js';
 import { shrinkFirstOfEachRule } from './shrink-crash.js';
+import { exhaustInFlight } from './exhaust-in-flight.js';
 import { owns, ownsShared } from './shard.js';
 
 /** One crash state to check: the crash point, its cache mode and exactly what survived. */
@@ -47,6 +48,7 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
   const engine = guardEngine(untrusted, options);
   const modes = options.modes ?? scenario.modes;
   const depth = options.depth ?? scenario.depth;
+  if (scenario.inFlight !== undefined) return exhaustInFlight(engine, scenario, scenario.inFlight, modes, options, inCrashOrder);
   const scenarioCase: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [] };
   const runOptions = { seed: options.seed, engineArgs: options.engineArgs };
   const recorded = await runCase(engine, scenarioCase, { ...runOptions, recordData: true, record: true });

@@ -8,6 +8,7 @@
  * (`after-recovery.ts`), the host operations (`host-ops.ts`), the restore as it goes
  * (`restore.ts`, `restore-trace.ts`), the end rules (`end-rules.ts`) and the report (`report.ts`).
  */
+import type { Decision } from '../devices/completion-order.js';
 import type { TraceEntry } from '../devices/fault-layer.js';
 import type { EngineFactory } from '../engine/contract.js';
 import type { Case, CaseResult, Violation } from './case.js';
@@ -38,6 +39,8 @@ export interface CaseRun extends CaseResult {
   readonly armedEnd: number;
   /** With `record`: what the checker saw, for resuming from any crash state of this run. */
   readonly events: readonly RecordedEvent[];
+  /** With `inFlight`: every completion-order decision the devices took, with its candidates. */
+  readonly decisions?: readonly Decision[];
 }
 
 export async function runCase(factory: EngineFactory, c: Case, options: RunOptions): Promise<CaseRun> {
@@ -55,7 +58,7 @@ export async function runCase(factory: EngineFactory, c: Case, options: RunOptio
     if (c.finish !== false) await finish(checker);
   } catch (e) {
     if (!(e instanceof Stop)) throw e;
-    found = violation(e.finding, layer.trace, resolvedCase(c, state), { ...options, engineName: factory.name });
+    found = violation(e.finding, layer.trace, resolvedCase(c, state, layer.completionOrder?.taken), { ...options, engineName: factory.name });
   } finally {
     await checker.dispose();
   }
@@ -63,11 +66,12 @@ export async function runCase(factory: EngineFactory, c: Case, options: RunOptio
     violations: found === undefined ? [] : [found],
     crashStates: state.crashStates,
     ioPoints: layer.nextPoint,
-    resolved: resolvedCase(c, state),
+    resolved: resolvedCase(c, state, layer.completionOrder?.taken),
     transcript: options.transcript ? transcript(layer.trace, state.log) : [],
     trace: layer.trace,
     opStarts: state.opStarts,
     armedEnd: c.finish === false ? layer.nextPoint : state.armedEnd,
     events: checker.live.events,
+    ...(layer.completionOrder === undefined ? {} : { decisions: layer.completionOrder.decisions }),
   };
 }

@@ -27,6 +27,7 @@ export interface ScenarioFile {
   readonly initial: { readonly differ: 'all' | 'none' | readonly number[]; readonly delta?: 'exact' | 'all' };
   readonly workload: readonly FileOp[];
   readonly crash?: { readonly modes?: readonly CacheMode[]; readonly depth?: 1 | 2 };
+  readonly inFlight?: { readonly orders?: number; readonly maxCandidates?: number };
 }
 
 export type FileOp =
@@ -133,5 +134,6 @@ function toScenario(f: ScenarioFile): Scenario {
     workload,
     modes: f.crash?.modes !== undefined ? [...f.crash.modes] : [...CACHE_MODES],
     depth: f.crash?.depth ?? 1,
+    ...(f.inFlight === undefined ? {} : { inFlight: { orders: f.inFlight.orders ?? 16, maxCandidates: f.inFlight.maxCandidates ?? 4 } }),
   };
 }

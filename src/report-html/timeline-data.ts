@@ -82,7 +82,7 @@ export function fromRun(run: RunRecord): Timeline {
 }
 
 function ioOf(e: TraceEntry, sectorSize: number): Io {
-  return { point: e.point, device: e.device, op: e.op, sector: Math.floor(e.offset / sectorSize), sectors: Math.ceil(e.length / sectorSize), fua: e.fua, outcome: e.outcome };
+  return { point: e.point, device: e.device, op: e.op, sector: Math.floor(e.offset / sectorSize), sectors: Math.ceil(e.length / sectorSize), fua: e.fua, outcome: e.outcome === 'unfinished' ? 'crash' : e.outcome };
 }
 
 /** Source and clone are the volume; the metadata device is drawn as far as it was used. */

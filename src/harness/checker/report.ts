@@ -12,11 +12,13 @@ import type { CheckerState } from './state.js';
 /** How many trace lines a violation carries when the caller does not say. */
 export const DEFAULT_TRACE_LINES = 12;
 
-export function resolvedCase(c: Case, state: CheckerState): Case {
+/** `order`: the completion order the devices took, when operations completed out of issue order. */
+export function resolvedCase(c: Case, state: CheckerState, order?: readonly number[]): Case {
   const byPoint = new Map(state.resolvedCrashes.map((p) => [p.point, p]));
   let powerLosses = 0;
   return {
     ...c,
+    ...(c.inFlight === undefined || order === undefined ? {} : { inFlight: { ...c.inFlight, order } }),
     crashes: c.crashes.map((p) => byPoint.get(p.point) ?? p),
     workload: c.workload.map((op) => (op.op === 'powerLoss' ? (state.resolvedOps[powerLosses++] ?? op) : op)),
   };
