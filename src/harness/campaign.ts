@@ -39,6 +39,8 @@ export interface CampaignOptions extends GuardOptions {
    * the workload run on and the end rules checked; at depth 2, then a crash at every later point.
    */
   readonly eio?: boolean;
+  /** exhaust with `eio`: the I/O errors only, no crash state (a hunt has checked those already). */
+  readonly ioErrorsOnly?: boolean;
   /**
    * exhaust: run the engine from the start up to every crash state (the naive way, quadratic in
    * the workload), instead of resuming from the one recorded run. For comparison and checking.
@@ -151,7 +153,7 @@ export function countByRule(violations: readonly Violation[]): Record<RuleName, 
 }
 
 const OPTION_NAMES: readonly (keyof CampaignOptions)[] = [
-  'seed', 'engineArgs', 'runs', 'depth', 'modes', 'eio', 'rerunPrefix', 'fromRun', 'shard', 'stopOnFirst', 'crashShrinkAttempts', 'onProgress', 'callTimeoutMs', 'callMonitor',
+  'seed', 'engineArgs', 'runs', 'depth', 'modes', 'eio', 'ioErrorsOnly', 'rerunPrefix', 'fromRun', 'shard', 'stopOnFirst', 'crashShrinkAttempts', 'onProgress', 'callTimeoutMs', 'callMonitor',
 ];
 
 /**
@@ -171,7 +173,8 @@ export function checkCampaignOptions(where: string, options: CampaignOptions): v
   if (o.modes !== undefined && (!Array.isArray(o.modes) || o.modes.length === 0 || !o.modes.every((m) => CACHE_MODES.includes(m as CacheMode)))) throw wrong('modes', `a non-empty array of ${CACHE_MODES.join(', ')}`);
   if (o.fromRun !== undefined) wholeOption(`${where}: options.fromRun`, o.fromRun, 0, 10_000_000);
   if (o.crashShrinkAttempts !== undefined) wholeOption(`${where}: options.crashShrinkAttempts`, o.crashShrinkAttempts, 0, 1_000_000);
-  for (const flag of ['rerunPrefix', 'stopOnFirst', 'eio'] as const) if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw wrong(flag, 'true or false');
+  for (const flag of ['rerunPrefix', 'stopOnFirst', 'eio', 'ioErrorsOnly'] as const) if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw wrong(flag, 'true or false');
+  if (o.ioErrorsOnly === true && o.eio !== true) throw wrong('ioErrorsOnly', 'left out without eio: true (it keeps the I/O errors and leaves out the crash states)');
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw wrong('onProgress', 'a function');
   if (o.shard !== undefined) {
     const s = o.shard as Partial<Shard> | null;

@@ -67,7 +67,7 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
   // Shards split the distinct crash states, in order of first appearance; the dedup stays global.
   const distinctIndex = new Map<string, number>();
   for (const state of states) if (!distinctIndex.has(state.key)) distinctIndex.set(state.key, distinctIndex.size);
-  const mine = states.filter((state) => owns(options.shard, distinctIndex.get(state.key)!));
+  const mine = options.ioErrorsOnly === true ? [] : states.filter((state) => owns(options.shard, distinctIndex.get(state.key)!));
   let cases = ownsShared(options.shard) ? 1 : 0;
   let crashStates = 0;
   let distinctCrashStates = 0;

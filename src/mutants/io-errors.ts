@@ -10,8 +10,8 @@ import { mutant, type Mutant } from './mutant.js';
 export const ioErrorMutants: readonly Mutant[] = [
   mutant(
     'bit-before-write',
-    'reads-right',
-    'a map change (a P bit for a host write during the restore, a D bit for a write while fractured) is made in memory before the metadata write that persists it: when that write fails, memory holds a bit the disk does not, so the next host write to the extent skips persisting it; the host flushes, power fails, and the copier overwrites the flushed data (or a difference is left out of D)',
+    'delta-map-sound',
+    'a map bit is set in memory before the metadata write that persists it has succeeded: when that write fails, memory holds a bit the disk does not, and the next host write to the extent skips persisting it. While fractured, the host flushes, power fails, and D misses an extent that differs; during a restore the same happens to P, and the copier overwrites the flushed data',
     class extends ReferenceEngine {
       protected override async persistBits(changes: readonly (readonly [MapName, readonly number[], boolean])[]): Promise<void> {
         const size = this.layout.sectorSize;
