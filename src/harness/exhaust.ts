@@ -10,6 +10,8 @@
  * without device I/O, and only the recovery and what follows it run live. Two crash states with
  * byte-identical images inside the same host operation recover identically, so each such class
  * is checked once (`distinctCrashStates`).
+ *
+ * With `eio`, the same scenario then gets an I/O error at every I/O point (./exhaust-eio.ts).
  */
 import { createHash } from 'node:crypto';
 import { type CachedWrite, type CacheMode, DEVICE_NAMES, type DeviceName, DEFAULT_ENUMERATION, type EnumerationOptions, enumerateCrashStates, imagesAfterCrash, RecordedDevices, type SurvivalChoice } from '../devices/fault-layer.js';
