@@ -65,4 +65,14 @@ describe('checkEngine', () => {
     expect(error).toBeInstanceOf(UsageError);
     expect((error as Error).message).toContain(message);
   });
+
+  it('eio: an engine only an I/O error shows buggy fails with it, passes without it', { timeout: 60_000 }, async () => {
+    const bitBeforeWrite = mutants.find((m) => m.name === 'bit-before-write')!.factory;
+    const options = { engineArgs: '--engine mutant:bit-before-write', scenarios: ['write-retry-after-error'], runs: 0 } as const;
+    expect((await checkEngine(bitBeforeWrite, options)).ok).toBe(true);
+    const check = await checkEngine(bitBeforeWrite, { ...options, eio: true });
+    expect(check.ok).toBe(false);
+    expect(check.report.run.eio).toBe(true);
+    expect(check.format()).toMatch(/I\/O errors \(distinct\) +\d+ \(\d+\)/);
+  });
 });

@@ -41,6 +41,8 @@ export interface CheckEngineOptions {
   readonly depth?: 1 | 2;
   /** Cache modes to crash in (default: each scenario's own, all four for the bundled ones). */
   readonly modes?: readonly CacheMode[];
+  /** Also an I/O error at every I/O point of each scenario, transient and sticky (`exhaust --eio`; default false). */
+  readonly eio?: boolean;
   /**
    * The scenarios to exhaust: scenario files, directories of them, names of bundled scenarios,
    * counterexample files (their workload, crashed at every I/O point: docs/oracle.md), or
@@ -87,6 +89,7 @@ function checked(options: CheckEngineOptions): { runs: number; depth: 1 | 2 } {
   if (!Number.isSafeInteger(runs) || runs < 0) throw new UsageError(`checkEngine: runs must be a whole number, 0 or more, not ${String(runs)}`);
   const depth = options.depth ?? 1;
   if (depth !== 1 && depth !== 2) throw new UsageError(`checkEngine: depth must be 1 or 2, not ${String(depth)}`);
+  if (options.eio !== undefined && typeof options.eio !== 'boolean') throw new UsageError(`checkEngine: eio must be true or false, not ${JSON.stringify(options.eio)}`);
   // A check that runs no case would pass having checked nothing.
   if (runs === 0 && options.scenarios?.length === 0) throw new UsageError('checkEngine: no scenarios and runs 0: there would be nothing to check');
   return { runs, depth };
@@ -115,6 +118,7 @@ function labelOf(engineArgs: string): string {
 
 export async function checkEngine(engine: EngineFactory, options: CheckEngineOptions): Promise<EngineCheck> {
   const { runs, depth } = checked(options);
+  const eio = options.eio === true ? { eio: true } : {};
   const seed = options.seed ?? DEFAULT_SEED;
   const started = performance.now();
   const scenarios = await scenariosOf(options);
@@ -122,7 +126,7 @@ export async function checkEngine(engine: EngineFactory, options: CheckEngineOpt
   const common = { seed, engineArgs: options.engineArgs.trim(), ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }) };
   for (const { scenario, file } of scenarios) {
     const t0 = performance.now();
-    const result = await exhaust(engine, scenario, { ...common, depth, ...(options.modes === undefined ? {} : { modes: options.modes }), onProgress: (p) => options.onProgress?.(scenario.name, p) });
+    const result = await exhaust(engine, scenario, { ...common, depth, ...(options.modes === undefined ? {} : { modes: options.modes }), ...eio, onProgress: (p) => options.onProgress?.(scenario.name, p) });
     parts.push({ kind: 'exhaust', name: scenario.name, ...(file === undefined ? {} : { file }), result, elapsedMs: performance.now() - t0 });
   }
   if (runs > 0) {
@@ -137,7 +141,7 @@ export async function checkEngine(engine: EngineFactory, options: CheckEngineOpt
     engineName: engine.name,
     engineArgs: common.engineArgs,
     seed,
-    run: { runs, scenarios: scenarioIdentity(scenarios), depth, ...(options.modes === undefined ? {} : { modes: options.modes }) },
+    run: { runs, scenarios: scenarioIdentity(scenarios), depth, ...(options.modes === undefined ? {} : { modes: options.modes }), ...eio },
     parts,
     elapsedMs: performance.now() - started,
   };

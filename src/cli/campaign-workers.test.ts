@@ -35,11 +35,12 @@ beforeAll(() => {
 
 const CAMPAIGNS = {
   exhaust: ['exhaust', 'fractured-writes', 'unprotected-restore'],
+  'exhaust --eio': ['exhaust', 'write-retry-after-error', '--eio'],
   explore: ['explore', '--runs', '300', '--seed', 'workers'],
 };
 
 async function campaign(kind: keyof typeof CAMPAIGNS, engine: string, workers: number): Promise<Record<string, unknown>> {
-  const file = `${kind}-${engine.replace(/\W/g, '-')}-${workers}.json`;
+  const file = `${kind.replace(/\W/g, '-')}-${engine.replace(/\W/g, '-')}-${workers}.json`;
   const sink = { write: () => true } as unknown as CommandIo['stdout'];
   const code = await runCli([...CAMPAIGNS[kind], '--engine', engine, '--workers', String(workers), '--json', file], { stdout: sink, stderr: sink, env: {}, cwd: dir });
   expect(code).toBe(engine === 'reference' ? 0 : 1);
@@ -51,6 +52,8 @@ describe('--workers', () => {
   it.each([
     ['exhaust', 'reference'],
     ['exhaust', 'mutant:unprotected-no-mirror'],
+    ['exhaust --eio', 'reference'],
+    ['exhaust --eio', 'mutant:bit-before-write'],
     ['explore', 'reference'],
     ['explore', 'mutant:ack-before-intent'],
   ] as const)('%s gives the one-thread result with 2 and 3 workers: %s', { timeout: 120_000 }, async (kind, engine) => {

@@ -453,7 +453,7 @@ describe('start', () => {
     const bundled = readdirSync(join(process.cwd(), 'scenarios')).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json'));
     const exhausts = r.calls.filter((c) => c.kind === 'exhaust');
     expect(exhausts).toHaveLength(bundled.length);
-    expect(exhausts.every((c) => c.options!.depth === 1 && c.options!.seed === 'prestore-start')).toBe(true);
+    expect(exhausts.every((c) => c.options!.depth === 1 && c.options!.eio === true && c.options!.seed === 'prestore-start')).toBe(true);
     expect(r.calls.at(-1)!.kind).toBe('explore');
     expect(r.stdout).toContain('coverage (per scenario and cache mode)');
     // The explore part has no distinct count, so neither has the whole run.

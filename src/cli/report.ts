@@ -41,6 +41,8 @@ export interface RunIdentity {
   /** exhaust's --depth and --modes, when given (absent: each scenario's own). */
   readonly depth?: 1 | 2;
   readonly modes?: readonly CacheMode[];
+  /** --eio: an I/O error at every I/O point too (exhaust, start). */
+  readonly eio?: boolean;
   readonly stopOnFirst?: boolean;
 }
 

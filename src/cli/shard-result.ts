@@ -51,6 +51,7 @@ const SCHEMA = object(['command', 'version', 'engine', 'engineName', 'engineArgs
       depth: { type: 'integer', enum: [1, 2] },
       modes: { type: 'array', items: { type: 'string', enum: CACHE_MODES } },
       stopOnFirst: { type: 'boolean' },
+      eio: { type: 'boolean' },
     },
     true,
   ),

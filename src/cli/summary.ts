@@ -4,6 +4,7 @@
  * per rule, time) and the coverage table per scenario and cache mode, last, where a terminal
  * leaves them in view.
  */
+import type { CoverageRow } from '../harness/campaign.js';
 import { RULES, type Violation } from '../harness/case.js';
 import { distinctFailures } from './failures.js';
 import { headline, RULE_NUMBER, type RunReport, totals } from './report.js';
@@ -36,6 +37,14 @@ export function formatViolation(v: Violation, where?: string): string[] {
   return lines;
 }
 
+/** The totals' I/O-error line, when the run injected them (--eio). */
+function ioErrorTotal(coverage: readonly CoverageRow[]): string[][] {
+  const rows = coverage.filter((r) => r.ioErrors !== undefined);
+  if (rows.length === 0) return [];
+  const sum = (f: (r: CoverageRow) => number) => n(rows.reduce((t, r) => t + f(r), 0));
+  return [['I/O errors (distinct)', `${sum((r) => r.ioErrors!)} (${sum((r) => r.distinctIoErrors ?? 0)})`]];
+}
+
 export function summaryLines(report: RunReport): string[] {
   const t = totals(report);
   const out: string[] = [headline(report), ''];
@@ -61,6 +70,7 @@ export function summaryLines(report: RunReport): string[] {
     ['cases', n(t.cases)],
     // explore counts no distinct crash states; a run with an explore part has no total of them.
     t.distinctCrashStates === undefined ? ['crash states', n(t.crashStates)] : ['crash states (distinct)', `${n(t.crashStates)} (${n(t.distinctCrashStates)})`],
+    ...ioErrorTotal(t.coverage),
     ['violations', n(t.violations.length)],
     ...Object.entries(RULES).map(([num, rule]) => [`  ${num} ${rule}`, n(t.violationsByRule[rule])]),
     ['time', formatMs(report.elapsedMs)],
@@ -69,14 +79,21 @@ export function summaryLines(report: RunReport): string[] {
 
   if (t.coverage.length > 0) {
     out.push('', 'coverage (per scenario and cache mode)');
-    const cov: string[][] = [['scenario', 'mode', 'I/O points', 'crash states', 'distinct', 'enumerated', 'sampled', '2nd crashes']];
-    for (const r of t.coverage) cov.push([r.scenario, r.mode, n(r.ioPoints), n(r.crashStates), n(r.distinctCrashStates), n(r.enumeratedPoints), n(r.sampledPoints), n(r.secondCrashStates)]);
+    const eio = t.coverage.some((r) => r.ioErrors !== undefined);
+    const afterEio = t.coverage.some((r) => (r.crashesAfterIoError ?? 0) > 0);
+    const cov: string[][] = [['scenario', 'mode', 'I/O points', 'crash states', 'distinct', 'enumerated', 'sampled', '2nd crashes', ...(eio ? ['I/O errors (distinct)'] : []), ...(afterEio ? ['after EIO'] : [])]];
+    for (const r of t.coverage) {
+      const errors = r.ioErrors === undefined ? '' : `${n(r.ioErrors)} (${n(r.distinctIoErrors ?? 0)})`;
+      cov.push([r.scenario, r.mode, n(r.ioPoints), n(r.crashStates), n(r.distinctCrashStates), n(r.enumeratedPoints), n(r.sampledPoints), n(r.secondCrashStates), ...(eio ? [errors] : []), ...(afterEio ? [n(r.crashesAfterIoError ?? 0)] : [])]);
+    }
     out.push(...table(cov, 2));
     out.push('  (enumerated: crash points whose every survival subset was checked; sampled: a seeded sample)');
     for (const r of t.coverage.filter((row, i, all) => row.completionOrders !== undefined && all.findIndex((x) => x.scenario === row.scenario) === i)) {
       const { tried, all } = r.completionOrders!;
-      out.push(`  ${r.scenario}: operations in flight, ${n(tried)} completion order${tried === 1 ? '' : 's'} tried (${all ? 'every one there is' : 'a bounded search: more exist'}), one seeded crash state per point, order and mode`);
+      out.push(`  ${r.scenario}: operations in flight, ${n(tried)} completion order${tried === 1 ? '' : 's'} tried (${all ? 'every one there is' : 'a bounded search: more exist'}), one seeded crash state per point, order and mode${eio ? '; no I/O errors: --eio does not run with operations in flight' : ''}`);
     }
+    if (eio) out.push('  (I/O errors: one transient and one sticky at every I/O point, per scenario; distinct: those run, a sticky one no read reaches being its transient twin)');
+    if (afterEio) out.push('  (after EIO: distinct crash states at the I/O points after an I/O error, depth 2)');
   }
   out.push('');
   out.push(t.violations.length === 0 ? 'every check held' : `${n(t.violations.length)} violation${t.violations.length === 1 ? '' : 's'} found`);

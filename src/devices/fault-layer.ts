@@ -575,7 +575,13 @@ export class FaultLayer {
    * goes on after them. Used with `enterCrash` to reach a crash state without running the engine.
    */
   replayTrace(entries: readonly TraceEntry[]): void {
-    for (const e of entries) this.trace.push(e);
+    for (const e of entries) {
+      this.trace.push(e);
+      // The medium errors those operations left, as `begin` and `heal` left them live: a crash
+      // state after a sticky EIO still finds the sectors failing.
+      if (e.outcome === 'eio' && e.op !== 'flush' && this.eio.get(e.point) === true) this.sticky[e.device].push({ offset: e.offset, length: e.length });
+      if (e.outcome === 'ok' && e.op === 'write') this.heal(e.device, e.offset, e.length);
+    }
     if (entries.length > 0) this.point = entries[entries.length - 1]!.point + 1;
   }
 
@@ -741,14 +747,7 @@ export class FaultLayer {
 
   /** A write over a medium error remaps it: the rewritten sectors read again. */
   private heal(device: DeviceName, offset: number, length: number): void {
-    const end = offset + length;
-    this.sticky[device] = this.sticky[device].flatMap((r) => {
-      const rEnd = r.offset + r.length;
-      if (rEnd <= offset || r.offset >= end) return [r];
-      const left = r.offset < offset ? [{ offset: r.offset, length: offset - r.offset }] : [];
-      const right = rEnd > end ? [{ offset: end, length: rEnd - end }] : [];
-      return [...left, ...right];
-    });
+    this.sticky[device] = healed(this.sticky[device], offset, length);
   }
 
   private record(point: number, device: DeviceName, op: IoOp, offset: number, length: number, fua: boolean, data: Uint8Array | undefined, outcome: TraceEntry['outcome'], done?: number): void {
@@ -759,6 +758,23 @@ export class FaultLayer {
     while (at > 0 && this.trace[at - 1]!.point > point) at--;
     this.trace.splice(at, 0, entry);
   }
+}
+
+/** Medium errors once a write covered `offset..offset+length`: the rewritten sectors read again. */
+export function healed(errors: readonly ByteRange[], offset: number, length: number): ByteRange[] {
+  const end = offset + length;
+  return errors.flatMap((r) => {
+    const rEnd = r.offset + r.length;
+    if (rEnd <= offset || r.offset >= end) return [r];
+    const left = r.offset < offset ? [{ offset: r.offset, length: offset - r.offset }] : [];
+    const right = rEnd > end ? [{ offset: end, length: rEnd - end }] : [];
+    return [...left, ...right];
+  });
+}
+
+export interface ByteRange {
+  readonly offset: number;
+  readonly length: number;
 }
 
 /** One trace line, for reports: `#12 meta write 1024+512 fua a1b2c3d4`. */

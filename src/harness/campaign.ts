@@ -35,6 +35,13 @@ export interface CampaignOptions extends GuardOptions {
   /** exhaust: override the scenario's cache modes. */
   readonly modes?: readonly CacheMode[];
   /**
+   * exhaust: also an I/O error at every I/O point, once transient and once sticky, the rest of
+   * the workload run on and the end rules checked; at depth 2, then a crash at every later point.
+   */
+  readonly eio?: boolean;
+  /** exhaust with `eio`: the I/O errors only, no crash state (a hunt has checked those already). */
+  readonly ioErrorsOnly?: boolean;
+  /**
    * exhaust: run the engine from the start up to every crash state (the naive way, quadratic in
    * the workload), instead of resuming from the one recorded run. For comparison and checking.
    */
@@ -66,6 +73,15 @@ export interface CoverageRow {
   readonly points?: PointCoverage;
   /** A scenario with operations in flight (./exhaust-in-flight.ts): completion orders tried, and whether those were all. */
   readonly completionOrders?: { readonly tried: number; readonly all: boolean };
+  /**
+   * With --eio, on the scenario's first row only (an I/O error has no cache mode): the I/O errors
+   * injected, two per I/O point (transient and sticky), and those run: a sticky error whose range
+   * no read reaches before a write covers it runs as its transient twin, and is checked once.
+   */
+  readonly ioErrors?: number;
+  readonly distinctIoErrors?: number;
+  /** With --eio at depth 2: the distinct crash states of this mode checked after an I/O error. */
+  readonly crashesAfterIoError?: number;
 }
 
 /** Coverage of one scenario and cache mode per I/O point: each array is indexed by the point. */
@@ -79,6 +95,8 @@ export interface PointCoverage {
   readonly sampled: readonly number[];
 }
 
+const IO_ERROR_COUNTS = ['ioErrors', 'distinctIoErrors', 'crashesAfterIoError'] as const;
+
 /**
  * Two coverage rows of one scenario and mode from the shards of one run, as one run counts them:
  * each shard checks its own crash states, while every shard knows which points were sampled.
@@ -90,12 +108,14 @@ export function mergeCoverageRows(a: CoverageRow, b: CoverageRow): CoverageRow {
       ? undefined
       : { crashStates: add(a.points.crashStates, b.points.crashStates), distinct: add(a.points.distinct, b.points.distinct), violations: add(a.points.violations, b.points.violations), sampled: a.points.sampled.map((v, i) => Math.max(v, b.points!.sampled[i] ?? 0)) };
   const { points: _, ...row } = a;
+  const eio = Object.fromEntries(IO_ERROR_COUNTS.flatMap((k) => (a[k] === undefined && b[k] === undefined ? [] : [[k, (a[k] ?? 0) + (b[k] ?? 0)]])));
   return {
     ...row,
     crashStates: a.crashStates + b.crashStates,
     distinctCrashStates: a.distinctCrashStates + b.distinctCrashStates,
     secondCrashStates: a.secondCrashStates + b.secondCrashStates,
     ...(points === undefined ? {} : { points }),
+    ...eio,
   };
 }
 
@@ -135,7 +155,7 @@ export function countByRule(violations: readonly Violation[]): Record<RuleName, 
 }
 
 const OPTION_NAMES: readonly (keyof CampaignOptions)[] = [
-  'seed', 'engineArgs', 'runs', 'depth', 'modes', 'rerunPrefix', 'fromRun', 'shard', 'stopOnFirst', 'crashShrinkAttempts', 'onProgress', 'callTimeoutMs', 'callMonitor',
+  'seed', 'engineArgs', 'runs', 'depth', 'modes', 'eio', 'ioErrorsOnly', 'rerunPrefix', 'fromRun', 'shard', 'stopOnFirst', 'crashShrinkAttempts', 'onProgress', 'callTimeoutMs', 'callMonitor',
 ];
 
 /**
@@ -155,7 +175,8 @@ export function checkCampaignOptions(where: string, options: CampaignOptions): v
   if (o.modes !== undefined && (!Array.isArray(o.modes) || o.modes.length === 0 || !o.modes.every((m) => CACHE_MODES.includes(m as CacheMode)))) throw wrong('modes', `a non-empty array of ${CACHE_MODES.join(', ')}`);
   if (o.fromRun !== undefined) wholeOption(`${where}: options.fromRun`, o.fromRun, 0, 10_000_000);
   if (o.crashShrinkAttempts !== undefined) wholeOption(`${where}: options.crashShrinkAttempts`, o.crashShrinkAttempts, 0, 1_000_000);
-  for (const flag of ['rerunPrefix', 'stopOnFirst'] as const) if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw wrong(flag, 'true or false');
+  for (const flag of ['rerunPrefix', 'stopOnFirst', 'eio', 'ioErrorsOnly'] as const) if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw wrong(flag, 'true or false');
+  if (o.ioErrorsOnly === true && o.eio !== true) throw wrong('ioErrorsOnly', 'left out without eio: true (it keeps the I/O errors and leaves out the crash states)');
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw wrong('onProgress', 'a function');
   if (o.shard !== undefined) {
     const s = o.shard as Partial<Shard> | null;

@@ -10,9 +10,11 @@
  * without device I/O, and only the recovery and what follows it run live. Two crash states with
  * byte-identical images inside the same host operation recover identically, so each such class
  * is checked once (`distinctCrashStates`).
+ *
+ * With `eio`, the same scenario then gets an I/O error at every I/O point (./exhaust-eio.ts).
  */
 import { createHash } from 'node:crypto';
-import { type CachedWrite, type CacheMode, DEVICE_NAMES, type DeviceName, enumerateCrashStates, imagesAfterCrash, RecordedDevices, type SurvivalChoice } from '../devices/fault-layer.js';
+import { type CachedWrite, type CacheMode, DEVICE_NAMES, type DeviceName, DEFAULT_ENUMERATION, type EnumerationOptions, enumerateCrashStates, imagesAfterCrash, RecordedDevices, type SurvivalChoice } from '../devices/fault-layer.js';
 import { seededRng } from '../devices/rng.js';
 import type { EngineFactory } from '../engine/contract.js';
 import { type CampaignOptions, checkCampaignOptions, type CoverageRow, countByRule, type ExhaustResult } from './campaign.js';
@@ -20,6 +22,7 @@ import type { Case, Scenario, Violation } from './case.js';
 import { assertDeterministic } from './determinism.js';
 import { formattedDevices } from './checker/set-up.js';
 import { guardEngine } from './engine-guard.js';
+import { exhaustIoErrors, type IoErrorTally, ownedIoErrorPoints } from './exhaust-eio.js';
 import { type CaseRun, runCase } from './run-case.js';
 import { shrinkFirstOfEachRule } from './shrink-crash.js';
 import { exhaustInFlight } from './exhaust-in-flight.js';
@@ -68,19 +71,22 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
   // Shards split the distinct crash states, in order of first appearance; the dedup stays global.
   const distinctIndex = new Map<string, number>();
   for (const state of states) if (!distinctIndex.has(state.key)) distinctIndex.set(state.key, distinctIndex.size);
-  const mine = states.filter((state) => owns(options.shard, distinctIndex.get(state.key)!));
+  const mine = options.ioErrorsOnly === true ? [] : states.filter((state) => owns(options.shard, distinctIndex.get(state.key)!));
   let cases = ownsShared(options.shard) ? 1 : 0;
   let crashStates = 0;
   let distinctCrashStates = 0;
   let done = 0;
   const stop = () => options.stopOnFirst === true && violations.length > 0;
+  // --eio: the I/O errors are units of the run after the distinct crash states, point by point.
+  const ioErrorSearch = { scenario: scenario.name, points: recorded.armedEnd, depth, options, firstUnit: distinctIndex.size };
+  const total = mine.length + (options.eio === true ? ownedIoErrorPoints(ioErrorSearch).length : 0);
   for (const state of mine) {
     if (stop()) break;
     const row = rows.get(state.mode)!;
     crashStates++;
     row.crashStates++;
     row.at.crashStates[state.point]!++;
-    options.onProgress?.({ done: ++done, total: mine.length, crashStates, violations: violations.length });
+    options.onProgress?.({ done: ++done, total, crashStates, violations: violations.length });
     if (seen.has(state.key)) continue;
     seen.add(state.key);
     distinctCrashStates++;
@@ -104,6 +110,21 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
       }
     }
   }
+  let ioErrors: IoErrorTally | undefined;
+  if (options.eio === true && !stop()) {
+    ioErrors = await exhaustIoErrors({
+      ...ioErrorSearch,
+      engine,
+      base: scenarioCase,
+      crashStatesAfter: async (after, run, point, eioRng) => (await crashStatesOf(engine, after, run, modes, eioRng, { after: point, enumeration: ONE_PER_MODE })).states,
+      stop,
+      onPoint: (tally) => options.onProgress?.({ done: ++done, total, crashStates: crashStates + tally.crashStates, violations: violations.length + tally.violations.length }),
+    });
+    cases += ioErrors.cases;
+    crashStates += ioErrors.crashStates;
+    distinctCrashStates += ioErrors.distinctCrashStates;
+    violations.push(...ioErrors.violations);
+  }
   violations.splice(0, violations.length, ...(await shrinkFirstOfEachRule(engine, inCrashOrder(violations), { maxAttempts: options.crashShrinkAttempts })));
   const coverage: CoverageRow[] = modes.map((mode) => {
     const row = rows.get(mode)!;
@@ -119,16 +140,26 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
       sampledPoints,
       secondCrashStates: row.second,
       points: { ...row.at, sampled: sampledAt },
+      ...(ioErrors === undefined ? {} : ioErrorCounts(ioErrors, mode, mode === modes[0])),
     };
   });
   return { engine: engine.name, seed: options.seed, cases, crashStates, distinctCrashStates, violations, violationsByRule: countByRule(violations), coverage };
 }
 
+/** The I/O-error columns of one coverage row; the errors themselves are counted on the scenario's first. */
+function ioErrorCounts(tally: IoErrorTally, mode: CacheMode, first: boolean): Partial<CoverageRow> {
+  return { ...(first ? { ioErrors: tally.ioErrors, distinctIoErrors: tally.distinctIoErrors } : {}), crashesAfterIoError: tally.crashesAfter.get(mode) ?? 0 };
+}
+
+/** After an I/O error (depth 2): one crash state per I/O point and mode, seeded where there are several. */
+const ONE_PER_MODE: EnumerationOptions = { exhaustiveUpTo: 0, sampleSize: 1 };
+
 /**
  * Walks the recorded trace once, playing its I/O onto the devices as the fault layer did, and
- * lists the crash states of every armed I/O point in every mode.
+ * lists the crash states of every armed I/O point in every mode (with `only`, of the points after
+ * `only.after`, enumerated as it says).
  */
-async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRun, modes: readonly CacheMode[], rng: ReturnType<typeof seededRng>) {
+async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRun, modes: readonly CacheMode[], rng: ReturnType<typeof seededRng>, only?: { readonly after: number; readonly enumeration: EnumerationOptions }) {
   const devices = new RecordedDevices(await formattedDevices(engine, base));
   const sectorSize = base.geometry.sectorSize;
   const states: CrashState[] = [];
@@ -148,11 +179,12 @@ async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRu
       await devices.powerLoss(loss.choice);
     }
     await playUpTo(point);
+    if (only !== undefined && point <= only.after) continue;
     const entry = trace[next];
     const at: DevicesAt = devices.crashAt(entry?.point === point ? entry : undefined);
     const ops = recorded.opStarts.filter((start) => start <= point).length;
     for (const mode of modes) {
-      const { choices, exhaustive } = enumerateCrashStates(at.pending, mode, sectorSize, rng);
+      const { choices, exhaustive } = enumerateCrashStates(at.pending, mode, sectorSize, rng, only?.enumeration ?? DEFAULT_ENUMERATION);
       if (!exhaustive) sampled.get(mode)![point] = 1;
       for (const choice of choices) states.push({ point, mode, choice, ops: Math.min(ops, base.workload.length), key: `${ops}:${imageHash(at, choice, sectorSize)}`, at });
     }

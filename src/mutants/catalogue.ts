@@ -7,6 +7,7 @@
 import { MetadataError, extentBytes } from '../engine/contract.js';
 import { ReferenceEngine } from '../engine/reference/index.js';
 import { decodeSuperblock, encodeSuperblock, type Superblock } from '../engine/reference/layout.js';
+import { ioErrorMutants } from './io-errors.js';
 import { LazyMetadata, mutant, type Mutant } from './mutant.js';
 import { reorderingMutants } from './reordering.js';
 
@@ -215,4 +216,5 @@ export const mutants: readonly Mutant[] = [
     },
   ),
   ...reorderingMutants,
+  ...ioErrorMutants,
 ];

@@ -1,6 +1,7 @@
 /**
  * Hunting one engine for a violation, cheapest first: every bundled scenario exhausted at its
- * own depth (stopping at the first violation), then random cases. What `prestore mutants` runs
+ * own depth (stopping at the first violation), then an I/O error at every I/O point of each
+ * (`exhaust --eio` at depth 1, for the bugs only an error shows), then random cases. What `prestore mutants` runs
  * against each mutant, and what the mutant tests assert.
  */
 import type { EngineFactory } from '../engine/contract.js';
@@ -27,13 +28,18 @@ export interface HuntResult {
   readonly violation?: Violation;
 }
 
+/** The crash states of every scenario first, then its I/O errors (at depth 1: a hunt is a quick look). */
+const EXHAUST_PASSES: readonly Partial<CampaignOptions>[] = [{}, { eio: true, ioErrorsOnly: true, depth: 1 }];
+
 export async function hunt(engine: EngineFactory, campaigns: Campaigns, options: HuntOptions): Promise<HuntResult> {
   const base = { seed: options.seed, ...(options.engineArgs === undefined ? {} : { engineArgs: options.engineArgs }) };
   let cases = 0;
-  for (const scenario of options.scenarios) {
-    const result = await campaigns.exhaust(engine, scenario, { ...base, stopOnFirst: true });
-    cases += result.cases;
-    if (result.violations.length > 0) return { killed: true, cases, violation: result.violations[0]! };
+  for (const pass of EXHAUST_PASSES) {
+    for (const scenario of options.scenarios) {
+      const result = await campaigns.exhaust(engine, scenario, { ...base, ...pass, stopOnFirst: true });
+      cases += result.cases;
+      if (result.violations.length > 0) return { killed: true, cases, violation: result.violations[0]! };
+    }
   }
   // No random cases asked for: explore is not run (a campaign of no case is refused).
   if (options.runs === 0) return { killed: false, cases };

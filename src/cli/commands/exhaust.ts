@@ -37,13 +37,16 @@ const exhaust: Command = {
   name: 'exhaust',
   summary: 'crash scenario workloads at every I/O point, in every cache mode (systematic)',
   help: `Usage: prestore exhaust (SCENARIO... | --bundled) [--depth 1|2] [--modes drop,keep,subset,torn]
-                        [--seed S] [ENGINE] [--json FILE] [--junit FILE] [--stop-on-first] [--workers N]
+                        [--eio] [--seed S] [ENGINE] [--json FILE] [--junit FILE] [--stop-on-first] [--workers N]
 
 Runs each scenario's workload once, then crashes it at every I/O point (of the workload and of
 the restore's run to completion) in each cache mode: where a crash leaves few cached writes,
 every subset of them survives in turn; where it leaves many, a seeded sample. Depth 2 also
 crashes every recovery at each of its I/O points. Crash states that leave byte-identical images
 at the same point of the workload are checked once (the "distinct" count).
+With --eio, each scenario also gets an I/O error (EIO) at every I/O point, once transient and
+once sticky (the sectors keep failing reads until rewritten), the rest of the workload run on and
+the end rules checked; at depth 2 each such run is then crashed at every later I/O point.
 
 SCENARIO is a scenario file (JSON, see scenarios/scenario.schema.json in the package), a
 directory of them, or the name of a scenario bundled with prestore (e.g. protected-restore). A
@@ -61,6 +64,10 @@ Options:
                             2: also a second crash at every I/O point of each recovery)
   --modes LIST              override the scenarios' cache modes: a comma-separated list of
                             drop, keep, subset, torn
+  --eio                     also an I/O error at every I/O point, transient and sticky, then
+                            the rest of the workload and the end rules (depth 2: and a crash
+                            at every later I/O point); counted in the coverage table's
+                            "I/O errors" column
   --seed S                  the seed for sampled crash states (default ${DEFAULT_EXHAUST_SEED})
   --stop-on-first           stop at the first violation
 ${workersHelp('crash states')}
@@ -77,9 +84,10 @@ Examples:
   prestore exhaust protected-restore --engine-cmd "python3 my_engine.py"
   prestore exhaust scenarios/protected-restore.json
   prestore exhaust scenarios/ --depth 2 --modes torn --junit exhaust.xml
+  prestore exhaust scenarios/ --eio
   prestore exhaust my-scenario.json --engine ./dist/my-engine.js`,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, { ...CAMPAIGN_OPTIONS, bundled: { type: 'boolean' }, depth: { type: 'string' }, modes: { type: 'string' }, 'stop-on-first': { type: 'boolean' }, workers: { type: 'string' } }, { positionals: true });
+    const { values, positionals } = parse(argv, { ...CAMPAIGN_OPTIONS, bundled: { type: 'boolean' }, depth: { type: 'string' }, eio: { type: 'boolean' }, modes: { type: 'string' }, 'stop-on-first': { type: 'boolean' }, workers: { type: 'string' } }, { positionals: true });
     const workers = workersFlag(values);
     if (workers > 1 && values['stop-on-first'] === true) throw new UsageError('--workers and --stop-on-first do not go together: each worker would stop at its own first violation');
     if (positionals.length === 0 && values.bundled !== true) throw new UsageError('exhaust needs a scenario file, directory or bundled scenario name, or --bundled for every bundled scenario');
@@ -92,7 +100,7 @@ Examples:
     const ctx = await prepare(io, values, () => DEFAULT_EXHAUST_SEED);
     const stopOnFirst = values['stop-on-first'] === true;
     const parts: Part[] = [];
-    const overrides = { ...(depth === undefined ? {} : { depth }), ...(modes === undefined ? {} : { modes }) };
+    const overrides = { ...(depth === undefined ? {} : { depth }), ...(modes === undefined ? {} : { modes }), ...(values.eio === true ? { eio: true } : {}) };
     const run = { scenarios: scenarioIdentity(scenarios), ...overrides, stopOnFirst };
     if (workers > 1) {
       const job = { engineFlags: values, cwd: ctx.cwd, scenarios: scenarios.map((s) => s.scenario), options: { seed: ctx.seed, engineArgs: ctx.engine.engineArgs, ...overrides } };

@@ -70,7 +70,7 @@ Combines the --json results of every shard of one run (prestore explore|exhaust|
 into the result of the whole run: cases, crash states and violations added up, coverage rows
 merged, the summary printed. The files must be shards of the same run, each shard 1..n exactly
 once: the same command, engine, seed and prestore version, and the same work (explore's --runs;
-the scenarios, by content; --depth, --modes and --stop-on-first), as each result records under
+the scenarios, by content; --depth, --modes, --eio and --stop-on-first), as each result records under
 "run". Each file must be a regular file holding a result as prestore wrote it.
 
 Options:

@@ -21,7 +21,8 @@ const mutantsCommand: Command = {
 
 Each mutant is the reference engine with one realistic bug (a map bit cleared before its data is
 durable, a read served from the wrong device, ...). For each, the harness exhausts every bundled
-scenario, stopping at the first violation, then explores random cases. A mutant is killed when a
+scenario, stopping at the first violation, then fails every I/O point of each with an I/O error
+(as exhaust --eio, at depth 1), then explores random cases. A mutant is killed when a
 violation is found; the matrix shows which rule caught it, after how many cases and how long.
 A mutant that survives means the harness has a blind spot.
 

@@ -9,15 +9,18 @@ import { seamsOf } from '../seams.js';
 
 export const START_SEED = 'prestore-start';
 export const START_RUNS = 40;
+/** Each bundled scenario at depth 1, its I/O errors too: together a few seconds. */
+const START_EXHAUST = { depth: 1, eio: true } as const;
 
 const start: Command = {
   name: 'start',
-  summary: 'the default campaign (npm start): every bundled scenario at depth 1, then a short explore',
+  summary: 'the default campaign (npm start): every bundled scenario at depth 1 with I/O errors, then a short explore',
   help: `Usage: prestore start [--runs N] [--seed S] [ENGINE] [--json FILE] [--junit FILE]
 
 The default campaign, on in-memory disks: exhausts every bundled scenario (scenarios/*.json) at
-depth 1 in each of its cache modes, then explores ${START_RUNS} random cases, and prints a summary
-table and the coverage per scenario and cache mode. Against the reference engine every check
+depth 1 in each of its cache modes, with an I/O error at every I/O point too (as exhaust --eio),
+then explores ${START_RUNS} random cases, and prints a summary table and the coverage per scenario
+and cache mode. Against the reference engine every check
 should hold; against a vendor's engine it is a quick first look before longer runs.
 
 Options:
@@ -41,9 +44,9 @@ ${EXIT_HELP}`,
     const scenarios = await loadScenarios(args, seams);
     const ctx = await prepare(io, values, () => START_SEED);
     const parts: Part[] = [];
-    for (const { scenario, file } of scenarios) parts.push(await exhaustPart(ctx, scenario, file, { depth: 1 }));
+    for (const { scenario, file } of scenarios) parts.push(await exhaustPart(ctx, scenario, file, START_EXHAUST));
     if (runs > 0) parts.push(await explorePart(ctx, runs));
-    return finish(ctx, 'start', { runs, scenarios: scenarioIdentity(scenarios) }, parts);
+    return finish(ctx, 'start', { runs, scenarios: scenarioIdentity(scenarios), eio: true }, parts);
   },
 };
 
