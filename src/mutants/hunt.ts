@@ -6,7 +6,7 @@
  */
 import type { EngineFactory } from '../engine/contract.js';
 import type { CampaignOptions, CampaignResult } from '../harness/campaign.js';
-import type { Scenario, Violation } from '../harness/case.js';
+import type { RuleName, Scenario, Violation } from '../harness/case.js';
 
 export interface Campaigns {
   explore(engine: EngineFactory, options: CampaignOptions): Promise<CampaignResult>;
@@ -19,6 +19,11 @@ export interface HuntOptions {
   /** Random cases after the scenarios: the rest of the budget. */
   readonly runs: number;
   readonly engineArgs?: string;
+  /**
+   * Only a violation of this rule ends the hunt (any rule when absent): which rule trips first
+   * depends on the order of the scenarios, and a mutant's test asks whether its rule catches it.
+   */
+  readonly rule?: RuleName;
 }
 
 export interface HuntResult {
@@ -33,17 +38,20 @@ const EXHAUST_PASSES: readonly Partial<CampaignOptions>[] = [{}, { eio: true, io
 
 export async function hunt(engine: EngineFactory, campaigns: Campaigns, options: HuntOptions): Promise<HuntResult> {
   const base = { seed: options.seed, ...(options.engineArgs === undefined ? {} : { engineArgs: options.engineArgs }) };
+  const wanted = (v: Violation) => options.rule === undefined || v.rule === options.rule;
   let cases = 0;
   for (const pass of EXHAUST_PASSES) {
     for (const scenario of options.scenarios) {
       const result = await campaigns.exhaust(engine, scenario, { ...base, ...pass, stopOnFirst: true });
       cases += result.cases;
-      if (result.violations.length > 0) return { killed: true, cases, violation: result.violations[0]! };
+      const violation = result.violations.find(wanted);
+      if (violation !== undefined) return { killed: true, cases, violation };
     }
   }
   // No random cases asked for: explore is not run (a campaign of no case is refused).
   if (options.runs === 0) return { killed: false, cases };
   const result = await campaigns.explore(engine, { ...base, runs: options.runs });
   cases += result.cases;
-  return result.violations.length > 0 ? { killed: true, cases, violation: result.violations[0]! } : { killed: false, cases };
+  const violation = result.violations.find(wanted);
+  return violation !== undefined ? { killed: true, cases, violation } : { killed: false, cases };
 }

@@ -44,7 +44,7 @@ class ReorderingEngine extends ReferenceEngine {
 export const reorderingMutants: readonly Mutant[] = [
   mutant(
     'flush-with-writes',
-    'reads-right',
+    'delta-map-sound',
     'map updates issue their sector writes and the metadata flush together and wait for all of them, trusting the device to complete them in issue order: a flush covers only the writes acknowledged before it was issued, so the bits can be in the cache when the engine acts on them (P missing under a flushed host write, D missing under a fractured one)',
     class extends ReorderingEngine {
       protected override async persistBits(changes: readonly MapChange[]): Promise<void> {
