@@ -70,6 +70,16 @@ export function presetProfile(name: string): DeviceProfile {
   return preset;
 }
 
+/** A preset's name or a profile's JSON, as a scenario file's field holds it; `where` names the field. */
+export function profileByNameOrValue(value: unknown, where: string): DeviceProfile {
+  if (typeof value !== 'string') return parseDeviceProfile(value, where);
+  try {
+    return presetProfile(value);
+  } catch (e) {
+    throw new InputError(`${where}: ${(e as Error).message}`);
+  }
+}
+
 /**
  * The sectors of a write of `sectors` sectors that tear together: groups of whole atomic units,
  * aligned on the device (`firstSector` is where the write starts).

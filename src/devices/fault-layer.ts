@@ -341,25 +341,27 @@ export function enumerateCrashStates(
   sectorSize: number,
   rng: Rng,
   options: EnumerationOptions = DEFAULT_ENUMERATION,
+  /** The device's atomic write unit (./device-profile.ts): `torn` tears between whole units only. */
+  atomicWriteBytes = sectorSize,
 ): { choices: SurvivalChoice[]; exhaustive: boolean; possible: number } {
   if (mode === 'drop' || mode === 'keep') return { choices: [fixedChoice(mode, pending)], exhaustive: true, possible: 1 };
   const eligible = eligibleWrites(pending);
-  const units: { point: number; sector?: number }[] =
+  const units: { point: number; sectors?: number[] }[] =
     mode === 'subset'
       ? eligible.map((w) => ({ point: w.point }))
-      : eligible.flatMap((w) => Array.from({ length: sectorsOf(w, sectorSize) }, (_, sector) => ({ point: w.point, sector })));
+      : eligible.flatMap((w) => tearUnits(w.offset / sectorSize, sectorsOf(w, sectorSize), sectorSize, atomicWriteBytes).map((sectors) => ({ point: w.point, sectors })));
   const possible = 2 ** units.length;
   const toChoice = (mask: (i: number) => boolean): SurvivalChoice => {
     const survivors: { point: number; sectors?: number[] }[] = [];
     units.forEach((u, i) => {
       if (!mask(i)) return;
-      if (u.sector === undefined) {
+      if (u.sectors === undefined) {
         survivors.push({ point: u.point });
         return;
       }
       const last = survivors[survivors.length - 1];
-      if (last?.point === u.point) last.sectors!.push(u.sector);
-      else survivors.push({ point: u.point, sectors: [u.sector] });
+      if (last?.point === u.point) last.sectors!.push(...u.sectors);
+      else survivors.push({ point: u.point, sectors: [...u.sectors] });
     });
     return { mode, survivors };
   };
@@ -437,7 +439,11 @@ export class RecordedDevices {
   private readonly caches: Record<DeviceName, VolatileCache>;
 
   /** `backends`: the devices as they were before the run; they are played onto from here on. */
-  constructor(private readonly backends: Readonly<Record<DeviceName, MemoryDevice>>) {
+  constructor(
+    private readonly backends: Readonly<Record<DeviceName, MemoryDevice>>,
+    /** The devices' profile, as the live layer had it: it decides what a recorded FUA write did. */
+    private readonly profile: DeviceProfile = DEFAULT_PROFILE,
+  ) {
     this.caches = { source: new VolatileCache('source', backends.source), clone: new VolatileCache('clone', backends.clone), meta: new VolatileCache('meta', backends.meta) };
   }
 
@@ -447,7 +453,7 @@ export class RecordedDevices {
     const cache = this.caches[entry.device];
     if (entry.op === 'write') {
       if (entry.data === undefined) throw new Error(`the trace holds no data for the write at I/O point ${entry.point}: record it with recordData`);
-      await cache.write(entry.point, entry.offset, entry.data, entry.fua);
+      await cache.write(entry.point, entry.offset, entry.data, entry.fua && this.profile.fua === 'honoured');
     } else if (entry.op === 'flush') {
       await cache.flush();
     }

@@ -12,7 +12,7 @@
  * is checked once (`distinctCrashStates`).
  */
 import { createHash } from 'node:crypto';
-import { type CachedWrite, type CacheMode, DEVICE_NAMES, type DeviceName, enumerateCrashStates, imagesAfterCrash, RecordedDevices, type SurvivalChoice } from '../devices/fault-layer.js';
+import { type CachedWrite, type CacheMode, DEFAULT_ENUMERATION, DEVICE_NAMES, type DeviceName, enumerateCrashStates, imagesAfterCrash, RecordedDevices, type SurvivalChoice } from '../devices/fault-layer.js';
 import { seededRng } from '../devices/rng.js';
 import type { EngineFactory } from '../engine/contract.js';
 import { type CampaignOptions, checkCampaignOptions, type CoverageRow, countByRule, type ExhaustResult } from './campaign.js';
@@ -22,7 +22,7 @@ import { formattedDevices } from './checker/set-up.js';
 import { guardEngine } from './engine-guard.js';
 import { type CaseRun, runCase } from './run-case.js';
 import { shrinkFirstOfEachRule } from './shrink-crash.js';
-import { exhaustInFlight } from './exhaust-in-flight.js';
+import { DEFAULT_IN_FLIGHT_EXPLORATION, exhaustInFlight } from './exhaust-in-flight.js';
 import { owns, ownsShared } from './shard.js';
 
 /** One crash state to check: the crash point, its cache mode and exactly what survived. */
@@ -48,8 +48,10 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
   const engine = guardEngine(untrusted, options);
   const modes = options.modes ?? scenario.modes;
   const depth = options.depth ?? scenario.depth;
-  if (scenario.inFlight !== undefined) return exhaustInFlight(engine, scenario, scenario.inFlight, modes, options, inCrashOrder);
-  const scenarioCase: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [] };
+  const profile = options.profile ?? scenario.profile;
+  const inFlight = scenario.inFlight ?? (profile?.inFlight === true ? DEFAULT_IN_FLIGHT_EXPLORATION : undefined);
+  if (inFlight !== undefined) return exhaustInFlight(engine, { ...scenario, profile }, inFlight, modes, options, inCrashOrder);
+  const scenarioCase: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [], ...(profile === undefined ? {} : { profile }) };
   const runOptions = { seed: options.seed, engineArgs: options.engineArgs };
   const recorded = await runCase(engine, scenarioCase, { ...runOptions, recordData: true, record: true });
   // Every crash state below is derived from this one record: it must be what the engine always does.
@@ -129,7 +131,7 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
  * lists the crash states of every armed I/O point in every mode.
  */
 async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRun, modes: readonly CacheMode[], rng: ReturnType<typeof seededRng>) {
-  const devices = new RecordedDevices(await formattedDevices(engine, base));
+  const devices = new RecordedDevices(await formattedDevices(engine, base), base.profile);
   const sectorSize = base.geometry.sectorSize;
   const states: CrashState[] = [];
   // Per mode and I/O point: 1 where the survival subsets were too many and a sample was drawn.
@@ -152,7 +154,7 @@ async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRu
     const at: DevicesAt = devices.crashAt(entry?.point === point ? entry : undefined);
     const ops = recorded.opStarts.filter((start) => start <= point).length;
     for (const mode of modes) {
-      const { choices, exhaustive } = enumerateCrashStates(at.pending, mode, sectorSize, rng);
+      const { choices, exhaustive } = enumerateCrashStates(at.pending, mode, sectorSize, rng, DEFAULT_ENUMERATION, base.profile?.atomicWriteBytes);
       if (!exhaustive) sampled.get(mode)![point] = 1;
       for (const choice of choices) states.push({ point, mode, choice, ops: Math.min(ops, base.workload.length), key: `${ops}:${imageHash(at, choice, sectorSize)}`, at });
     }

@@ -80,7 +80,7 @@ export class Checker {
     this.geometry = c.geometry;
     this.sectorSize = c.geometry.sectorSize;
     this.plans = new Map(c.crashes.map((p) => [p.point, p]));
-    this.layer = new FaultLayer(backends, { crashAt: [...this.plans.keys()], eio: c.eio }, options.seed, options.recordData, c.inFlight);
+    this.layer = new FaultLayer(backends, { crashAt: [...this.plans.keys()], eio: c.eio }, options.seed, options.recordData, c.inFlight, c.profile);
     this.live = new LivePort(this.layer, options.record ? () => copyState(this.state) : undefined);
     const { resume } = options;
     // Resuming, the state at the crash replaces whatever the replayed prefix built. In place: the
