@@ -18,7 +18,7 @@ describe('--device-profile', () => {
     expect(await deviceProfileFlag(undefined, dir)).toBeUndefined();
   });
 
-  for (const [command, extra] of [['exhaust', ['protected-restore']], ['explore', []], ['start', []], ['replay', ['c1.x']]] as const) {
+  for (const [command, extra] of [['exhaust', ['protected-restore']], ['explore', []], ['start', []], ['replay', ['c1.x']], ['mutants', ['clone-write']]] as const) {
     it(`${command}: an unknown preset or a malformed file is exit 2, naming it`, async () => {
       const unknown = await runCaptured([command, ...extra, '--device-profile', 'floppy'], {}, dir);
       expect(unknown.code).toBe(2);

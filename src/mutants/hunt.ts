@@ -3,6 +3,7 @@
  * own depth (stopping at the first violation), then random cases. What `prestore mutants` runs
  * against each mutant, and what the mutant tests assert.
  */
+import type { DeviceProfile } from '../devices/device-profile.js';
 import type { EngineFactory } from '../engine/contract.js';
 import type { CampaignOptions, CampaignResult } from '../harness/campaign.js';
 import type { Scenario, Violation } from '../harness/case.js';
@@ -18,6 +19,8 @@ export interface HuntOptions {
   /** Random cases after the scenarios: the rest of the budget. */
   readonly runs: number;
   readonly engineArgs?: string;
+  /** The devices every case runs on (overriding each scenario's); absent: each scenario's own. */
+  readonly profile?: DeviceProfile;
 }
 
 export interface HuntResult {
@@ -28,7 +31,7 @@ export interface HuntResult {
 }
 
 export async function hunt(engine: EngineFactory, campaigns: Campaigns, options: HuntOptions): Promise<HuntResult> {
-  const base = { seed: options.seed, ...(options.engineArgs === undefined ? {} : { engineArgs: options.engineArgs }) };
+  const base = { seed: options.seed, ...(options.engineArgs === undefined ? {} : { engineArgs: options.engineArgs }), ...(options.profile === undefined ? {} : { profile: options.profile }) };
   let cases = 0;
   for (const scenario of options.scenarios) {
     const result = await campaigns.exhaust(engine, scenario, { ...base, stopOnFirst: true });
