@@ -16,6 +16,7 @@ import { benchWorkers } from './workers.js';
 import { benchImage } from './image.js';
 import { benchNbd } from './nbd.js';
 import { benchStartup } from './startup.js';
+import { benchConcurrency } from './concurrency.js';
 
 export type Figures = Record<string, number | string | boolean>;
 
@@ -66,6 +67,11 @@ export const SECTIONS: readonly BenchSection[] = [
     name: 'nbd',
     title: 'prestore serve over NBD, our own client at queue depth 1: random 4 KiB writes during a restore over none (256 MiB unless PRESTORE_BENCH_NBD_SIZE, 2,000 writes and a flush, then the same again, median of 3 rounds), 4 KiB read latency of an extent not yet copied over a copied one',
     run: async () => ({ ...(await benchNbd()) }),
+  },
+  {
+    name: 'concurrency',
+    title: 'exhaust in-flight: crash states/s with concurrency off (reference engine one I/O at a time, in-order devices) and on (queueDepth 4, copyBatch 4, every completion order up to the bound; and on nvme-4k-atomic), median of 3 rounds',
+    run: async () => ({ ...(await benchConcurrency()) }),
   },
 ];
 

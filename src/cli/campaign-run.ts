@@ -5,7 +5,9 @@
 import { resolve } from 'node:path';
 import type { CampaignOptions, CampaignResult } from '../harness/campaign.js';
 import type { Scenario } from '../harness/case.js';
+import type { DeviceProfile } from '../devices/device-profile.js';
 import { seedFlag } from './args.js';
+import { DEVICE_PROFILE_HELP, DEVICE_PROFILE_OPTION, deviceProfileFlag } from './device-profile-arg.js';
 import { type CommandIo, InputError, UsageError } from './command.js';
 import { ENGINE_OPTIONS, type EngineChoice, type EngineFlags, resolveEngine } from './engine-arg.js';
 import { progressDisplay, type ProgressDisplay } from './progress.js';
@@ -27,7 +29,10 @@ export const CAMPAIGN_OPTIONS = {
   html: { type: 'string' },
   'save-failures': { type: 'string' },
   shard: { type: 'string' },
+  ...DEVICE_PROFILE_OPTION,
 } as const;
+
+export { DEVICE_PROFILE_HELP };
 
 export const REPORT_HELP = `Reports:
   --json FILE               write the result as JSON (- for standard output; the summary
@@ -50,6 +55,7 @@ export interface CampaignFlags extends EngineFlags {
   readonly html?: string;
   readonly 'save-failures'?: string;
   readonly shard?: string;
+  readonly 'device-profile'?: string;
 }
 
 export interface CampaignContext {
@@ -61,6 +67,8 @@ export interface CampaignContext {
   readonly progress: ProgressDisplay;
   readonly flags: CampaignFlags;
   readonly shard: Shard | undefined;
+  /** --device-profile: the devices every case runs on (absent: each scenario's own, else the default). */
+  readonly profile: DeviceProfile | undefined;
   readonly started: number;
 }
 
@@ -83,8 +91,9 @@ export async function prepare(io: CommandIo, flags: CampaignFlags, defaultSeed: 
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  const profile = await deviceProfileFlag(flags['device-profile'], cwd);
   const engine = await resolveEngine(flags, seams.engineModules, cwd);
-  return { io, seams, cwd, engine, seed, progress: progressDisplay(io, seams.now), flags, shard, started: seams.now() };
+  return { io, seams, cwd, engine, seed, progress: progressDisplay(io, seams.now), flags, shard, profile, started: seams.now() };
 }
 
 function options(ctx: CampaignContext, extra: Partial<CampaignOptions>): CampaignOptions {
@@ -94,6 +103,7 @@ function options(ctx: CampaignContext, extra: Partial<CampaignOptions>): Campaig
     ...threadGuard(ctx.engine.callTimeoutMs),
     onProgress: (p) => ctx.progress.update(p),
     ...(ctx.shard === undefined ? {} : { shard: ctx.shard }),
+    ...(ctx.profile === undefined ? {} : { profile: ctx.profile }),
     ...extra,
   };
 }
@@ -129,7 +139,7 @@ export async function finish(ctx: CampaignContext, command: string, run: RunIden
     engineArgs: ctx.engine.engineArgs,
     seed: ctx.seed,
     ...(ctx.shard === undefined ? {} : { shard: formatShard(ctx.shard) }),
-    run,
+    run: ctx.profile === undefined ? run : { ...run, deviceProfile: ctx.profile },
     parts,
     elapsedMs: ctx.seams.now() - ctx.started,
   };

@@ -20,7 +20,7 @@ import type { EngineFlags } from './engine-arg.js';
 import { CallBoard, endedMessage, hangMessage, uncaughtEngineMessage, watch, type WatchSlot } from './watchdog.js';
 import { workerFile } from './worker-file.js';
 
-type JobOptions = Pick<CampaignOptions, 'seed' | 'engineArgs' | 'depth' | 'modes' | 'runs' | 'eio'>;
+type JobOptions = Pick<CampaignOptions, 'seed' | 'engineArgs' | 'depth' | 'modes' | 'runs' | 'eio' | 'profile'>;
 
 export type WorkerJob = { readonly engineFlags: EngineFlags; readonly cwd: string; readonly options: JobOptions; readonly shard: Shard; readonly watch: WatchSlot } & (
   | { readonly kind: 'exhaust'; readonly scenarios: readonly Scenario[] }

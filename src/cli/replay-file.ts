@@ -6,6 +6,7 @@
  * The file may choose the reference engine or a mutant; any other engine must be typed.
  */
 import { resolve } from 'node:path';
+import type { DeviceProfile } from '../devices/device-profile.js';
 import { loadCounterexample, REPLAY_SEEDS, replayCounterexample } from '../harness/counterexample.js';
 import { parse, shellQuote, shellSplit } from './args.js';
 import { type CommandIo, InputError } from './command.js';
@@ -35,9 +36,12 @@ export function engineFlagsOf(args: string, where: string): EngineFlags {
 }
 
 /** `html`: also draw the case, to this file (or - for standard output, the transcript then going to standard error). */
-export async function replayFile(arg: string, flags: EngineFlags & { readonly html?: string }, io: CommandIo): Promise<number> {
+export async function replayFile(arg: string, flags: EngineFlags & { readonly html?: string }, io: CommandIo, profile?: DeviceProfile): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
-  const { file, case: c } = await loadCounterexample(resolve(cwd, arg), arg);
+  const loaded = await loadCounterexample(resolve(cwd, arg), arg);
+  const { file } = loaded;
+  // --device-profile: the file's case on other devices.
+  const c = profile === undefined ? loaded.case : { ...loaded.case, profile };
   const recordedFlags = engineFlagsOf(file.engine.args, `${arg}: engine.args`);
   const chosen = replayEngineFlags(flags, recordedFlags, arg, (engineArgs) => `prestore replay ${engineArgs} ${shellQuote(arg)}`);
   const engine = await resolveEngine(chosen, seamsOf(io).engineModules, cwd);

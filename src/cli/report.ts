@@ -11,6 +11,7 @@ import type { Stats } from 'node:fs';
 import { lstat, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { CacheMode } from '../devices/fault-layer.js';
+import type { DeviceProfile } from '../devices/device-profile.js';
 import type { CampaignResult, CoverageRow } from '../harness/campaign.js';
 import { RULES, type RuleName, type Scenario, type Violation } from '../harness/case.js';
 import { InputError, UsageError } from './command.js';
@@ -44,6 +45,8 @@ export interface RunIdentity {
   /** --eio: an I/O error at every I/O point too (exhaust, start). */
   readonly eio?: boolean;
   readonly stopOnFirst?: boolean;
+  /** --device-profile, when given: the devices every case ran on. */
+  readonly deviceProfile?: DeviceProfile;
 }
 
 /** The scenarios of a run as its identity names them: each by name and a digest of its content. */

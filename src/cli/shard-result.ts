@@ -123,6 +123,6 @@ export function identityOf(r: ShardResult): [string, unknown][] {
     ['engineArgs', r.engineArgs],
     ['seed', r.seed],
     ['version', r.version],
-    ...(['runs', 'scenarios', 'depth', 'modes', 'stopOnFirst'] as const).map((k): [string, unknown] => [`run.${k}`, run[k]]),
+    ...(['runs', 'scenarios', 'depth', 'modes', 'stopOnFirst', 'deviceProfile'] as const).map((k): [string, unknown] => [`run.${k}`, run[k]]),
   ];
 }

@@ -44,7 +44,8 @@
 import { InputError, knownOptions, wholeOption } from '../errors.js';
 import { type BlockDevice, checkIo, type IoOp, type WriteOptions } from './block-device.js';
 import { CompletionOrder, settle } from './completion-order.js';
-import { DEFAULT_PROFILE, type DeviceProfile, tearUnits } from './device-profile.js';
+import { DEFAULT_PROFILE, type DeviceProfile, durableWhenAcknowledged, tearUnits } from './device-profile.js';
+import { latentError, silentWriteFault, type SilentWriteFault } from './silent-faults.js';
 import type { MemoryDevice } from './memory-device.js';
 import { digest, type Rng, seededRng } from './rng.js';
 
@@ -80,6 +81,19 @@ export interface TraceEntry {
   readonly data?: Uint8Array;
   /** With `inFlight`: the operation was the n-th to complete (0-based) since the layer was made. */
   readonly done?: number;
+  /** A write the device acknowledged and never made (profile `lostWriteRate`). */
+  readonly lost?: true;
+  /** A write the device made at this offset instead of its own (profile `misdirectedWriteRate`). */
+  readonly landed?: number;
+}
+
+/** A device fault the engine was not told of, or was told of too late (./device-profile.ts). */
+export interface SilentFault {
+  readonly point: number;
+  readonly device: DeviceName;
+  readonly kind: 'lost' | 'misdirected' | 'flush-lost';
+  /** The sectors (bytes) the fault left wrong: a lost write's range; a misdirected write's range and where it landed. */
+  readonly damaged: readonly { readonly offset: number; readonly length: number }[];
 }
 
 /** Operations in flight together, completed in a seeded order (off when absent: issue order). */
@@ -185,6 +199,11 @@ export class VolatileCache {
   /** The write in flight when power is lost: cached, never acknowledged, never durable (synchronous). */
   addInFlight(point: number, offset: number, data: Uint8Array): void {
     this.writes.push(inFlightWrite(this.device, point, offset, data));
+  }
+
+  /** A flush failed on a device that then forgets what it covered: every acknowledged write is gone. */
+  discardAcknowledged(): void {
+    this.writes = this.writes.filter((w) => w.inFlight);
   }
 
   /** Replaces the cache with writes recorded elsewhere (a crash state derived from a trace). */
@@ -341,25 +360,27 @@ export function enumerateCrashStates(
   sectorSize: number,
   rng: Rng,
   options: EnumerationOptions = DEFAULT_ENUMERATION,
+  /** The device's atomic write unit (./device-profile.ts): `torn` tears between whole units only. */
+  atomicWriteBytes = sectorSize,
 ): { choices: SurvivalChoice[]; exhaustive: boolean; possible: number } {
   if (mode === 'drop' || mode === 'keep') return { choices: [fixedChoice(mode, pending)], exhaustive: true, possible: 1 };
   const eligible = eligibleWrites(pending);
-  const units: { point: number; sector?: number }[] =
+  const units: { point: number; sectors?: number[] }[] =
     mode === 'subset'
       ? eligible.map((w) => ({ point: w.point }))
-      : eligible.flatMap((w) => Array.from({ length: sectorsOf(w, sectorSize) }, (_, sector) => ({ point: w.point, sector })));
+      : eligible.flatMap((w) => tearUnits(w.offset / sectorSize, sectorsOf(w, sectorSize), sectorSize, atomicWriteBytes).map((sectors) => ({ point: w.point, sectors })));
   const possible = 2 ** units.length;
   const toChoice = (mask: (i: number) => boolean): SurvivalChoice => {
     const survivors: { point: number; sectors?: number[] }[] = [];
     units.forEach((u, i) => {
       if (!mask(i)) return;
-      if (u.sector === undefined) {
+      if (u.sectors === undefined) {
         survivors.push({ point: u.point });
         return;
       }
       const last = survivors[survivors.length - 1];
-      if (last?.point === u.point) last.sectors!.push(u.sector);
-      else survivors.push({ point: u.point, sectors: [u.sector] });
+      if (last?.point === u.point) last.sectors!.push(...u.sectors);
+      else survivors.push({ point: u.point, sectors: [...u.sectors] });
     });
     return { mode, survivors };
   };
@@ -437,17 +458,22 @@ export class RecordedDevices {
   private readonly caches: Record<DeviceName, VolatileCache>;
 
   /** `backends`: the devices as they were before the run; they are played onto from here on. */
-  constructor(private readonly backends: Readonly<Record<DeviceName, MemoryDevice>>) {
+  constructor(
+    private readonly backends: Readonly<Record<DeviceName, MemoryDevice>>,
+    /** The devices' profile, as the live layer had it: it decides what a recorded FUA write did. */
+    private readonly profile: DeviceProfile = DEFAULT_PROFILE,
+  ) {
     this.caches = { source: new VolatileCache('source', backends.source), clone: new VolatileCache('clone', backends.clone), meta: new VolatileCache('meta', backends.meta) };
   }
 
   /** One recorded I/O, with the effect it had: a write cached (and, FUA, made durable), a flush. */
   async play(entry: TraceEntry): Promise<void> {
-    if (entry.outcome !== 'ok') return;
     const cache = this.caches[entry.device];
+    if (entry.outcome === 'eio' && entry.op === 'flush' && this.profile.failedFlush === 'loses-data') cache.discardAcknowledged();
+    if (entry.outcome !== 'ok' || entry.lost === true) return;
     if (entry.op === 'write') {
       if (entry.data === undefined) throw new Error(`the trace holds no data for the write at I/O point ${entry.point}: record it with recordData`);
-      await cache.write(entry.point, entry.offset, entry.data, entry.fua);
+      await cache.write(entry.point, entry.landed ?? entry.offset, entry.data, durableWhenAcknowledged(this.profile, entry.fua));
     } else if (entry.op === 'flush') {
       await cache.flush();
     }
@@ -494,12 +520,16 @@ export class FaultLayer {
   private completing: Promise<void> | undefined;
   private completingInFlight = false;
   private completed = 0;
+  /** Faults the profile made that the engine was not told of (or only later): what the oracle may excuse. */
+  readonly silentFaults: SilentFault[] = [];
+  /** Set by `disarm`: the profile's seeded faults stop too. */
+  private silentOff = false;
   devices: Record<DeviceName, BlockDevice>;
 
   constructor(
     backends: Record<DeviceName, BlockDevice>,
     plan: FaultPlan = {},
-    seed = 'prestore',
+    private readonly seed = 'prestore',
     private readonly recordData = false,
     inFlight?: InFlightOptions,
     /** How the devices behave (./device-profile.ts); the default profile when absent. */
@@ -541,6 +571,7 @@ export class FaultLayer {
     this.crashPoints.clear();
     this.eio.clear();
     for (const d of DEVICE_NAMES) this.sticky[d] = [];
+    this.silentOff = true;
   }
 
   /** The writes sitting in the caches of every device now, in issue order. */
@@ -581,6 +612,7 @@ export class FaultLayer {
       // state after a sticky EIO still finds the sectors failing.
       if (e.outcome === 'eio' && e.op !== 'flush' && this.eio.get(e.point) === true) this.sticky[e.device].push({ offset: e.offset, length: e.length });
       if (e.outcome === 'ok' && e.op === 'write') this.heal(e.device, e.offset, e.length);
+      this.noteSilentFault(e);
     }
     if (entries.length > 0) this.point = entries[entries.length - 1]!.point + 1;
   }
@@ -649,8 +681,9 @@ export class FaultLayer {
         if (this.crashPoints.has(this.point)) cache.addInFlight(this.point, offset, data);
         const point = this.begin(device, 'write', offset, data.length, fua, data);
         this.heal(device, offset, data.length);
-        await cache.write(point, offset, data, fua && this.profile.fua === 'honoured');
-        this.record(point, device, 'write', offset, data.length, fua, data, 'ok');
+        const fault = this.silentWriteFault(device, point, offset, data.length);
+        if (fault?.lost !== true) await cache.write(point, fault?.landed ?? offset, data, durableWhenAcknowledged(this.profile, fua));
+        this.record(point, device, 'write', offset, data.length, fua, data, 'ok', undefined, fault);
       },
       flush: async () => {
         alive();
@@ -672,12 +705,13 @@ export class FaultLayer {
       this.crashedAt = point;
       throw new CrashError(point);
     }
-    const planned = this.eio.get(point);
+    const planned = this.eio.get(point) ?? (op === 'read' && this.latentError(device, point, offset, length) ? true : undefined);
     const badRange = op === 'read' && this.sticky[device].some((r) => r.offset < offset + length && offset < r.offset + r.length);
     if (planned !== undefined || badRange) {
       const sticky = op !== 'flush' && (planned === true || badRange);
       if (planned === true && sticky) this.sticky[device].push({ offset, length });
       this.record(point, device, op, offset, length, fua, data, 'eio');
+      if (op === 'flush' && this.profile.failedFlush === 'loses-data') this.caches[device].discardAcknowledged();
       throw new EioError(point, device, op, offset, length, sticky);
     }
     return point;
@@ -723,16 +757,19 @@ export class FaultLayer {
   private async complete(io: Issued): Promise<void> {
     const cache = this.caches[io.device];
     let bytes: Uint8Array | undefined;
+    let fault: SilentWriteFault | undefined;
     try {
       if (io.op === 'read') bytes = await cache.read(io.offset, io.length);
-      else if (io.op === 'write') await cache.write(io.point, io.offset, io.data!, io.fua && this.profile.fua === 'honoured');
-      else await cache.flushAcknowledged(io.acknowledged!);
+      else if (io.op === 'write') {
+        fault = this.silentWriteFault(io.device, io.point, io.offset, io.length);
+        if (fault?.lost !== true) await cache.write(io.point, fault?.landed ?? io.offset, io.data!, durableWhenAcknowledged(this.profile, io.fua));
+      } else await cache.flushAcknowledged(io.acknowledged!);
     } catch (error) {
       // A backend that fails (a real file): the operation fails, as it would have completing in order.
       io.reject(error);
       return;
     }
-    this.record(io.point, io.device, io.op, io.offset, io.length, io.fua, io.op === 'flush' ? undefined : (bytes ?? io.data), 'ok', this.completed++);
+    this.record(io.point, io.device, io.op, io.offset, io.length, io.fua, io.op === 'flush' ? undefined : (bytes ?? io.data), 'ok', this.completed++, fault);
     io.resolve(bytes);
   }
 
@@ -750,8 +787,34 @@ export class FaultLayer {
     this.sticky[device] = healed(this.sticky[device], offset, length);
   }
 
-  private record(point: number, device: DeviceName, op: IoOp, offset: number, length: number, fua: boolean, data: Uint8Array | undefined, outcome: TraceEntry['outcome'], done?: number): void {
-    const base: TraceEntry = { point, device, op, offset, length, fua, digest: data === undefined ? '' : digest(data), outcome, ...(done === undefined ? {} : { done }) };
+  /** The profile's seeded read fault: a latent error where the read reaches the medium. */
+  private latentError(device: DeviceName, point: number, offset: number, length: number): boolean {
+    if (this.silentOff || !latentError(this.profile, this.seed, point)) return false;
+    const sectorSize = this.caches[device].backend.sectorSize;
+    for (let s = offset; s < offset + length; s += sectorSize) {
+      if (!this.caches[device].pending.some((w) => !w.inFlight && w.offset <= s && s < w.offset + w.data.length)) return true;
+    }
+    return false;
+  }
+
+  /** The profile's seeded write fault for an acknowledged write, if any. */
+  private silentWriteFault(device: DeviceName, point: number, offset: number, length: number): SilentWriteFault | undefined {
+    if (this.silentOff) return undefined;
+    const { size, sectorSize } = this.caches[device].backend;
+    return silentWriteFault(this.profile, this.seed, point, offset, length, size, sectorSize);
+  }
+
+  /** Keeps the silent fault a traced operation records, live or replayed. */
+  private noteSilentFault(e: TraceEntry): void {
+    const own = { offset: e.offset, length: e.length };
+    if (e.lost === true) this.silentFaults.push({ point: e.point, device: e.device, kind: 'lost', damaged: [own] });
+    else if (e.landed !== undefined) this.silentFaults.push({ point: e.point, device: e.device, kind: 'misdirected', damaged: [own, { offset: e.landed, length: e.length }] });
+    else if (e.op === 'flush' && e.outcome === 'eio' && this.profile.failedFlush === 'loses-data') this.silentFaults.push({ point: e.point, device: e.device, kind: 'flush-lost', damaged: [] });
+  }
+
+  private record(point: number, device: DeviceName, op: IoOp, offset: number, length: number, fua: boolean, data: Uint8Array | undefined, outcome: TraceEntry['outcome'], done?: number, fault?: SilentWriteFault): void {
+    const base: TraceEntry = { point, device, op, offset, length, fua, digest: data === undefined ? '' : digest(data), outcome, ...(done === undefined ? {} : { done }), ...fault };
+    this.noteSilentFault(base);
     const entry = this.recordData && op === 'write' && data !== undefined ? { ...base, data: data.slice() } : base;
     // Overlapping operations finish out of order; the trace stays in point order all the same.
     let at = this.trace.length;
@@ -780,6 +843,6 @@ export interface ByteRange {
 /** One trace line, for reports: `#12 meta write 1024+512 fua a1b2c3d4`. */
 export function formatTraceEntry(e: TraceEntry): string {
   const range = e.op === 'flush' ? '' : ` ${e.offset}+${e.length}`;
-  const flags = `${e.fua ? ' fua' : ''}${e.digest ? ` ${e.digest}` : ''}${e.outcome === 'ok' ? '' : ` ${e.outcome.toUpperCase()}`}${e.done === undefined ? '' : ` done#${e.done}`}`;
+  const flags = `${e.fua ? ' fua' : ''}${e.digest ? ` ${e.digest}` : ''}${e.outcome === 'ok' ? '' : ` ${e.outcome.toUpperCase()}`}${e.done === undefined ? '' : ` done#${e.done}`}${e.lost === true ? ' LOST' : ''}${e.landed === undefined ? '' : ` MISDIRECTED to ${e.landed}`}`;
   return `#${e.point} ${e.device} ${e.op}${range}${flags}`;
 }

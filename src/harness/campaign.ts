@@ -4,6 +4,7 @@
  * scenario at every I/O point, `replay` re-runs one case from its replay line. Each lives in its
  * own module, which imports the types here.
  */
+import { type DeviceProfile, parseDeviceProfile } from '../devices/device-profile.js';
 import { CACHE_MODES, type CacheMode } from '../devices/fault-layer.js';
 import { InputError, knownOptions, wholeOption } from '../errors.js';
 import { RULES, type RuleName, type Violation } from './case.js';
@@ -55,6 +56,8 @@ export interface CampaignOptions extends GuardOptions {
   /** Runs spent shrinking each reported crash (./shrink-crash.ts); 0 reports crashes as found. */
   readonly crashShrinkAttempts?: number;
   readonly onProgress?: (progress: Progress) => void;
+  /** The devices every case runs on (src/devices/device-profile.ts); exhaust: overrides the scenario's. Absent: the default device. */
+  readonly profile?: DeviceProfile;
 }
 
 /** One row of the coverage report: what one scenario and cache mode explored. */
@@ -155,7 +158,7 @@ export function countByRule(violations: readonly Violation[]): Record<RuleName, 
 }
 
 const OPTION_NAMES: readonly (keyof CampaignOptions)[] = [
-  'seed', 'engineArgs', 'runs', 'depth', 'modes', 'eio', 'ioErrorsOnly', 'rerunPrefix', 'fromRun', 'shard', 'stopOnFirst', 'crashShrinkAttempts', 'onProgress', 'callTimeoutMs', 'callMonitor',
+  'seed', 'engineArgs', 'runs', 'depth', 'modes', 'eio', 'ioErrorsOnly', 'rerunPrefix', 'fromRun', 'shard', 'stopOnFirst', 'crashShrinkAttempts', 'onProgress', 'callTimeoutMs', 'callMonitor', 'profile',
 ];
 
 /**
@@ -178,6 +181,7 @@ export function checkCampaignOptions(where: string, options: CampaignOptions): v
   for (const flag of ['rerunPrefix', 'stopOnFirst', 'eio', 'ioErrorsOnly'] as const) if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw wrong(flag, 'true or false');
   if (o.ioErrorsOnly === true && o.eio !== true) throw wrong('ioErrorsOnly', 'left out without eio: true (it keeps the I/O errors and leaves out the crash states)');
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw wrong('onProgress', 'a function');
+  if (o.profile !== undefined) parseDeviceProfile(o.profile, `${where}: options.profile`);
   if (o.shard !== undefined) {
     const s = o.shard as Partial<Shard> | null;
     const count = wholeOption(`${where}: options.shard.count`, s?.count, 1, 1_000_000);

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { InputError } from '../errors.js';
+import { parseDeviceProfile } from '../devices/device-profile.js';
 import type { SurvivalChoice } from '../devices/fault-layer.js';
 import { extentCount } from '../engine/contract.js';
 import type { Case } from './case.js';
@@ -58,12 +59,12 @@ function lineCaseValidator(): ValidateFunction {
     crashes.items.required = (crashes.items.required as string[]).filter((k) => k !== 'choice');
     const initial = structuredClone(cx.properties.initial) as Json;
     delete initial.properties.images;
-    const { geometry, workload, eio, finish, inFlight } = cx.properties as Json;
+    const { geometry, workload, eio, finish, inFlight, profile } = cx.properties as Json;
     lineValidator = compile({
       type: 'object',
       additionalProperties: false,
       required: ['geometry', 'initial', 'workload', 'crashes', 'eio'],
-      properties: { geometry, initial, workload, crashes, eio, finish, inFlight },
+      properties: { geometry, initial, workload, crashes, eio, finish, inFlight, profile },
       definitions,
     });
   }
@@ -87,6 +88,15 @@ export function caseProblems(c: Case): string[] {
   const { volumeSize, sectorSize } = c.geometry;
   if (volumeSize % sectorSize !== 0) return [`geometry.volumeSize: ${volumeSize} must be a multiple of the sector size ${sectorSize}`];
   const problems: string[] = [];
+  if (c.profile !== undefined) {
+    try {
+      const profile = parseDeviceProfile(c.profile, 'profile');
+      if (profile.atomicWriteBytes % sectorSize !== 0) problems.push(`profile.atomicWriteBytes: ${profile.atomicWriteBytes} must be a multiple of the sector size ${sectorSize}`);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      problems.push(e.message);
+    }
+  }
   const extents = extentCount(c.geometry);
   const sectors = volumeSize / sectorSize;
   if (Array.isArray(c.initial.differ)) {

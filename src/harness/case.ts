@@ -3,6 +3,7 @@
  * scenario files describe them, counterexample files store them, and one replay line carries one.
  * The same case, engine and seed give the same trace, byte for byte.
  */
+import type { DeviceProfile } from '../devices/device-profile.js';
 import type { CacheMode, EioFault, InFlightOptions, SurvivalChoice } from '../devices/fault-layer.js';
 import type { Geometry } from '../engine/contract.js';
 import type { Finding } from './oracle/finding.js';
@@ -48,6 +49,8 @@ export interface Case {
    * order); `order` lists the decisions taken, which replay the order without the seed.
    */
   readonly inFlight?: InFlightOptions;
+  /** How the devices behave (src/devices/device-profile.ts); absent: the default device. Carried whole, so a line replays without the file it came from. */
+  readonly profile?: DeviceProfile;
 }
 
 export { RULES, type RuleName, type RuleNumber } from './oracle/rules.js';
@@ -83,6 +86,8 @@ export interface Scenario {
   readonly depth: 1 | 2;
   /** Operations in flight complete out of issue order: exhaust tries completion orders too. */
   readonly inFlight?: InFlightExploration;
+  /** The scenario's devices (field `deviceProfile`: a preset's name or a profile); a run's --device-profile overrides it. */
+  readonly profile?: DeviceProfile;
 }
 
 /** How many completion orders `exhaust` tries (./exhaust-in-flight.ts). */

@@ -15,6 +15,7 @@ import { basename } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { InputError } from '../errors.js';
 import { CACHE_MODES, type EioFault, type InFlightOptions, type SurvivalChoice } from '../devices/fault-layer.js';
+import type { DeviceProfile } from '../devices/device-profile.js';
 import { type EngineFactory, extentCount, type Geometry } from '../engine/contract.js';
 import type { Case, CrashPlan, HostOp, InitialState, RuleName, Scenario, Violation } from './case.js';
 import { caseProblems, counterexampleSchema } from './case-check.js';
@@ -52,6 +53,7 @@ export interface CounterexampleFile {
   readonly eio: readonly EioFault[];
   readonly finish?: boolean;
   readonly inFlight?: InFlightOptions;
+  readonly profile?: DeviceProfile;
   readonly foundBy?: { readonly command?: string; readonly scenario?: string; readonly seed?: string; readonly replay?: string };
 }
 
@@ -105,6 +107,7 @@ export function counterexampleOf(violation: Violation, provenance: Provenance): 
     eio: c.eio,
     ...(c.finish === undefined ? {} : { finish: c.finish }),
     ...(c.inFlight === undefined ? {} : { inFlight: c.inFlight }),
+    ...(c.profile === undefined ? {} : { profile: c.profile }),
     foundBy: {
       ...(provenance.command === undefined ? {} : { command: provenance.command }),
       ...(provenance.scenario === undefined ? {} : { scenario: provenance.scenario }),
@@ -124,6 +127,7 @@ export function caseOf(file: CounterexampleFile): Case {
     eio: file.eio,
     ...(file.finish === undefined ? {} : { finish: file.finish }),
     ...(file.inFlight === undefined ? {} : { inFlight: file.inFlight }),
+    ...(file.profile === undefined ? {} : { profile: file.profile }),
   };
 }
 
@@ -204,6 +208,7 @@ export function scenarioOf(file: CounterexampleFile, name: string): Scenario {
     workload: file.workload.map((op): HostOp => (op.op === 'powerLoss' ? { op: 'powerLoss', mode: op.mode } : op)),
     modes: CACHE_MODES,
     depth: 1,
+    ...(file.profile === undefined ? {} : { profile: file.profile }),
   };
 }
 

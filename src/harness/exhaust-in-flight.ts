@@ -19,8 +19,11 @@ import { runCase } from './run-case.js';
 import { owns, ownsShared } from './shard.js';
 import { shrinkFirstOfEachRule } from './shrink-crash.js';
 
+/** What a scenario without `inFlight` explores when its device profile completes out of order. */
+export const DEFAULT_IN_FLIGHT_EXPLORATION: InFlightExploration = { orders: 16, maxCandidates: 4 };
+
 export async function exhaustInFlight(engine: EngineFactory, scenario: Scenario, inFlight: InFlightExploration, modes: readonly CacheMode[], options: CampaignOptions, inCrashOrder: (v: readonly Violation[]) => Violation[]): Promise<ExhaustResult> {
-  const base: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [] };
+  const base: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [], ...(scenario.profile === undefined ? {} : { profile: scenario.profile }) };
   const runOptions = { seed: options.seed, engineArgs: options.engineArgs };
   const search = new OrderSearch(inFlight.orders, inFlight.maxCandidates);
   const violations: Violation[] = [];

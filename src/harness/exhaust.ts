@@ -25,7 +25,7 @@ import { guardEngine } from './engine-guard.js';
 import { exhaustIoErrors, type IoErrorTally, ownedIoErrorPoints } from './exhaust-eio.js';
 import { type CaseRun, runCase } from './run-case.js';
 import { shrinkFirstOfEachRule } from './shrink-crash.js';
-import { exhaustInFlight } from './exhaust-in-flight.js';
+import { DEFAULT_IN_FLIGHT_EXPLORATION, exhaustInFlight } from './exhaust-in-flight.js';
 import { owns, ownsShared } from './shard.js';
 
 /** One crash state to check: the crash point, its cache mode and exactly what survived. */
@@ -51,8 +51,10 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
   const engine = guardEngine(untrusted, options);
   const modes = options.modes ?? scenario.modes;
   const depth = options.depth ?? scenario.depth;
-  if (scenario.inFlight !== undefined) return exhaustInFlight(engine, scenario, scenario.inFlight, modes, options, inCrashOrder);
-  const scenarioCase: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [] };
+  const profile = options.profile ?? scenario.profile;
+  const inFlight = scenario.inFlight ?? (profile?.inFlight === true ? DEFAULT_IN_FLIGHT_EXPLORATION : undefined);
+  if (inFlight !== undefined) return exhaustInFlight(engine, { ...scenario, profile }, inFlight, modes, options, inCrashOrder);
+  const scenarioCase: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [], ...(profile === undefined ? {} : { profile }) };
   const runOptions = { seed: options.seed, engineArgs: options.engineArgs };
   const recorded = await runCase(engine, scenarioCase, { ...runOptions, recordData: true, record: true });
   // Every crash state below is derived from this one record: it must be what the engine always does.
@@ -184,7 +186,7 @@ async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRu
     const at: DevicesAt = devices.crashAt(entry?.point === point ? entry : undefined);
     const ops = recorded.opStarts.filter((start) => start <= point).length;
     for (const mode of modes) {
-      const { choices, exhaustive } = enumerateCrashStates(at.pending, mode, sectorSize, rng, only?.enumeration ?? DEFAULT_ENUMERATION);
+      const { choices, exhaustive } = enumerateCrashStates(at.pending, mode, sectorSize, rng, only?.enumeration ?? DEFAULT_ENUMERATION, base.profile?.atomicWriteBytes);
       if (!exhaustive) sampled.get(mode)![point] = 1;
       for (const choice of choices) states.push({ point, mode, choice, ops: Math.min(ops, base.workload.length), key: `${ops}:${imageHash(at, choice, sectorSize)}`, at });
     }

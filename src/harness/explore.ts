@@ -21,6 +21,11 @@ export function numericSeed(seed: string): number {
   return h | 0;
 }
 
+/** A drawn case on the campaign's devices: without a profile, the case as drawn (its line unchanged). */
+function withProfile(c: Case, options: CampaignOptions): Case {
+  return options.profile === undefined ? c : { ...c, profile: options.profile };
+}
+
 /**
  * Runs one case, unless the engine already broke the contract: then no case runs again. fast-check
  * would shrink the case that threw, running the engine again and again (each hang costing its
@@ -32,7 +37,7 @@ function caseRunner(engine: EngineFactory, options: CampaignOptions) {
     async run(c: Case) {
       if (misbehaved !== undefined) return undefined;
       try {
-        return await runCase(engine, c, { seed: options.seed, engineArgs: options.engineArgs });
+        return await runCase(engine, withProfile(c, options), { seed: options.seed, engineArgs: options.engineArgs });
       } catch (e) {
         if (!(e instanceof EngineMisbehaviourError)) throw e;
         misbehaved = e;
@@ -101,7 +106,7 @@ export async function scanShard(untrusted: EngineFactory, options: CampaignOptio
     fc.asyncProperty(caseArb, async (c) => {
       const run = drawn++;
       if (!owns(options.shard, run)) return true;
-      const result = await runCase(engine, c, { seed: options.seed, engineArgs: options.engineArgs });
+      const result = await runCase(engine, withProfile(c, options), { seed: options.seed, engineArgs: options.engineArgs });
       crashStates[run] = result.crashStates;
       if (result.violations.length > 0) firstFailure ??= run;
       return result.violations.length === 0;

@@ -18,6 +18,7 @@ import { finish } from './checker/end-rules.js';
 import type { RecordedEvent } from './checker/engine-port.js';
 import { applyHostOp } from './checker/host-ops.js';
 import { resolvedCase, transcript, violation } from './checker/report.js';
+import { deviceExcuse } from './checker/device-excuse.js';
 import { formattedDevices } from './checker/set-up.js';
 
 export interface RunOptions extends CheckerOptions {
@@ -58,7 +59,9 @@ export async function runCase(factory: EngineFactory, c: Case, options: RunOptio
     if (c.finish !== false) await finish(checker);
   } catch (e) {
     if (!(e instanceof Stop)) throw e;
-    found = violation(e.finding, layer.trace, resolvedCase(c, state, layer.completionOrder?.taken), { ...options, engineName: factory.name });
+    const excused = deviceExcuse(e, layer, c.geometry);
+    if (excused === undefined) found = violation(e.finding, layer.trace, resolvedCase(c, state, layer.completionOrder?.taken), { ...options, engineName: factory.name });
+    else checker.note(`EXCUSED: ${excused}`);
   } finally {
     await checker.dispose();
   }

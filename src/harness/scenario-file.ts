@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { InputError } from '../errors.js';
+import { type DeviceProfile, profileByNameOrValue } from '../devices/device-profile.js';
 import { CACHE_MODES, type CacheMode } from '../devices/fault-layer.js';
 import { extentCount, type Geometry } from '../engine/contract.js';
 import type { HostOp, InitialState, Scenario, Volume } from './case.js';
@@ -28,6 +29,7 @@ export interface ScenarioFile {
   readonly workload: readonly FileOp[];
   readonly crash?: { readonly modes?: readonly CacheMode[]; readonly depth?: 1 | 2 };
   readonly inFlight?: { readonly orders?: number; readonly maxCandidates?: number };
+  readonly deviceProfile?: string | object;
 }
 
 export type FileOp =
@@ -85,6 +87,15 @@ function semanticErrors(f: ScenarioFile): string[] {
   if (problems.length > 0) return problems;
   const geometry: Geometry = { volumeSize, sectorSize, extentSectors };
   const extents = extentCount(geometry);
+  if (f.deviceProfile !== undefined) {
+    try {
+      const profile = profileByNameOrValue(f.deviceProfile, 'deviceProfile');
+      if (profile.atomicWriteBytes % sectorSize !== 0) problems.push(`deviceProfile: atomicWriteBytes ${profile.atomicWriteBytes} must be a multiple of the sector size ${sectorSize}`);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      problems.push(e.message);
+    }
+  }
   if (Array.isArray(f.initial.differ)) {
     f.initial.differ.forEach((index, i) => {
       if (index >= extents) problems.push(`initial.differ[${i}]: extent ${index} is out of range: the volume has ${extents} extent${extents === 1 ? '' : 's'} (0..${extents - 1})`);
@@ -135,5 +146,6 @@ function toScenario(f: ScenarioFile): Scenario {
     modes: f.crash?.modes !== undefined ? [...f.crash.modes] : [...CACHE_MODES],
     depth: f.crash?.depth ?? 1,
     ...(f.inFlight === undefined ? {} : { inFlight: { orders: f.inFlight.orders ?? 16, maxCandidates: f.inFlight.maxCandidates ?? 4 } }),
+    ...(f.deviceProfile === undefined ? {} : { profile: profileByNameOrValue(f.deviceProfile, 'deviceProfile') satisfies DeviceProfile }),
   };
 }

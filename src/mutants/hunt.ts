@@ -4,6 +4,7 @@
  * (`exhaust --eio` at depth 1, for the bugs only an error shows), then random cases. What `prestore mutants` runs
  * against each mutant, and what the mutant tests assert.
  */
+import type { DeviceProfile } from '../devices/device-profile.js';
 import type { EngineFactory } from '../engine/contract.js';
 import type { CampaignOptions, CampaignResult } from '../harness/campaign.js';
 import type { RuleName, Scenario, Violation } from '../harness/case.js';
@@ -24,6 +25,8 @@ export interface HuntOptions {
    * depends on the order of the scenarios, and a mutant's test asks whether its rule catches it.
    */
   readonly rule?: RuleName;
+  /** The devices every case runs on (overriding each scenario's); absent: each scenario's own. */
+  readonly profile?: DeviceProfile;
 }
 
 export interface HuntResult {
@@ -37,7 +40,7 @@ export interface HuntResult {
 const EXHAUST_PASSES: readonly Partial<CampaignOptions>[] = [{}, { eio: true, ioErrorsOnly: true, depth: 1 }];
 
 export async function hunt(engine: EngineFactory, campaigns: Campaigns, options: HuntOptions): Promise<HuntResult> {
-  const base = { seed: options.seed, ...(options.engineArgs === undefined ? {} : { engineArgs: options.engineArgs }) };
+  const base = { seed: options.seed, ...(options.engineArgs === undefined ? {} : { engineArgs: options.engineArgs }), ...(options.profile === undefined ? {} : { profile: options.profile }) };
   const wanted = (v: Violation) => options.rule === undefined || v.rule === options.rule;
   let cases = 0;
   for (const pass of EXHAUST_PASSES) {

@@ -2,7 +2,7 @@
 import { readdirSync } from 'node:fs';
 import { bundledScenariosDir } from '../../harness/package-root.js';
 import { depthFlag, modesFlag, parse } from '../args.js';
-import { CAMPAIGN_OPTIONS, EXIT_HELP, exhaustPart, finish, prepare, REPORT_HELP } from '../campaign-run.js';
+import { CAMPAIGN_OPTIONS, DEVICE_PROFILE_HELP, EXIT_HELP, exhaustPart, finish, prepare, REPORT_HELP } from '../campaign-run.js';
 import { type Command, UsageError } from '../command.js';
 import { ENGINE_HELP } from '../engine-arg.js';
 import { exhaustInWorkers, workersFlag, workersHelp } from '../campaign-workers.js';
@@ -71,6 +71,7 @@ Options:
   --seed S                  the seed for sampled crash states (default ${DEFAULT_EXHAUST_SEED})
   --stop-on-first           stop at the first violation
 ${workersHelp('crash states')}
+${DEVICE_PROFILE_HELP}
   -h, --help                this help
 
 ${ENGINE_HELP}
@@ -103,7 +104,7 @@ Examples:
     const overrides = { ...(depth === undefined ? {} : { depth }), ...(modes === undefined ? {} : { modes }), ...(values.eio === true ? { eio: true } : {}) };
     const run = { scenarios: scenarioIdentity(scenarios), ...overrides, stopOnFirst };
     if (workers > 1) {
-      const job = { engineFlags: values, cwd: ctx.cwd, scenarios: scenarios.map((s) => s.scenario), options: { seed: ctx.seed, engineArgs: ctx.engine.engineArgs, ...overrides } };
+      const job = { engineFlags: values, cwd: ctx.cwd, scenarios: scenarios.map((s) => s.scenario), options: { seed: ctx.seed, engineArgs: ctx.engine.engineArgs, ...overrides, ...(ctx.profile === undefined ? {} : { profile: ctx.profile }) } };
       const results = await exhaustInWorkers(ctx.engine.factory, job, workers, threadGuard(ctx.engine.callTimeoutMs));
       return finish(ctx, 'exhaust', run, results.map(({ result, elapsedMs }, i) => ({ kind: 'exhaust', name: scenarios[i]!.scenario.name, file: scenarios[i]!.file, result, elapsedMs })));
     }

@@ -1,7 +1,7 @@
 /** `prestore explore`: random cases from fast-check against one engine, shrunk when one fails. */
 import { DEFAULT_RUNS } from '../../harness/campaign.js';
 import { integerFlag, parse } from '../args.js';
-import { CAMPAIGN_OPTIONS, EXIT_HELP, explorePart, finish, prepare, REPORT_HELP } from '../campaign-run.js';
+import { CAMPAIGN_OPTIONS, DEVICE_PROFILE_HELP, EXIT_HELP, explorePart, finish, prepare, REPORT_HELP } from '../campaign-run.js';
 import type { Command } from '../command.js';
 import { exploreInWorkers, workersFlag, workersHelp } from '../campaign-workers.js';
 import { ENGINE_HELP } from '../engine-arg.js';
@@ -25,6 +25,7 @@ Options:
                             the same seed, engine and runs draw the same cases
   --stop-on-first           stop at the first violation (after shrinking it)
 ${workersHelp('cases')}
+${DEVICE_PROFILE_HELP}
   -h, --help                this help
 
 ${ENGINE_HELP}
@@ -45,7 +46,7 @@ Examples:
     const stopOnFirst = values['stop-on-first'] === true;
     if (workers > 1) {
       const started = ctx.seams.now();
-      const result = await exploreInWorkers(ctx.engine.factory, { engineFlags: values, cwd: ctx.cwd, options: { seed: ctx.seed, engineArgs: ctx.engine.engineArgs, runs } }, workers, threadGuard(ctx.engine.callTimeoutMs));
+      const result = await exploreInWorkers(ctx.engine.factory, { engineFlags: values, cwd: ctx.cwd, options: { seed: ctx.seed, engineArgs: ctx.engine.engineArgs, runs, ...(ctx.profile === undefined ? {} : { profile: ctx.profile }) } }, workers, threadGuard(ctx.engine.callTimeoutMs));
       return finish(ctx, 'explore', { runs, stopOnFirst }, [{ kind: 'explore', name: 'explore', runs, result, elapsedMs: ctx.seams.now() - started }]);
     }
     const part = await explorePart(ctx, runs, { stopOnFirst });

@@ -1,7 +1,9 @@
 /** `prestore mutants`: the harness against every bundled buggy engine, and the kill matrix. */
 import type { Mutant } from '../../mutants/catalogue.js';
 import { hunt } from '../../mutants/hunt.js';
+import { referenceEngine } from '../../engine/reference/index.js';
 import { integerFlag, parse, seedFlag } from '../args.js';
+import { DEVICE_PROFILE_HELP, DEVICE_PROFILE_OPTION, deviceProfileFlag } from '../device-profile-arg.js';
 import { type Command, InputError } from '../command.js';
 import type { Violation } from '../../harness/case.js';
 import { engineArgsOf } from '../../report-html/picture.js';
@@ -17,7 +19,7 @@ export const MUTANT_RUNS = 200;
 const mutantsCommand: Command = {
   name: 'mutants',
   summary: 'run the harness against every bundled buggy engine and print the kill matrix',
-  help: `Usage: prestore mutants [NAME...] [--runs N] [--seed S] [--json FILE] [--junit FILE] [--html FILE]
+  help: `Usage: prestore mutants [NAME...] [--runs N] [--seed S] [--device-profile P] [--json FILE] [--junit FILE] [--html FILE]
 
 Each mutant is the reference engine with one realistic bug (a map bit cleared before its data is
 durable, a read served from the wrong device, ...). For each, the harness exhausts every bundled
@@ -30,6 +32,9 @@ A mutant that survives means the harness has a blind spot.
   --list                    list the mutants, their bugs and the rule expected to catch each
   --runs N                  random cases per mutant after the scenarios (default ${MUTANT_RUNS})
   --seed S                  the seed (default ${MUTANTS_SEED})
+${DEVICE_PROFILE_HELP}
+                            The kill matrix on those devices; the reference engine is hunted
+                            first, as the control: a kill means little where it fails too.
   --json FILE               the matrix as JSON, an array of { mutant, description, killed,
                             casesToKill, elapsedMs, rule } (- for standard output)
   --junit FILE              a JUnit report, one testcase per mutant (- for standard output)
@@ -39,7 +44,7 @@ ${HTML_HELP}
 Exit status: 0 every mutant was killed, 1 a mutant survived, 2 bad usage or bad input,
 3 an internal error (a bug in prestore: please report it).`,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, { runs: { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' }, junit: { type: 'string' }, html: { type: 'string' }, list: { type: 'boolean' } }, { positionals: true });
+    const { values, positionals } = parse(argv, { ...DEVICE_PROFILE_OPTION, runs: { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' }, junit: { type: 'string' }, html: { type: 'string' }, list: { type: 'boolean' } }, { positionals: true });
     const cwd = io.cwd ?? process.cwd();
     const seams = seamsOf(io);
     const all = ((await seams.engineModules.mutants()) as { mutants: readonly Mutant[] }).mutants;
@@ -52,6 +57,7 @@ Exit status: 0 every mutant was killed, 1 a mutant survived, 2 bad usage or bad 
     const chosen = positionals.length === 0 ? all : all.filter((m) => positionals.includes(m.name));
     const runs = integerFlag('runs', values.runs, MUTANT_RUNS, 0, 10_000_000);
     const seed = seedFlag(values.seed) ?? MUTANTS_SEED;
+    const profile = await deviceProfileFlag(values['device-profile'], cwd);
     checkStdoutReports({ json: values.json, junit: values.junit, html: values.html });
     await checkReportTarget('json', values.json, cwd);
     await checkReportTarget('junit', values.junit, cwd);
@@ -61,14 +67,19 @@ Exit status: 0 every mutant was killed, 1 a mutant survived, 2 bad usage or bad 
     const toStdout = [values.json, values.junit, values.html].includes('-');
     const say = (line: string) => (toStdout ? io.stderr : io.stdout).write(line + '\n');
 
-    const heading = `prestore mutants: engines ${chosen.map((m) => `mutant:${m.name}`).join(', ')}, seed ${seed}`;
+    const heading = `prestore mutants: engines ${chosen.map((m) => `mutant:${m.name}`).join(', ')}, seed ${seed}${profile === undefined ? '' : `, device profile ${profile.name}`}`;
     say(heading);
+    const onDevices = profile === undefined ? {} : { profile };
+    if (profile !== undefined) {
+      const control = await hunt(referenceEngine, seams.harness, { seed, scenarios, runs, engineArgs: '--engine reference', ...onDevices });
+      say(`  control: the reference engine ${control.killed ? `FAILS on ${profile.name} (${control.violation!.rule} after ${control.cases} cases): a kill below may be the device's doing` : `passes on ${profile.name} (${control.cases} cases)`}`);
+    }
     const rows: KillRow[] = [];
     const found = new Map<string, Violation>();
     for (const m of chosen) {
       const started = seams.now();
       const engineArgs = `--engine mutant:${m.name}`;
-      const result = await hunt(m.factory, seams.harness, { seed, scenarios, runs, engineArgs });
+      const result = await hunt(m.factory, seams.harness, { seed, scenarios, runs, engineArgs, ...onDevices });
       const row: KillRow = {
         mutant: m.name,
         description: m.description,
@@ -87,7 +98,7 @@ Exit status: 0 every mutant was killed, 1 a mutant survived, 2 bad usage or bad 
     const killed = rows.filter((r) => r.killed).length;
     const lines = [
       '',
-      `prestore mutants: seed ${seed}, ${rows.length} mutants, ${killed} killed`,
+      `prestore mutants: seed ${seed}${profile === undefined ? '' : `, device profile ${profile.name}`}, ${rows.length} mutants, ${killed} killed`,
       ...table([
         ['mutant', 'killed', 'rule', 'expected', 'cases', 'time'],
         ...rows.map((r) => [r.mutant, r.killed ? 'yes' : 'NO', r.rule ?? '-', r.expectedRule, r.casesToKill === null ? '-' : String(r.casesToKill), formatMs(r.elapsedMs)]),

@@ -1,7 +1,8 @@
 /** `prestore replay`: re-run one case from its replay line, with a readable trace. */
-import { decodeCase } from '../../harness/replay-line.js';
+import { decodeCase, encodeCase } from '../../harness/replay-line.js';
 import { parse, shellQuote, shellSplit } from '../args.js';
 import { type Command, UsageError } from '../command.js';
+import { DEVICE_PROFILE_HELP, DEVICE_PROFILE_OPTION, deviceProfileFlag } from '../device-profile-arg.js';
 import { ENGINE_HELP, ENGINE_OPTIONS, type EngineFlags, replayEngineFlags, resolveEngine } from '../engine-arg.js';
 import { HTML_HELP, replayHtml } from '../html-report.js';
 import { isCounterexamplePath, replayFile } from '../replay-file.js';
@@ -45,8 +46,12 @@ engine's I/O changed) and there is no verdict: exit 2 (after a fix, prestore exh
 crashes the file's workload at every I/O point of the engine as it is now). Against another
 engine that is a note.
 
+The line carries the device profile its case ran on; --device-profile replays the case on
+other devices instead.
+
 Options:
 ${HTML_HELP}
+${DEVICE_PROFILE_HELP}
   -h, --help                this help
 
 ${ENGINE_HELP}
@@ -55,14 +60,17 @@ Exit status: 0 every check held, 1 the case violates a rule, 2 bad usage, a dama
 file, or an engine that does not repeat its I/O for the same case, 3 an internal error (a bug in
 prestore: please report it).`,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, { ...ENGINE_OPTIONS, html: { type: 'string' } }, { positionals: true });
+    const { values, positionals } = parse(argv, { ...ENGINE_OPTIONS, ...DEVICE_PROFILE_OPTION, html: { type: 'string' } }, { positionals: true });
     if (positionals.length === 0) throw new UsageError('replay needs the replay line (or its c1.… token)');
     const cwd = io.cwd ?? process.cwd();
     await checkReportTarget('html', values.html, cwd);
-    if (positionals.length === 1 && isCounterexamplePath(positionals[0]!)) return replayFile(positionals[0]!, values, io);
-    const { flags: lineFlags, token } = splitLine(positionals);
-    const flags = replayEngineFlags(values, lineFlags, 'the replay line', (engineArgs) => `prestore replay ${engineArgs} ${shellQuote(token)}`);
-    const decoded = decodeCase(token);
+    const profile = await deviceProfileFlag(values['device-profile'], cwd);
+    if (positionals.length === 1 && isCounterexamplePath(positionals[0]!)) return replayFile(positionals[0]!, values, io, profile);
+    const { flags: lineFlags, token: lineToken } = splitLine(positionals);
+    const flags = replayEngineFlags(values, lineFlags, 'the replay line', (engineArgs) => `prestore replay ${engineArgs} ${shellQuote(lineToken)}`);
+    const onLine = decodeCase(lineToken);
+    const decoded = profile === undefined ? onLine : { ...onLine, case: { ...onLine.case, profile } };
+    const token = profile === undefined ? lineToken : encodeCase(decoded.case, decoded.seed);
     const { seed } = decoded;
     const seams = seamsOf(io);
     const engine = await resolveEngine(flags, seams.engineModules, cwd);

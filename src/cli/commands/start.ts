@@ -1,6 +1,6 @@
 /** `prestore start` (`npm start`): the default campaign, bundled scenarios then a short explore. */
 import { integerFlag, parse } from '../args.js';
-import { CAMPAIGN_OPTIONS, EXIT_HELP, exhaustPart, explorePart, finish, prepare, REPORT_HELP } from '../campaign-run.js';
+import { CAMPAIGN_OPTIONS, DEVICE_PROFILE_HELP, EXIT_HELP, exhaustPart, explorePart, finish, prepare, REPORT_HELP } from '../campaign-run.js';
 import { type Command, InputError } from '../command.js';
 import { ENGINE_HELP } from '../engine-arg.js';
 import { type Part, scenarioIdentity } from '../report.js';
@@ -26,6 +26,7 @@ should hold; against a vendor's engine it is a quick first look before longer ru
 Options:
   --runs N                  random cases to explore after the scenarios (default ${START_RUNS})
   --seed S                  the seed (default ${START_SEED}: the same output every time)
+${DEVICE_PROFILE_HELP}
   -h, --help                this help
 
 ${ENGINE_HELP}

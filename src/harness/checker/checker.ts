@@ -52,7 +52,11 @@ export class FaultRetries {
 
 /** Unwinds the run at the first violation. */
 export class Stop extends Error {
-  constructor(readonly finding: Finding) {
+  constructor(
+    readonly finding: Finding,
+    /** The engine returned an error of its own (a refusal), rather than a check failing. */
+    readonly engineError = false,
+  ) {
     super(finding.message);
   }
 }
@@ -80,7 +84,7 @@ export class Checker {
     this.geometry = c.geometry;
     this.sectorSize = c.geometry.sectorSize;
     this.plans = new Map(c.crashes.map((p) => [p.point, p]));
-    this.layer = new FaultLayer(backends, { crashAt: [...this.plans.keys()], eio: c.eio }, options.seed, options.recordData, c.inFlight);
+    this.layer = new FaultLayer(backends, { crashAt: [...this.plans.keys()], eio: c.eio }, options.seed, options.recordData, c.inFlight, c.profile);
     this.live = new LivePort(this.layer, options.record ? () => copyState(this.state) : undefined);
     const { resume } = options;
     // Resuming, the state at the crash replaces whatever the replayed prefix built. In place: the
@@ -109,7 +113,7 @@ export class Checker {
         await this.powerLost();
         continue;
       }
-      if (!out.faulted) throw new Stop(engineFailed(what, out.error, rule));
+      if (!out.faulted) throw new Stop(engineFailed(what, out.error, rule), true);
       retries.fault();
     }
   }
@@ -122,7 +126,7 @@ export class Checker {
     this.checkRestoreTrace();
     if (out.ok || out.faulted) return;
     if (out.crashed) return this.powerLost();
-    throw new Stop(engineFailed(what, out.error, rule));
+    throw new Stop(engineFailed(what, out.error, rule), true);
   }
 
   /** Opens the engine until it opens: a crash inside recovery is another crash state. */
@@ -141,7 +145,7 @@ export class Checker {
         await this.loseCache();
         continue;
       }
-      if (!opened.faulted) throw new Stop(engineFailed('opening the engine', opened.error, 'progress'));
+      if (!opened.faulted) throw new Stop(engineFailed('opening the engine', opened.error, 'progress'), true);
       retries.fault();
     }
   }

@@ -98,7 +98,7 @@ export async function startRestore(checker: Checker, protect: boolean): Promise<
     return;
   }
   if (out.crashed) return checker.powerLost();
-  if (!out.faulted) throw new Stop(engineFailed('startRestore', out.error, 'progress'));
+  if (!out.faulted) throw new Stop(engineFailed('startRestore', out.error, 'progress'), true);
   const status = await checker.must('status after a failed startRestore', 'atomic-start', () => checker.engine!.status());
   // A crash while asking may already have decided the start, during recovery.
   if (state.pendingStart !== undefined) await decideStart(checker, status);
