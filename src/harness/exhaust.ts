@@ -162,7 +162,7 @@ const ONE_PER_MODE: EnumerationOptions = { exhaustiveUpTo: 0, sampleSize: 1 };
  * `only.after`, enumerated as it says).
  */
 async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRun, modes: readonly CacheMode[], rng: ReturnType<typeof seededRng>, only?: { readonly after: number; readonly enumeration: EnumerationOptions }) {
-  const devices = new RecordedDevices(await formattedDevices(engine, base));
+  const devices = new RecordedDevices(await formattedDevices(engine, base), base.profile);
   const sectorSize = base.geometry.sectorSize;
   const states: CrashState[] = [];
   // Per mode and I/O point: 1 where the survival subsets were too many and a sample was drawn.
