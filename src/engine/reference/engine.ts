@@ -244,8 +244,7 @@ export class ReferenceEngine implements RestoreEngine {
       // An unprotected restore mirrored the host's writes: a flushed write must be durable on
       // both devices, or recovery's re-copy from the clone would take back what was flushed.
       if (this.state === 'restoring' && this.mirrorsHostWrites()) await this.flushCloneMirror();
-      await this.devices.source.flush();
-      await this.persistPendingProtection();
+      await this.makeHostWritesDurable();
     });
   }
 
@@ -403,14 +402,19 @@ export class ReferenceEngine implements RestoreEngine {
   }
 
   /**
-   * `deferProtection`, at the host's flush: the source flushed first (by the caller), then the
-   * pending P bits written and the metadata flushed, all before the flush is acknowledged (and so
-   * before a FUA write is: the export makes one a write and a flush). Guards against, in order:
-   * P durable while the copy-before-write or the host's data is not, after which a crash leaves
-   * stale pre-restore source data in an extent P keeps from the copier; and a flush acknowledged
-   * with P still in memory, after which a crash loses P and the copier overwrites the flushed data
-   * with the clone's.
+   * The host's flush: the source flushed, then (`deferProtection`) the pending P bits written and
+   * the metadata flushed, all before the flush is acknowledged, and so before a FUA write is (the
+   * NBD export makes one a write and a flush). Guards against, in order: P durable while the
+   * copy-before-write or the host's data is not, after which a crash leaves stale pre-restore
+   * source data in an extent P keeps from the copier; and a flush acknowledged with P still in
+   * memory, after which a crash loses P and the copier overwrites the flushed data with the clone's.
    */
+  protected async makeHostWritesDurable(): Promise<void> {
+    await this.devices.source.flush();
+    await this.persistPendingProtection();
+  }
+
+  /** The pending P bits durable: their sectors as memory holds them, then one metadata flush. */
   protected async persistPendingProtection(): Promise<void> {
     if (this.pendingProtection.size === 0) return;
     await this.writeMapSectors(this.layout.protectedSector, this.prot.current(this.pendingProtection));
