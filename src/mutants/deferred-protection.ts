@@ -32,6 +32,16 @@ export const deferredProtectionMutants: readonly Mutant[] = [
     },
   ),
   deferredMutant(
+    'deferred-no-clone-under-write',
+    'reads-right',
+    'with P deferred to the flush, a host write to part of an extent not yet copied is written alone, without the clone\'s data around it: the extent is marked protected while the parts the write does not cover keep stale source data',
+    class extends ReferenceEngine {
+      protected override async writeOverClone(_partial: readonly number[], offset: number, data: Uint8Array): Promise<void> {
+        await this.devices.source.write(offset, data);
+      }
+    },
+  ),
+  deferredMutant(
     'deferred-intent',
     'delta-map-sound',
     'with P deferred to the flush, the D bit of a host write to an extent the copier already copied is deferred too (written but not flushed before the data): power fails, the data survives and the bit does not, and D is clear over an extent that differs from the clone',

@@ -47,14 +47,25 @@ async function ios(layer: FaultLayer, fn: () => Promise<unknown>): Promise<strin
 describe('deferProtection', () => {
   it('acknowledges a first write to an extent not yet copied with no flush, and makes P durable at the flush, after the source', async () => {
     const { layer, engine } = await restoring();
-    // Half of extent 1: the rest of it is copied from the clone, with no flush.
-    expect(await ios(layer, () => engine.writeSource(2 * SECTOR, HOST))).toEqual(['clone read', 'source write', 'source write']);
+    // Half of extent 1: the rest of it is the clone's, written with the host's data, with no flush.
+    expect(await ios(layer, () => engine.writeSource(2 * SECTOR, HOST))).toEqual(['clone read', 'source write']);
     // The whole of extent 2: the write is its copy.
     expect(await ios(layer, () => engine.writeSource(4 * SECTOR, new Uint8Array(2 * SECTOR)))).toEqual(['source write']);
     expect((await engine.inspect!()).protected).toEqual([false, true, true, false]);
     expect(await ios(layer, () => engine.flushSource())).toEqual(['source flush', 'meta write', 'meta flush']);
     // Nothing pending: the next flush is the source's alone.
     expect(await ios(layer, () => engine.flushSource())).toEqual(['source flush']);
+  });
+
+  it('writes a write across extents not yet copied as one I/O, with the clone data of the two it covers in part', async () => {
+    const { layer, engine } = await restoring();
+    const data = new Uint8Array(6 * SECTOR).fill(0xb0);
+    // Sectors 1-6: the second half of extent 0, extents 1 and 2 whole, the first half of extent 3.
+    expect(await ios(layer, () => engine.writeSource(SECTOR, data))).toEqual(['clone read', 'clone read', 'source write']);
+    const expected = CLONE.slice();
+    expected.set(data, SECTOR);
+    expect(await engine.readSource(0, GEOMETRY.volumeSize)).toEqual(expected);
+    expect(await layer.peek('source')).toEqual(expected);
   });
 
   it('still makes D durable before the data for an extent the copier already copied', async () => {

@@ -378,9 +378,9 @@ export class ReferenceEngine implements RestoreEngine {
 
   /**
    * `deferProtection`: a host write during a protected restore to extents not yet protected. D
-   * made durable for the copied ones (`persistWriteIntent`); the parts of not-yet-copied extents
-   * the write does not cover copied from the clone, with no flush; the data issued; and only once
-   * it is accepted, P set in memory (reads of those extents go to the source from here on, and
+   * made durable for the copied ones (`persistWriteIntent`); the data issued together with the
+   * clone's data for the parts of not-yet-copied extents it does not cover, with no flush
+   * (`writeOverClone`); and only once that is accepted, P set in memory (reads of those extents go to the source from here on, and
    * the copier passes them by), to be made durable at the next flush (`persistPendingProtection`).
    * A crash before that flush finds P clear on disk and D set: reads go to the clone, the copier
    * copies the extent again, and the host's unflushed write is lost, as the model allows. A write
@@ -393,12 +393,29 @@ export class ReferenceEngine implements RestoreEngine {
     // The intent made copied extents need copying again until P is set: the copier must not
     // have passed them by if the write fails.
     if (copied.length > 0) this.cursor = Math.min(this.cursor, ...copied);
-    await this.copyExtents(partial);
-    await this.devices.source.write(offset, data);
+    await this.writeOverClone(partial, offset, data);
     const before = extents.filter((e) => this.needsCopy(e)).length;
     this.prot.apply(this.prot.staged(extents, true));
     for (const e of extents) this.pendingProtection.add(e);
     this.remaining -= before;
+  }
+
+  /**
+   * The host's data written with, around it, the clone's data for the parts of `partial` extents
+   * (those it touches and does not cover, never copied) it leaves out: one source write instead of
+   * a copy and then the host's write. Nothing orders the two within the cache: neither counts
+   * until the flush that makes P durable after them.
+   */
+  protected async writeOverClone(partial: readonly number[], offset: number, data: Uint8Array): Promise<void> {
+    if (partial.length === 0) return this.devices.source.write(offset, data);
+    // Only the first and the last extent a write touches can be partial, so the span is contiguous.
+    const spans = partial.map((e) => extentRange(this.geometry, e));
+    const start = Math.min(offset, ...spans.map((r) => r.offset));
+    const end = Math.max(offset + data.length, ...spans.map((r) => r.offset + r.length));
+    const merged = new Uint8Array(end - start);
+    for (const r of spans) merged.set(await this.devices.clone.read(r.offset, r.length), r.offset - start);
+    merged.set(data, offset - start);
+    await this.devices.source.write(start, merged);
   }
 
   /**
