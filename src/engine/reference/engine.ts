@@ -380,8 +380,9 @@ export class ReferenceEngine implements RestoreEngine {
    * `deferProtection`: a host write during a protected restore to extents not yet protected. D
    * made durable for the copied ones (`persistWriteIntent`); the data issued together with the
    * clone's data for the parts of not-yet-copied extents it does not cover, with no flush
-   * (`writeOverClone`); and only once that is accepted, P set in memory (reads of those extents go to the source from here on, and
-   * the copier passes them by), to be made durable at the next flush (`persistPendingProtection`).
+   * (`writeOverClone`); and only once that is accepted, P set in memory (reads of those extents
+   * go to the source from here on, and the copier passes them by), to be made durable at the next
+   * flush (`persistPendingProtection`).
    * A crash before that flush finds P clear on disk and D set: reads go to the clone, the copier
    * copies the extent again, and the host's unflushed write is lost, as the model allows. A write
    * that fails leaves P clear, so the extent is read from the clone and copied as before.
