@@ -12,8 +12,9 @@
  *   they touch has been protected by the first pass. "No restore": the pair fractured with every delta-map
  *   bit set (init --all-differ), so the engine adds nothing to a write. "Restore": the same pair
  *   with a protected restore started by the server (--restore), its copier at up to 8 MiB/s:
- *   a write to an extent not yet protected costs the engine its copy-before-write (or, whole, the
- *   write made durable first) and a durable P bit, and the copier yields to the host.
+ *   a write to an extent not yet protected costs the engine its copy-before-write (the clone's
+ *   data around the host's, in one write; none for a whole extent), its P bit is made durable at
+ *   the flush (`deferProtection`, as `prestore serve` runs the engine), and the copier yields to the host.
  *   Rounds alternate which side goes first; each side reports its median.
  * - Reads: a server with a restore whose copier is held back (--rate 1K): its first step copies
  *   the first batch (1 MiB) at once, and nothing else is copied during the measurement. Reads of

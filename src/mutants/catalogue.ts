@@ -8,6 +8,7 @@ import { MetadataError, extentBytes } from '../engine/contract.js';
 import { ReferenceEngine } from '../engine/reference/index.js';
 import { decodeSuperblock, encodeSuperblock, type Superblock } from '../engine/reference/layout.js';
 import { ioErrorMutants } from './io-errors.js';
+import { deferredProtectionMutants } from './deferred-protection.js';
 import { LazyMetadata, mutant, type Mutant } from './mutant.js';
 import { reorderingMutants } from './reordering.js';
 
@@ -217,4 +218,5 @@ export const mutants: readonly Mutant[] = [
   ),
   ...reorderingMutants,
   ...ioErrorMutants,
+  ...deferredProtectionMutants,
 ];

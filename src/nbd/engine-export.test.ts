@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BlockDevice, WriteOptions } from '../devices/block-device.js';
+import { FaultLayer } from '../devices/fault-layer.js';
 import { MemoryDevice } from '../devices/memory-device.js';
-import type { Geometry } from '../engine/contract.js';
+import type { Geometry, RestoreDevices } from '../engine/contract.js';
 import { createReferenceEngine } from '../engine/reference/index.js';
 import { NbdClient } from './client.js';
 import { EngineExport } from './engine-export.js';
@@ -129,5 +130,35 @@ describe('an engine\'s source as an NBD export', () => {
     expect(Math.max(...s.recorded.log.filter((l) => l.startsWith('write')).map((l) => Number(l.split('+')[1])))).toBeLessThanOrEqual(1 << 20);
     await s.client.disconnect();
     await s.server.close();
+  });
+});
+
+describe('the export of an engine that makes P durable at the flush (deferProtection, as prestore serve runs it)', () => {
+  it('a FUA write is protected when answered, a plain one only after a FLUSH: a power loss keeps the first and may take back the second', async () => {
+    const deferred = createReferenceEngine({ deferProtection: true });
+    const backends = {
+      source: new MemoryDevice(new Uint8Array(GEOMETRY.volumeSize).fill(0x11), SECTOR, 'source'),
+      clone: new MemoryDevice(new Uint8Array(GEOMETRY.volumeSize).fill(0x22), SECTOR, 'clone'),
+      meta: MemoryDevice.zeroed(deferred.metadataSize(GEOMETRY), SECTOR, 'meta'),
+    };
+    await deferred.format(backends, GEOMETRY, 'all');
+    const layer = new FaultLayer(backends);
+    const engine = await deferred.open(layer.devices as RestoreDevices, GEOMETRY);
+    await engine.startRestore({ protect: true });
+    const server = new NbdServer(new EngineExport(engine, GEOMETRY, { name: 'vm', description: 'test', readOnly: false, activity: new HostActivity(() => 0) }));
+    const at = { socket: join(dir, `e${n++}.sock`) };
+    await server.listen(at);
+    server.open();
+    const client = await NbdClient.connect(at);
+    await client.write(EXTENT, new Uint8Array(SECTOR).fill(0xa1), { fua: true });
+    await client.write(3 * EXTENT, new Uint8Array(SECTOR).fill(0xb2));
+    await client.disconnect();
+    await server.close();
+    // Every cached write survives, the host's data included: only what P says decides.
+    await layer.powerLoss('keep');
+    layer.restart();
+    const after = await deferred.open(layer.devices as RestoreDevices, GEOMETRY);
+    expect((await after.readSource(EXTENT, SECTOR)).every((b) => b === 0xa1), 'the FUA write').toBe(true);
+    expect((await after.readSource(3 * EXTENT, SECTOR)).every((b) => b === 0x22), 'the unflushed write, taken back by the clone').toBe(true);
   });
 });

@@ -11,8 +11,12 @@
  *     clone, reads of anything else to the source;
  *   - P ⊆ D, so at completion D already marks every extent the host changed, and completing a
  *     protected restore is a single superblock commit;
- *   - an extent's P bit is set only once the source holds the whole extent durably: the clone's
- *     data (copy-before-write), or a host write that covered all of it.
+ *   - an extent's P bit is set on disk only once the source holds the whole extent durably: the
+ *     clone's data (copy-before-write), or a host write that covered all of it.
+ *
+ * With `deferProtection` (protected restores only; see `ReferenceOptions`), the P bits of host
+ * writes are set in memory first and made durable at the host's next flush, after the source's;
+ * memory then holds P bits the disk does not yet have (`pendingProtection`), and only those.
  *
  * Every write ordering is one protected method below, with the crash it guards against; the
  * mutant engines (src/mutants) each break one of them. Operations run one at a time: a call that
@@ -48,26 +52,52 @@ export interface ReferenceOptions {
   readonly maxIoBytes?: number;
   /** Copy I/Os in flight at once (default 1: one after another). */
   readonly queueDepth?: number;
+  /**
+   * During a protected restore, a host write's P bits are kept in memory and made durable at the
+   * host's next `flushSource` (after the source's own flush), as dm-clone commits its hydration
+   * map at FLUSH and FUA, instead of before the write is acknowledged (default false).
+   *
+   * The model allows it: a host write is only promised durable after a later flush, and a crash
+   * before that flush loses the P bit and, with it, only writes nobody flushed (the copier copies
+   * the clone over them: those sectors hold their durable value). It spares the first write to
+   * each extent its metadata flush and its copy-before-write's source flush. What stays eager: D
+   * for an extent the copier already copied (its D is clear), which must be durable before the
+   * data is issued, as in a fractured write, or a crash could keep the data and lose the bit.
+   *
+   * Off by default so that the eager orderings, and the mutants that break them, stay the ones the
+   * harness's `reference` engine runs; `prestore serve` turns it on (src/images/engine.ts): its NBD
+   * clients are told of the write cache (SEND_FLUSH, SEND_FUA) and flush what must last.
+   */
+  readonly deferProtection?: boolean;
 }
 
-const DEFAULT_OPTIONS: Required<ReferenceOptions> = { copyBatch: 1, maxIoBytes: 1 << 20, queueDepth: 1 };
+const DEFAULT_OPTIONS: Required<ReferenceOptions> = { copyBatch: 1, maxIoBytes: 1 << 20, queueDepth: 1, deferProtection: false };
 
 /** The bounds of each option: a queue depth of 0 would copy nothing, a batch of 0 never finish. */
-const OPTION_BOUNDS: Readonly<Record<keyof ReferenceOptions, readonly [number, number]>> = {
+const OPTION_BOUNDS: Readonly<Record<Exclude<keyof ReferenceOptions, 'deferProtection'>, readonly [number, number]>> = {
   copyBatch: [1, 2 ** 31 - 1],
   // At least one sector; a single copy I/O holds this many bytes in memory.
   maxIoBytes: [512, 2 ** 30],
   queueDepth: [1, 1024],
 };
 
+/** The options that are on or off. */
+const SWITCHES = ['deferProtection'] as const;
+
 /** The options checked, each named when wrong, with the defaults for those not given (or given as undefined). */
 export function referenceOptions(options: ReferenceOptions, where = 'reference engine'): Required<ReferenceOptions> {
   if (typeof options !== 'object' || options === null) throw new InputError(`${where}: options must be an object, not ${options === null ? 'null' : typeof options}`);
-  knownOptions(where, options, Object.keys(OPTION_BOUNDS));
-  const out: Record<string, number> = { ...DEFAULT_OPTIONS };
+  knownOptions(where, options, [...Object.keys(OPTION_BOUNDS), ...SWITCHES]);
+  const out: Record<string, number | boolean> = { ...DEFAULT_OPTIONS };
   for (const [name, [min, max]] of Object.entries(OPTION_BOUNDS)) {
     const value = (options as Record<string, unknown>)[name];
     if (value !== undefined) out[name] = wholeOption(`${where}: options.${name}`, value, min, max);
+  }
+  for (const name of SWITCHES) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'boolean') throw new InputError(`${where}: options.${name}: ${JSON.stringify(value) ?? String(value)} must be true or false`);
+    out[name] = value;
   }
   return out as Required<ReferenceOptions>;
 }
@@ -88,6 +118,8 @@ export class ReferenceEngine implements RestoreEngine {
   private readonly protectedOnDisk = new Set<number>();
   /** Mirrored host writes may sit in the clone's cache (unprotected restores only). */
   private cloneDirty = false;
+  /** `deferProtection`: extents whose P bit memory holds and the disk may not, until the next flush. */
+  private readonly pendingProtection = new Set<number>();
   private queue: Promise<unknown> = Promise.resolve();
   protected readonly options: Required<ReferenceOptions>;
 
@@ -177,6 +209,7 @@ export class ReferenceEngine implements RestoreEngine {
         return;
       }
       const unprotected = extents.filter((e) => !this.prot.get(e));
+      if (this.defersProtection()) return this.deferredProtectedWrite(unprotected, offset, data);
       const overwritten = this.mirrorsHostWrites() ? [] : unprotected.filter((e) => this.needsCopy(e) && this.covers(e, offset, data.length));
       await this.protectForHostWrite(unprotected.filter((e) => !overwritten.includes(e)));
       if (this.mirrorsHostWrites()) await this.mirroredWrite(extents, offset, data);
@@ -211,7 +244,7 @@ export class ReferenceEngine implements RestoreEngine {
       // An unprotected restore mirrored the host's writes: a flushed write must be durable on
       // both devices, or recovery's re-copy from the clone would take back what was flushed.
       if (this.state === 'restoring' && this.mirrorsHostWrites()) await this.flushCloneMirror();
-      await this.devices.source.flush();
+      await this.makeHostWritesDurable();
     });
   }
 
@@ -280,9 +313,11 @@ export class ReferenceEngine implements RestoreEngine {
   // --- the write orderings ---------------------------------------------------------------------
 
   /**
-   * Fractured host write (to source or clone): the D bits are durable before the data is issued.
-   * Guards against: a crash after the data reached the disk but before its bit did, which would
-   * leave a clear D bit over extents that differ, and the next restore would never copy them.
+   * Fractured host write (to source or clone), and with `deferProtection` a host write during the
+   * restore to extents the copier already copied (D clear): the D bits are durable before the data
+   * is issued. Guards against: a crash after the data reached the disk but before its bit did,
+   * which would leave a clear D bit over extents that differ, and the next restore would never
+   * copy them (nor would this one: a clear D bit is a copied extent).
    */
   protected async persistWriteIntent(extents: readonly number[]): Promise<void> {
     await this.persistBits([['delta', extents, true]]);
@@ -339,6 +374,81 @@ export class ReferenceEngine implements RestoreEngine {
       ['delta', extents, true],
       ['protected', extents, true],
     ]);
+  }
+
+  /**
+   * `deferProtection`: a host write during a protected restore to extents not yet protected. D
+   * made durable for the copied ones (`persistWriteIntent`); the data issued together with the
+   * clone's data for the parts of not-yet-copied extents it does not cover, with no flush
+   * (`writeOverClone`); and only once that is accepted, P set in memory (reads of those extents
+   * go to the source from here on, and the copier passes them by), to be made durable at the next
+   * flush (`persistPendingProtection`).
+   * A crash before that flush finds P clear on disk and D set: reads go to the clone, the copier
+   * copies the extent again, and the host's unflushed write is lost, as the model allows. A write
+   * that fails leaves P clear, so the extent is read from the clone and copied as before.
+   */
+  protected async deferredProtectedWrite(extents: readonly number[], offset: number, data: Uint8Array): Promise<void> {
+    const copied = extents.filter((e) => !this.delta.get(e));
+    const partial = extents.filter((e) => this.needsCopy(e) && !this.covers(e, offset, data.length));
+    await this.persistWriteIntent(copied);
+    // The intent made copied extents need copying again until P is set: the copier must not
+    // have passed them by if the write fails.
+    if (copied.length > 0) this.cursor = Math.min(this.cursor, ...copied);
+    await this.writeOverClone(partial, offset, data);
+    const before = extents.filter((e) => this.needsCopy(e)).length;
+    this.prot.apply(this.prot.staged(extents, true));
+    for (const e of extents) this.pendingProtection.add(e);
+    this.remaining -= before;
+  }
+
+  /**
+   * The host's data written with, around it, the clone's data for the parts of `partial` extents
+   * (those it touches and does not cover, never copied) it leaves out: one source write instead of
+   * a copy and then the host's write. Nothing orders the two within the cache: neither counts
+   * until the flush that makes P durable after them.
+   */
+  protected async writeOverClone(partial: readonly number[], offset: number, data: Uint8Array): Promise<void> {
+    if (partial.length === 0) return this.devices.source.write(offset, data);
+    // Only the first and the last extent a write touches can be partial, so the span is contiguous.
+    const spans = partial.map((e) => extentRange(this.geometry, e));
+    const start = Math.min(offset, ...spans.map((r) => r.offset));
+    const end = Math.max(offset + data.length, ...spans.map((r) => r.offset + r.length));
+    const merged = new Uint8Array(end - start);
+    for (const r of spans) merged.set(await this.devices.clone.read(r.offset, r.length), r.offset - start);
+    merged.set(data, offset - start);
+    await this.devices.source.write(start, merged);
+  }
+
+  /**
+   * The host's flush: the source flushed, then (`deferProtection`) the pending P bits written and
+   * the metadata flushed, all before the flush is acknowledged, and so before a FUA write is (the
+   * NBD export makes one a write and a flush). Guards against, in order: P durable while the
+   * copy-before-write or the host's data is not, after which a crash leaves stale pre-restore
+   * source data in an extent P keeps from the copier; and a flush acknowledged with P still in
+   * memory, after which a crash loses P and the copier overwrites the flushed data with the clone's.
+   */
+  protected async makeHostWritesDurable(): Promise<void> {
+    await this.devices.source.flush();
+    await this.persistPendingProtection();
+  }
+
+  /** The pending P bits durable: their sectors as memory holds them, then one metadata flush. */
+  protected async persistPendingProtection(): Promise<void> {
+    if (this.pendingProtection.size === 0) return;
+    await this.writeMapSectors(this.layout.protectedSector, this.prot.current(this.pendingProtection));
+    await this.syncMetadata();
+    this.pendingProtection.clear();
+  }
+
+  /**
+   * `deferProtection`, at completion: the source flushed before the commit to fractured when host
+   * writes with P still pending may sit in its cache. Their D bits are durable (set at the start,
+   * or by the intent), so nothing else is needed. Guards against: a crash after completion losing
+   * a copy-before-write that sat in the cache: the extent, no longer restored by anyone, keeps
+   * stale pre-restore source data where the host's write did not cover it.
+   */
+  protected async flushPendingBeforeCompletion(): Promise<void> {
+    if (this.pendingProtection.size > 0) await this.devices.source.flush();
   }
 
   /** The copier's data movement: clone extents onto the source, large I/Os, bounded queue. */
@@ -425,7 +535,15 @@ export class ReferenceEngine implements RestoreEngine {
       await this.devices.source.flush();
       await this.persistBits([['delta', [...this.delta.setBits()], false]]);
     }
+    await this.flushPendingBeforeCompletion();
     await this.commit('fractured', this.protect);
+    // Fractured, P means nothing: the next start clears what memory holds of it, on disk too.
+    this.pendingProtection.clear();
+  }
+
+  /** Whether host writes' P bits wait for the next flush: `deferProtection`, protected restores only (unprotected ones mirror instead). */
+  protected defersProtection(): boolean {
+    return this.options.deferProtection && !this.mirrorsHostWrites();
   }
 
   /** Unprotected restores mirror host writes to the clone; protected ones never touch it. */
