@@ -44,7 +44,7 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export const STATELESS = 'stateless';
 
 export { EngineProtocolError };
-export { allProcessesEnded, endRestingProcesses, liveProcesses } from './process-group.js';
+export { allProcessesEnded, endAll as endEngineProcesses, endRestingProcesses, liveProcesses } from './process-group.js';
 
 export interface StdioOptions {
   /**
@@ -465,7 +465,13 @@ function checkHello(msg: Record<string, unknown>): readonly string[] {
 
 /** The engine proxy the harness holds: each contract call is one protocol call. */
 function proxy(engine: EngineProcess, release: (engine: EngineProcess) => void): RestoreEngine {
-  const call = (method: string, args: Record<string, unknown> = {}, data?: Uint8Array) => engine.call(method, args, data);
+  // A power loss ends the instance, and the harness may never dispose of an instance it crashed:
+  // the process goes back to the pool (or is ended) here, or it would outlive the run.
+  const call = (method: string, args: Record<string, unknown> = {}, data?: Uint8Array) =>
+    engine.call(method, args, data).catch((e: unknown) => {
+      if (e instanceof CrashError) release(engine);
+      throw e;
+    });
   const bytes = async (method: string, args: Record<string, unknown>) => decode(await call(method, args), `the reply to ${method}`);
   const proxied: RestoreEngine = {
     readSource: (offset, length) => bytes('readSource', { offset, length }),
