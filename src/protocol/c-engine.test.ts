@@ -5,7 +5,7 @@
  * that is a failure.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -54,11 +54,19 @@ describe('the C example engine', () => {
     expect(r.code).toBe(0);
   });
 
-  test('is caught when its copier clears D before the copy is durable, with a replay line naming it', { timeout: 120_000 }, async () => {
+  test('is caught when its copier clears D before the copy is durable, with the same report with --workers 2 as with one', { timeout: 120_000 }, async () => {
     const buggy = `${bin} --bug no-flush-before-clear`;
-    const r = await cli(['exhaust', 'protected-restore', '--engine-cmd', buggy]);
-    expect(r.code).toBe(1);
-    expect(r.out).toMatch(/reads-right/);
-    expect(r.out).toContain(`prestore replay --engine-cmd '${buggy}'`);
+    const report = async (workers: number) => {
+      const file = join(dir, `workers-${workers}.json`);
+      const r = await cli(['exhaust', 'protected-restore', '--engine-cmd', buggy, '--workers', String(workers), '--json', file]);
+      expect(r.code).toBe(1);
+      expect(r.out).toMatch(/reads-right/);
+      expect(r.out).toContain(`prestore replay --engine-cmd '${buggy}'`);
+      const { elapsedMs: _, parts, ...result } = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> & { parts: Record<string, unknown>[] };
+      return { code: r.code, replays: r.out.split('\n').filter((l) => l.includes('prestore replay')), result, parts: parts.map(({ elapsedMs: __, ...p }) => p) };
+    };
+    const one = await report(1);
+    expect(one.replays.length).toBeGreaterThan(0);
+    expect(await report(2)).toEqual(one);
   });
 });
