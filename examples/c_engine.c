@@ -569,7 +569,8 @@ static void handle(uint32_t id, const char *json, const unsigned char *data, siz
     } else if (!engine) {
         rc = fail(E_STATE, "%s before open or format", method);
     } else if (engine->commit_in_doubt && strcmp(method, "format") != 0 && strcmp(method, "open") != 0 && (rc = commit(engine, engine->restoring, engine->protect)) != OK) {
-        /* A commit an I/O error interrupted is redone first, so the disk agrees with memory again. */
+        /* A commit an I/O error interrupted is redone before the call, so the disk agrees with
+           memory again; failing that, the call fails with it. */
     } else if (strcmp(method, "format") == 0) {
         unsigned char *delta = extent_set(engine);
         json_delta(json, engine, delta);

@@ -8,7 +8,7 @@
  *
  * Bodies: `call` a u32 length, that many bytes of JSON `{"method", "args"}`, then a host write's
  * data; `result` the same with the JSON value, or a JSON length of 0 and the bytes read; `error`
- * JSON `{"kind", "message"}`; `io` device, op, fua, a zero byte, u64 offset, u32 length, then a
+ * the same with JSON `{"kind", "message"}`; `io` device, op, fua, a zero byte, u64 offset, u32 length, then a
  * write's data; `io-result` the bytes read (none for a write or flush); `io-error` a UTF-8
  * message; `power-loss` nothing.
  */

@@ -180,7 +180,8 @@ function unframe(f: { type: number; id: number; body: Buffer }): Message {
     case FRAME.call: {
       const { json, bytes } = splitBody(f.body, 'call');
       const call = json as { method: string; args: Message };
-      return { type: 'call', id: f.id, method: call.method, args: bytes.length > 0 || /^write/.test(call.method) ? { ...call.args, data: new Uint8Array(bytes) } : call.args };
+      // A host write's data follows the JSON (empty for a write of nothing, absent for other calls).
+      return { type: 'call', id: f.id, method: call.method, args: call.method.startsWith('write') ? { ...call.args, data: new Uint8Array(bytes) } : call.args };
     }
     case FRAME.ioResult:
       return { type: 'io-result', id: f.id, data: new Uint8Array(f.body) };
