@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A protected-restore engine in Python (standard library only), speaking the prestore stdio
-protocol (docs/protocol.md). The harness serves every device I/O, so this process keeps no state
-of its own between runs: everything it knows after a crash it reads back from the metadata device.
+protocol (docs/protocol.md): binary frames once the harness accepts them, else JSON lines. The
+harness serves every device I/O, so this process keeps no state of its own between runs:
+everything it knows after a crash it reads back from the metadata device.
 
     npx prestore exhaust --bundled --engine-cmd "python3 python_engine.py"
 
@@ -46,40 +47,112 @@ class PowerLoss(Exception):
     """The harness answered an I/O request with power-loss: this engine instance is gone."""
 
 
-def send(message):
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
+STDIN, STDOUT = sys.stdin.buffer, sys.stdout.buffer
+
+
+def receive(n):
+    data = STDIN.read(n)
+    if len(data) < n:
+        sys.exit(0)  # the harness went away
+    return data
+
+
+class JsonLines:
+    """The protocol's first framing: a JSON object per line, data in base64."""
+
+    def send(self, message):
+        STDOUT.write(json.dumps(message).encode() + b"\n")
+        STDOUT.flush()
+
+    def io(self, io_id, device, op, offset=0, length=0, data=None, fua=False):
+        request = {"type": "io", "id": io_id, "device": device, "op": op, "offset": offset, "length": length, "fua": fua}
+        if data is not None:
+            request["data"] = base64.b64encode(bytes(data)).decode()
+        self.send(request)
+        answer = json.loads(STDIN.readline() or sys.exit(0))
+        if answer["type"] == "power-loss":
+            raise PowerLoss()
+        if answer["type"] == "io-error":
+            raise IoFailed(answer["error"]["message"])
+        return base64.b64decode(answer.get("data", ""))
+
+    def next_call(self, line=b""):
+        while not line.strip():
+            line = STDIN.readline() or sys.exit(0)
+        call = json.loads(line)
+        args = call.get("args", {})
+        data = base64.b64decode(args["data"]) if "data" in args else None
+        return call["id"], call["method"], args, data
+
+    def answer(self, call_id, value):
+        if isinstance(value, (bytes, bytearray)):
+            value = base64.b64encode(bytes(value)).decode()
+        self.send({"type": "result", "id": call_id, "value": value})
+
+    def error(self, call_id, kind, message):
+        self.send({"type": "error", "id": call_id, "error": {"kind": kind, "message": message}})
+
+
+class Frames:
+    """The binary framing (docs/protocol.md): u32 size, u8 type, u32 id, then the body."""
+
+    HEAD = struct.Struct("<IBI")
+    IO = struct.Struct("<IBIBBBxQI")
+    CALL, RESULT, ERROR, IO_REQUEST, IO_RESULT, IO_ERROR, POWER_LOSS = range(1, 8)
+    DEVICES = {"source": 0, "clone": 1, "meta": 2}
+    OPS = {"read": 0, "write": 1, "flush": 2}
+
+    def io(self, io_id, device, op, offset=0, length=0, data=None, fua=False):
+        payload = b"" if data is None else bytes(data)
+        STDOUT.write(self.IO.pack(21 + len(payload), self.IO_REQUEST, io_id, self.DEVICES[device], self.OPS[op], fua, offset, length) + payload)
+        STDOUT.flush()
+        size, kind, _ = self.HEAD.unpack(receive(9))
+        body = receive(size - 5)
+        if kind == self.POWER_LOSS:
+            raise PowerLoss()
+        if kind == self.IO_ERROR:
+            raise IoFailed(body.decode())
+        return body
+
+    def next_call(self):
+        size, _, call_id = self.HEAD.unpack(receive(9))
+        body = receive(size - 5)
+        (n,) = struct.unpack_from("<I", body)
+        call = json.loads(body[4:4 + n])
+        return call_id, call["method"], call["args"], body[4 + n:]
+
+    def send(self, kind, call_id, json_part, data=b""):
+        STDOUT.write(self.HEAD.pack(9 + len(json_part) + len(data), kind, call_id) + struct.pack("<I", len(json_part)) + json_part + data)
+        STDOUT.flush()
+
+    def answer(self, call_id, value):
+        if isinstance(value, (bytes, bytearray)):
+            self.send(self.RESULT, call_id, b"", bytes(value))
+        else:
+            self.send(self.RESULT, call_id, json.dumps(value).encode())
+
+    def error(self, call_id, kind, message):
+        self.send(self.ERROR, call_id, json.dumps({"kind": kind, "message": message}).encode())
 
 
 class Devices:
     """Device I/O, served by the harness: one request, then its answer, in order."""
 
-    def __init__(self):
+    def __init__(self, framing):
+        self.framing = framing
         self.next_id = 0
 
-    def _io(self, request):
-        self.next_id += 1
-        request.update(type="io", id=self.next_id)
-        send(request)
-        line = sys.stdin.readline()
-        if not line:
-            sys.exit(0)  # the harness went away
-        answer = json.loads(line)
-        if answer.get("type") == "power-loss":
-            raise PowerLoss()
-        if answer.get("type") == "io-error":
-            raise IoFailed(answer["error"]["message"])
-        return answer
-
     def read(self, device, offset, length):
-        data = self._io({"device": device, "op": "read", "offset": offset, "length": length})["data"]
-        return bytearray(base64.b64decode(data))
+        self.next_id += 1
+        return bytearray(self.framing.io(self.next_id, device, "read", offset, length))
 
     def write(self, device, offset, data, fua=False):
-        self._io({"device": device, "op": "write", "offset": offset, "length": len(data), "data": base64.b64encode(bytes(data)).decode(), "fua": fua})
+        self.next_id += 1
+        self.framing.io(self.next_id, device, "write", offset, len(data), data, fua)
 
     def flush(self, device):
-        self._io({"device": device, "op": "flush"})
+        self.next_id += 1
+        self.framing.io(self.next_id, device, "flush")
 
 
 class Layout:
@@ -115,8 +188,8 @@ def decode_superblock(layout, raw):
 
 
 class Engine:
-    def __init__(self, geometry):
-        self.io = Devices()
+    def __init__(self, geometry, framing):
+        self.io = Devices(framing)
         self.layout = Layout(geometry)
         self.maps = {}
         self.state, self.protect, self.generation = 0, True, 0
@@ -321,11 +394,7 @@ class Engine:
         return {"delta": [self.bit("D", e) for e in range(n)], "protected": [self.state == 1 and self.bit("P", e) for e in range(n)]}
 
 
-def b64(data):
-    return base64.b64encode(bytes(data)).decode()
-
-
-def handle(engine, method, args):
+def handle(engine, method, args, data):
     if method == "metadataSize":
         return Layout(args["geometry"]).total
     if engine is None:
@@ -335,11 +404,11 @@ def handle(engine, method, args):
     calls = {
         "format": lambda: engine.format(args["delta"]),
         "open": engine.open,
-        "readSource": lambda: b64(engine.read_source(args["offset"], args["length"])),
-        "writeSource": lambda: engine.write_source(args["offset"], base64.b64decode(args["data"])),
+        "readSource": lambda: engine.read_source(args["offset"], args["length"]),
+        "writeSource": lambda: engine.write_source(args["offset"], data),
         "flushSource": engine.flush_source,
-        "readClone": lambda: b64(engine.read_clone(args["offset"], args["length"])),
-        "writeClone": lambda: engine.write_clone(args["offset"], base64.b64decode(args["data"])),
+        "readClone": lambda: engine.read_clone(args["offset"], args["length"]),
+        "writeClone": lambda: engine.write_clone(args["offset"], data),
         "flushClone": engine.flush_clone,
         "startRestore": lambda: engine.start_restore(args["protect"]),
         "step": engine.step,
@@ -359,25 +428,30 @@ def main():
             BUGS.add(args.pop(0))
         else:
             sys.exit(f"usage: python_engine.py [--bug no-flush-before-clear|read-source]; unknown argument {flag}")
-    send({"type": "hello", "protocol": PROTOCOL, "version": VERSION, "name": "python-example", "capabilities": ["inspect", "stateless"]})
+    framing = JsonLines()
+    framing.send({"type": "hello", "protocol": PROTOCOL, "version": VERSION, "name": "python-example", "capabilities": ["inspect", "stateless", "binary"]})
+    # The harness's first line accepts the binary framing, or is already a call in JSON.
+    first = STDIN.readline() or sys.exit(0)
+    pending = None
+    if json.loads(first).get("type") == "framing":
+        framing = Frames()
+    else:
+        pending = framing.next_call(first)
     engine = None
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        call = json.loads(line)
-        method, call_args = call["method"], call.get("args", {})
+    while True:
+        call_id, method, call_args, data = pending or framing.next_call()
+        pending = None
         try:
             if method in ("format", "open"):
-                engine = Engine(call_args["geometry"])
-            value = handle(engine, method, call_args)
-            send({"type": "result", "id": call["id"], "value": value})
+                engine = Engine(call_args["geometry"], framing)
+            framing.answer(call_id, handle(engine, method, call_args, data))
         except EngineError as e:
-            send({"type": "error", "id": call["id"], "error": {"kind": e.kind, "message": str(e)}})
+            framing.error(call_id, e.kind, str(e))
         except PowerLoss:
             # Everything of the instance is in `engine` (BUGS is the command line's): drop it, keep
             # the process. That is what declaring "stateless" promises.
             engine = None
-            send({"type": "error", "id": call["id"], "error": {"kind": "power-loss", "message": "power lost"}})
+            framing.error(call_id, "power-loss", "power lost")
 
 
 if __name__ == "__main__":

@@ -3,14 +3,16 @@
  *
  * - per I/O: the same crash-free cases (protected restores with 200 and with 800 host writes) in
  *   process, served by a process per instance (engines that do not declare `stateless`, the old
- *   way), and served by one persistent process; the marginal cost, (time for 800 - time for 200) /
- *   (I/O points for 800 - for 200), so process starts are left out; `processStartMs` is the fixed
- *   cost per case beyond the in-process one (starting processes, handshakes);
+ *   way), by one persistent process speaking JSON lines (before the binary framing), and by one
+ *   persistent process speaking binary frames (after); the marginal cost, (time for 800 - time
+ *   for 200) / (I/O points for 800 - for 200), so process starts are left out; `...StartMs` is the
+ *   fixed cost per case beyond the in-process one (starting processes, handshakes);
  * - per crash state: `exhaust` of a bundled scenario in process and with a persistent process
- *   (audit at its default rate), crash states per second and the ratio. (A process per instance
- *   starts one per crash state: `perProcessStartMs` each.)
+ *   (audit at its default rate), JSON lines and binary frames, crash states per second and the
+ *   ratios. (A process per instance starts one per crash state: `perProcessStartMs` each.)
  *
- * Side by side, alternating rounds, medians.
+ * Side by side, alternating rounds, medians; each figure also as the range of its rounds (`...Range`),
+ * since the machine is shared.
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,78 +23,87 @@ import { exhaust } from '../harness/exhaust.js';
 import { restoreWithWrites } from './harness.js';
 import { runCase } from '../harness/run-case.js';
 import { bundledScenariosDir, loadScenario } from '../harness/scenario-file.js';
-import { endRestingProcesses, stdioEngine } from '../protocol/stdio-engine.js';
+import { endEngineProcesses, endRestingProcesses, stdioEngine } from '../protocol/stdio-engine.js';
 
 const SERVED = `node ${fileURLToPath(new URL('../protocol/serve-reference.js', import.meta.url))}`;
 
-export interface ProtocolBench {
-  inProcessUsPerIo: number;
-  /** A process per format and open: before persistent processes, and engines that keep state. */
-  perProcessUsPerIo: number;
-  persistentUsPerIo: number;
-  perProcessOverheadUsPerIo: number;
-  persistentOverheadUsPerIo: number;
-  perProcessStartMs: number;
-  persistentStartMs: number;
-  exhaustScenario: string;
-  inProcessCrashStatesPerSec: number;
-  persistentCrashStatesPerSec: number;
-  /** How many times slower out of process (persistent, audited) than in process, per crash state. */
-  crashStateRatio: number;
-}
-
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const range = (xs: readonly number[]) => `${Math.min(...xs).toFixed(1)}..${Math.max(...xs).toFixed(1)}`;
 
-type Side = 'local' | 'perProcess' | 'persistent';
+const SIDES = ['local', 'perProcess', 'json', 'binary'] as const;
+type Side = (typeof SIDES)[number];
+
+const engines = (): Record<Side, EngineFactory> => ({
+  local: referenceEngine,
+  perProcess: stdioEngine(SERVED, { persistent: false, framing: 'json' }),
+  json: stdioEngine(SERVED, { framing: 'json' }),
+  binary: stdioEngine(SERVED),
+});
 
 async function perIo(rounds: number) {
   const geometry = { sectorSize: 512, extentSectors: 4, volumeSize: 64 * 512 };
   const cases = [200, 800].map((writes): Case => ({ geometry, initial: { differ: 'all', delta: 'exact' }, workload: restoreWithWrites(writes, 64), crashes: [], eio: [] }));
-  const engines: Record<Side, EngineFactory> = { local: referenceEngine, perProcess: stdioEngine(SERVED, { persistent: false }), persistent: stdioEngine(SERVED) };
-  const times: Record<Side, number[][]> = { local: [[], []], perProcess: [[], []], persistent: [[], []] };
+  const factories = engines();
+  const times = Object.fromEntries(SIDES.map((s) => [s, [[], []]])) as unknown as Record<Side, number[][]>;
   const points = [0, 0];
   for (let r = 0; r < rounds; r++) {
-    for (const side of ['local', 'perProcess', 'persistent'] as const) {
+    for (const side of SIDES) {
       for (const [i, c] of cases.entries()) {
         const started = performance.now();
-        points[i] = (await runCase(engines[side], c, { seed: 'bench' })).ioPoints;
+        points[i] = (await runCase(factories[side], c, { seed: 'bench' })).ioPoints;
         times[side][i]!.push(performance.now() - started);
       }
     }
   }
+  // Per round too, for the ranges: round r's marginal cost from its own two cases.
+  const roundUs = (side: Side) => times[side][1]!.map((t, r) => ((t - times[side][0]![r]!) * 1000) / (points[1]! - points[0]!));
   const usPerIo = (side: Side) => ((median(times[side][1]!) - median(times[side][0]!)) * 1000) / (points[1]! - points[0]!);
   const fixed = (side: Side) => median(times[side][0]!) - (usPerIo(side) * points[0]!) / 1000;
+  const overhead = (side: Side) => usPerIo(side) - usPerIo('local');
+  const overheadRange = (side: Side) => range(roundUs(side).map((us, r) => us - roundUs('local')[r]!));
   return {
     inProcessUsPerIo: usPerIo('local'),
-    perProcessUsPerIo: usPerIo('perProcess'),
-    persistentUsPerIo: usPerIo('persistent'),
-    perProcessOverheadUsPerIo: usPerIo('perProcess') - usPerIo('local'),
-    persistentOverheadUsPerIo: usPerIo('persistent') - usPerIo('local'),
+    perProcessOverheadUsPerIo: overhead('perProcess'),
+    jsonOverheadUsPerIo: overhead('json'),
+    jsonOverheadUsPerIoRange: overheadRange('json'),
+    binaryOverheadUsPerIo: overhead('binary'),
+    binaryOverheadUsPerIoRange: overheadRange('binary'),
     perProcessStartMs: fixed('perProcess') - fixed('local'),
-    persistentStartMs: fixed('persistent') - fixed('local'),
+    jsonStartMs: fixed('json') - fixed('local'),
+    binaryStartMs: fixed('binary') - fixed('local'),
   };
 }
 
-async function perCrashState(name: string) {
+async function perCrashState(name: string, rounds: number) {
   const scenario = await loadScenario(join(bundledScenariosDir(), `${name}.json`), name);
   const rate = async (engine: EngineFactory) => {
     const started = performance.now();
     const result = await exhaust(engine, scenario, { seed: 'bench' });
     return result.crashStates / ((performance.now() - started) / 1000);
   };
-  const local = [];
-  const persistent = [];
-  for (let r = 0; r < 3; r++) {
-    local.push(await rate(referenceEngine));
-    persistent.push(await rate(stdioEngine(SERVED)));
+  const rates: Record<'local' | 'json' | 'binary', number[]> = { local: [], json: [], binary: [] };
+  for (let r = 0; r < rounds; r++) {
+    const factories = engines();
+    for (const side of ['local', 'json', 'binary'] as const) rates[side].push(await rate(factories[side]));
+    endRestingProcesses();
   }
-  return { exhaustScenario: name, inProcessCrashStatesPerSec: median(local), persistentCrashStatesPerSec: median(persistent), crashStateRatio: median(local) / median(persistent) };
+  const ratios = (side: 'json' | 'binary') => rates.local.map((l, r) => l / rates[side][r]!);
+  return {
+    exhaustScenario: name,
+    inProcessCrashStatesPerSec: median(rates.local),
+    jsonCrashStatesPerSec: median(rates.json),
+    binaryCrashStatesPerSec: median(rates.binary),
+    /** How many times slower out of process (persistent, audited) than in process, per crash state. */
+    jsonCrashStateRatio: median(ratios('json')),
+    binaryCrashStateRatio: median(ratios('binary')),
+    binaryCrashStateRatioRange: range(ratios('binary')),
+  };
 }
 
-export async function benchProtocol(rounds = 5): Promise<ProtocolBench> {
+export async function benchProtocol(rounds = 5) {
   try {
-    return { ...(await perIo(rounds)), ...(await perCrashState('protected-restore')) };
+    return { ...(await perIo(rounds)), ...(await perCrashState('protected-restore', 3)) };
   } finally {
-    endRestingProcesses();
+    endEngineProcesses();
   }
 }

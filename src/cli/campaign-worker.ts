@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { exhaust } from '../harness/exhaust.js';
+import { endEngineProcesses } from '../protocol/stdio-engine.js';
 import { scanShard } from '../harness/explore.js';
 import { threadError, type WorkerJob, type WorkerMessage } from './campaign-workers.js';
 import { resolveEngine } from './engine-arg.js';
@@ -24,7 +25,11 @@ try {
     const value = await exhaust(engine.factory, scenario, options);
     post({ kind: 'value', index, value, elapsedMs: performance.now() - started });
   }
+  // Engine processes (--engine-cmd) are this thread's: ended here, since prestore's own exit
+  // ends only the main thread's.
+  endEngineProcesses();
   post({ kind: 'done' });
 } catch (e) {
+  endEngineProcesses();
   post({ kind: 'failed', error: threadError(e) });
 }

@@ -69,13 +69,4 @@ describe('--workers', () => {
     expect(await runCli(['exhaust', 'nearly-equal', '--workers', '2', '--shard', '1/2'], { stdout: sink, stderr: sink, env: {}, cwd: dir })).toBe(2);
     expect(out.join('')).toMatch(/--workers and --stop-on-first.*\n?[\s\S]*--workers and --shard/);
   });
-
-  it('refuses --workers with --engine-cmd, for explore and exhaust', async () => {
-    for (const argv of [['exhaust', 'nearly-equal'], ['explore', '--runs', '5']]) {
-      const out: string[] = [];
-      const sink = { write: (s: string) => out.push(s) > 0 } as unknown as CommandIo['stdout'];
-      expect(await runCli([...argv, '--workers', '2', '--engine-cmd', 'node engine.js'], { stdout: sink, stderr: sink, env: {}, cwd: dir })).toBe(2);
-      expect(out.join('')).toMatch(/--workers and --engine-cmd do not go together/);
-    }
-  });
 });

@@ -58,15 +58,14 @@ function fromThread(e: ThreadError): Error {
 /** `--workers N` help, for a command that splits its `units` among the workers. */
 export function workersHelp(units: string): string {
   return `  --workers N               split the ${units} among N worker threads (default 1); the
-                            result is the same as with one, only sooner
-                            (an in-process engine: not with --engine-cmd)`;
+                            result is the same as with one, only sooner (with
+                            --engine-cmd, each worker runs engine processes of its own)`;
 }
 
 /** `--workers N`, checked against the flags it cannot go with. */
-export function workersFlag(values: { readonly workers?: string; readonly shard?: string; readonly 'engine-cmd'?: string }): number {
+export function workersFlag(values: { readonly workers?: string; readonly shard?: string }): number {
   const workers = integerFlag('workers', values.workers, 1, 1, 64);
   if (workers > 1 && values.shard !== undefined) throw new UsageError('--workers and --shard do not go together: workers already split the run');
-  if (workers > 1 && values['engine-cmd'] !== undefined) throw new UsageError('--workers and --engine-cmd do not go together: each worker thread would start its own engine process; run --shard i/n jobs instead');
   return workers;
 }
 

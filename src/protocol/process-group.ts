@@ -22,7 +22,8 @@ export function endGroup(pgid: number): void {
   }
 }
 
-function endAll(): void {
+/** Ends every engine process group, serving or not (a program embedding the harness, at its end). */
+export function endAll(): void {
   for (const pgid of live.keys()) endGroup(pgid);
 }
 

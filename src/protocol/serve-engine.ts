@@ -5,18 +5,19 @@
  *
  * It declares `stateless`: each `format` and `open` asks the factory for a new instance, and this
  * side keeps nothing of the last one, so one process can serve them all. Whether the factory keeps
- * something in module state is its own affair, and the harness's audit catches it.
+ * something in module state is its own affair, and the harness's audit catches it. It offers the
+ * binary framing (./frames.ts), and speaks JSON lines to a harness that does not accept it.
  */
-import { createInterface } from 'node:readline';
 import type { BlockDevice, WriteOptions } from '../devices/block-device.js';
 import { CloneBusyError, type EngineFactory, EngineStateError, type Geometry, MetadataError, type RestoreDevices, type RestoreEngine } from '../engine/contract.js';
 import { checkFactory } from '../harness/engine-guard.js';
 import { PROTOCOL, PROTOCOL_VERSION, STATELESS } from './stdio-engine.js';
+import { BINARY, FRAME, frame, FrameReader, IO_DEVICES, IO_OPS, jsonPart, splitBody } from './frames.js';
 
 type Message = Record<string, unknown>;
 
 const encode = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-const decode = (text: unknown) => new Uint8Array(Buffer.from(String(text), 'base64'));
+const decode = (data: unknown) => (data instanceof Uint8Array ? data : new Uint8Array(Buffer.from(String(data), 'base64')));
 
 /** The harness's answer to the I/O in flight when power was lost: the instance is gone. */
 class PowerLossError extends Error {
@@ -44,6 +45,23 @@ class DeviceIoError extends Error {
 export function serveEngine(factory: EngineFactory, input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stdout): Promise<void> {
   checkFactory(factory, 'serveEngine: factory');
   const send = (m: Message) => output.write(`${JSON.stringify(m)}\n`);
+  /** Set once the harness accepts the binary framing: every message after that is a frame. */
+  let frames: FrameReader | undefined;
+  const sendIo = (id: number, request: IoRequest) => {
+    if (frames === undefined) return send({ type: 'io', id, ...request, ...(request.data === undefined ? {} : { data: encode(request.data) }) });
+    const fields = Buffer.alloc(16);
+    fields.writeUInt8(IO_DEVICES.indexOf(request.device), 0);
+    fields.writeUInt8(IO_OPS.indexOf(request.op), 1);
+    fields.writeUInt8(request.fua === true ? 1 : 0, 2);
+    fields.writeBigUInt64LE(BigInt(request.offset ?? 0), 4);
+    fields.writeUInt32LE(request.length ?? 0, 12);
+    output.write(frame(FRAME.io, id, fields, ...(request.data === undefined ? [] : [request.data])));
+  };
+  const answer = (id: number, value: unknown) => {
+    if (frames === undefined) return send({ type: 'result', id, value: value instanceof Uint8Array ? encode(value) : (value ?? null) });
+    output.write(value instanceof Uint8Array ? frame(FRAME.result, id, Buffer.alloc(4), value) : frame(FRAME.result, id, jsonPart(value ?? null)));
+  };
+  const fail = (id: number, error: { kind: string; message: string }) => (frames === undefined ? send({ type: 'error', id, error }) : output.write(frame(FRAME.error, id, jsonPart(error))));
   const waiting = new Map<number, { resolve: (m: Message) => void; reject: (e: Error) => void }>();
   let ioId = 0;
   // The protocol allows one I/O request outstanding: an engine's concurrent I/O goes out in turn.
@@ -51,14 +69,14 @@ export function serveEngine(factory: EngineFactory, input: NodeJS.ReadableStream
   /** One per instance: after a power loss, its queued I/O fails here and never reaches the harness. */
   type Life = { alive: boolean };
   let life: Life = { alive: true };
-  const io = (request: Message, of: Life): Promise<Message> => {
+  const io = (request: IoRequest, of: Life): Promise<Message> => {
     const next = turn.then(
       () =>
         new Promise<Message>((resolve, reject) => {
           if (!of.alive) return reject(new PowerLossError());
           const id = ++ioId;
           waiting.set(id, { resolve, reject });
-          send({ type: 'io', id, ...request });
+          sendIo(id, request);
         }),
     );
     turn = next.catch(() => undefined);
@@ -68,7 +86,7 @@ export function serveEngine(factory: EngineFactory, input: NodeJS.ReadableStream
     size,
     sectorSize,
     read: async (offset, length) => decode((await io({ device: name, op: 'read', offset, length }, of)).data),
-    write: async (offset, data, options?: WriteOptions) => void (await io({ device: name, op: 'write', offset, length: data.length, data: encode(data), fua: options?.fua === true }, of)),
+    write: async (offset, data, options?: WriteOptions) => void (await io({ device: name, op: 'write', offset, length: data.length, data, fua: options?.fua === true }, of)),
     flush: async () => void (await io({ device: name, op: 'flush' }, of)),
   });
   /** Devices for a new instance; the one before it is gone. */
@@ -91,13 +109,13 @@ export function serveEngine(factory: EngineFactory, input: NodeJS.ReadableStream
     if (engine === undefined) throw new EngineStateError(`${method} before open`);
     switch (method) {
       case 'readSource':
-        return encode(await engine.readSource(args.offset as number, args.length as number));
+        return engine.readSource(args.offset as number, args.length as number);
       case 'writeSource':
         return void (await engine.writeSource(args.offset as number, decode(args.data)));
       case 'flushSource':
         return void (await engine.flushSource());
       case 'readClone':
-        return encode(await engine.readClone(args.offset as number, args.length as number));
+        return engine.readClone(args.offset as number, args.length as number);
       case 'writeClone':
         return void (await engine.writeClone(args.offset as number, decode(args.data)));
       case 'flushClone':
@@ -115,12 +133,13 @@ export function serveEngine(factory: EngineFactory, input: NodeJS.ReadableStream
     }
   };
 
-  send({ type: 'hello', protocol: PROTOCOL, version: PROTOCOL_VERSION, name: factory.name, capabilities: ['inspect', STATELESS] });
+  send({ type: 'hello', protocol: PROTOCOL, version: PROTOCOL_VERSION, name: factory.name, capabilities: ['inspect', STATELESS, BINARY] });
   let calls: Promise<void> = Promise.resolve();
-  const lines = createInterface({ input });
-  lines.on('line', (line) => {
-    if (line.trim() === '') return;
-    const msg = JSON.parse(line) as Message;
+  const received = (msg: Message) => {
+    if (msg.type === 'framing') {
+      frames = new FrameReader('the harness');
+      return;
+    }
     if (msg.type === 'io-result' || msg.type === 'io-error' || msg.type === 'power-loss') {
       const w = waiting.get(msg.id as number);
       waiting.delete(msg.id as number);
@@ -133,12 +152,53 @@ export function serveEngine(factory: EngineFactory, input: NodeJS.ReadableStream
       return;
     }
     calls = calls.then(async () => {
+      const id = msg.id as number;
       try {
-        send({ type: 'result', id: msg.id, value: (await handle(String(msg.method), (msg.args ?? {}) as Message)) ?? null });
+        answer(id, await handle(String(msg.method), (msg.args ?? {}) as Message));
       } catch (e) {
-        send({ type: 'error', id: msg.id, error: { kind: errorKind(e), message: e instanceof Error ? e.message : String(e) } });
+        fail(id, { kind: errorKind(e), message: e instanceof Error ? e.message : String(e) });
       }
     });
+  };
+  let line: Buffer[] = [];
+  input.on('data', (chunk: Buffer) => {
+    for (let nl = chunk.indexOf(10); frames === undefined && nl >= 0; nl = chunk.indexOf(10)) {
+      const text = Buffer.concat([...line, chunk.subarray(0, nl)]).toString('utf8');
+      line = [];
+      chunk = chunk.subarray(nl + 1);
+      if (text.trim() !== '') received(JSON.parse(text) as Message);
+    }
+    if (frames === undefined) line.push(chunk);
+    else for (const f of frames.push(chunk)) received(unframe(f));
   });
-  return new Promise((resolve) => lines.on('close', () => void calls.then(() => resolve())));
+  return new Promise((resolve) => input.on('end', () => void calls.then(() => resolve())));
+}
+
+/** A frame from the harness as the message its JSON line would be, data as bytes. */
+function unframe(f: { type: number; id: number; body: Buffer }): Message {
+  switch (f.type) {
+    case FRAME.call: {
+      const { json, bytes } = splitBody(f.body, 'call');
+      const call = json as { method: string; args: Message };
+      // A host write's data follows the JSON (empty for a write of nothing, absent for other calls).
+      return { type: 'call', id: f.id, method: call.method, args: call.method.startsWith('write') ? { ...call.args, data: new Uint8Array(bytes) } : call.args };
+    }
+    case FRAME.ioResult:
+      return { type: 'io-result', id: f.id, data: new Uint8Array(f.body) };
+    case FRAME.ioError:
+      return { type: 'io-error', id: f.id, error: { message: f.body.toString('utf8') } };
+    case FRAME.powerLoss:
+      return { type: 'power-loss', id: f.id };
+    default:
+      throw new Error(`the harness sent a frame of type ${f.type}`);
+  }
+}
+
+interface IoRequest {
+  readonly device: keyof RestoreDevices;
+  readonly op: 'read' | 'write' | 'flush';
+  readonly offset?: number;
+  readonly length?: number;
+  readonly data?: Uint8Array;
+  readonly fua?: boolean;
 }

@@ -176,3 +176,72 @@ function misbehavingHello(): string {
   writeFileSync(file, `process.stdout.write(JSON.stringify({ type: 'hello', protocol: 'prestore-engine', version: 9 }) + '\\n'); setInterval(() => {}, 1000);\n`);
   return `node ${file}`;
 }
+
+/**
+ * A tiny engine in Node that offers the binary framing and, once the harness accepts it, answers
+ * its first call frame with `body` (which has `frame(type, id, ...bytes)` and `out` to write raw bytes).
+ */
+function binaryMisbehaving(name: string, body: string): string {
+  const file = join(dir, `binary-${name}.mjs`);
+  writeFileSync(
+    file,
+    `const out = (b) => process.stdout.write(b);
+const frame = (type, id, body = Buffer.alloc(0)) => { const h = Buffer.alloc(9); h.writeUInt32LE(body.length + 5, 0); h.writeUInt8(type, 4); h.writeUInt32LE(id, 5); return Buffer.concat([h, body]); };
+out(JSON.stringify({ type: 'hello', protocol: 'prestore-engine', version: 1, name: '${name}', capabilities: ['binary'] }) + '\\n');
+let text = '';
+let framed = false;
+process.stdin.on('data', (chunk) => {
+  if (!framed) {
+    text += chunk.toString('latin1');
+    const nl = text.indexOf('\\n');
+    if (nl < 0) return;
+    const first = JSON.parse(text.slice(0, nl));
+    if (first.method === 'metadataSize') return out(JSON.stringify({ type: 'result', id: first.id, value: 4096 }) + '\\n');
+    framed = true;
+    chunk = Buffer.from(text.slice(nl + 1), 'latin1');
+    if (chunk.length === 0) return;
+  }
+  const id = chunk.readUInt32LE(5);
+  ${body}
+});
+`,
+  );
+  return `node ${file}`;
+}
+
+/** An io frame's fixed fields: device, op, fua, offset, length. */
+const IO_FIELDS = (device: number, op: number, offset: number, length: number) => `(() => { const f = Buffer.alloc(16); f.writeUInt8(${device}, 0); f.writeUInt8(${op}, 1); f.writeBigUInt64LE(${offset}n, 4); f.writeUInt32LE(${length}, 12); return f; })()`;
+
+const BAD_FRAMES: [string, string, RegExp, number][] = [
+  ['truncated-exit', `out(frame(4, 1, Buffer.concat([${IO_FIELDS(0, 1, 0, 512)}, Buffer.alloc(512)])).subarray(0, 100)); setTimeout(() => process.exit(0), 50);`, /exited with code 0 during format; it left a 537-byte frame unfinished after 100 bytes/, 20_000],
+  ['truncated-hang', `out(frame(4, 1, Buffer.concat([${IO_FIELDS(0, 1, 0, 512)}, Buffer.alloc(512)])).subarray(0, 100));`, /sent nothing for 2000 ms while the harness waited for its answer to format; it left a 537-byte frame unfinished after 100 bytes/, 2000],
+  ['huge-length', `const h = Buffer.alloc(9); h.writeUInt32LE(0xfffffff0, 0); h.writeUInt8(2, 4); out(h);`, /frame header claiming 4294967284 bytes \(more than the largest frame/, 20_000],
+  ['huge-write', `const f = frame(4, 1, ${IO_FIELDS(0, 1, 0, 1 << 29)}); f.writeUInt32LE(21 + (1 << 29), 0); out(f);`, /a write of 536870912 bytes to source, a device of 2560 bytes/, 20_000],
+  ['garbage', `out('Traceback (most recent call last):\\n');`, /frame header claiming 1667330648 bytes .*"Traceback": not a frame \(text on standard output\?\)/, 20_000],
+  ['unknown-type', `out(frame(9, id));`, /a frame of unknown type 9/, 20_000],
+  ['harness-type', `out(frame(5, id));`, /sent a io-result frame, which only the harness sends/, 20_000],
+  ['io-size-mismatch', `out(frame(4, 1, Buffer.concat([${IO_FIELDS(0, 1, 0, 512)}, Buffer.alloc(100)])));`, /a write of source says length 512, so its frame is 537 bytes, but its header says 125/, 20_000],
+  ['unknown-device', `out(frame(4, 1, ${IO_FIELDS(7, 0, 0, 512)}));`, /unknown device code 7/, 20_000],
+  ['bad-json-length', `const b = Buffer.alloc(8); b.writeUInt32LE(99, 0); out(frame(2, id, b));`, /its JSON length 99 runs past the end of its 8-byte body/, 20_000],
+];
+
+describe('a misbehaving engine process in binary frames', () => {
+  it.each(BAD_FRAMES)('%s: a clear error, never a hang, and no process left behind', async (name, body, message, timeoutMs) => {
+    const engine = stdioEngine(binaryMisbehaving(name, body), { timeoutMs });
+    const c: Case = { geometry: GEOMETRY, initial: { differ: 'all', delta: 'exact' }, workload: [], crashes: [], eio: [] };
+    const error = await runCase(engine, c, { seed: 'x' }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.name).toBe('EngineProtocolError');
+    expect(error?.message).toMatch(message);
+  });
+
+  it('ends the command line with exit 2 and the message', { timeout: 30_000 }, async () => {
+    const out: string[] = [];
+    const sink = { write: (s: string) => out.push(s) !== 0 } as unknown as NodeJS.WritableStream;
+    const code = await runCli(['explore', '--runs', '2', '--engine-cmd', binaryMisbehaving('huge-cli', `const h = Buffer.alloc(9); h.writeUInt32LE(0x7ffffff0, 0); h.writeUInt8(2, 4); out(h);`)], { stdout: sink, stderr: sink, env: {} });
+    expect(code).toBe(2);
+    expect(out.join('')).toMatch(/frame header claiming \d+ bytes/);
+  });
+});

@@ -34,6 +34,7 @@ import { askSync } from './ask-sync.js';
 import { auditedOpen, DEFAULT_AUDIT_RATE } from './audit.js';
 import { seededRng } from '../devices/rng.js';
 import { endGroup, markResting, spawnEngine } from './process-group.js';
+import { ACCEPT_BINARY, BINARY, FRAME, type Frame, frame, FRAME_HEADER, FrameReader, IO_DEVICES, IO_FIELDS, IO_OPS, jsonPart, splitBody, typeName } from './frames.js';
 
 export const PROTOCOL = 'prestore-engine';
 export const PROTOCOL_VERSION = 1;
@@ -43,7 +44,7 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export const STATELESS = 'stateless';
 
 export { EngineProtocolError };
-export { allProcessesEnded, endRestingProcesses, liveProcesses } from './process-group.js';
+export { allProcessesEnded, endAll as endEngineProcesses, endRestingProcesses, liveProcesses } from './process-group.js';
 
 export interface StdioOptions {
   /**
@@ -63,6 +64,12 @@ export interface StdioOptions {
    * Which instances is a seeded draw per open, so the same run audits the same ones.
    */
   readonly auditRate?: number;
+  /**
+   * The framing to accept: `binary` (the default) when the engine offers it in its handshake
+   * (./frames.ts), else JSON lines; `json` keeps JSON lines whatever it offers (to measure one
+   * beside the other).
+   */
+  readonly framing?: 'binary' | 'json';
 }
 
 type DeviceName = keyof RestoreDevices;
@@ -74,6 +81,7 @@ const DEVICES: readonly DeviceName[] = ['source', 'clone', 'meta'];
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function decode(text: unknown, what: string): Uint8Array {
+  if (text instanceof Uint8Array) return text;
   if (typeof text !== 'string' || text.length % 4 !== 0 || !BASE64.test(text)) throw new EngineProtocolError(`${what}: not base64`);
   return new Uint8Array(Buffer.from(text, 'base64'));
 }
@@ -102,7 +110,10 @@ function engineError(error: unknown, method: string): Error {
 /** One engine process: the call in progress, and the device I/O it asks for. */
 class EngineProcess {
   private readonly child: ChildProcessWithoutNullStreams;
-  private buffered = '';
+  /** JSON framing: the start of a line not yet ended. */
+  private lineChunks: Buffer[] = [];
+  /** Binary framing, once accepted in the handshake (./frames.ts). */
+  private frames: FrameReader | undefined;
   private readonly stderr: string[] = [];
   private nextId = 1;
   /** Reply lines seen, counted as they arrive: an I/O request after the last reply is outside any call. */
@@ -126,10 +137,10 @@ class EngineProcess {
   constructor(
     command: string,
     private readonly timeoutMs: number,
+    private readonly framing: 'binary' | 'json',
   ) {
     this.child = spawnEngine(command);
-    this.child.stdout.setEncoding('utf8');
-    this.child.stdout.on('data', (chunk: string) => this.receive(chunk));
+    this.child.stdout.on('data', (chunk: Buffer) => this.receive(chunk));
     this.child.stderr.setEncoding('utf8');
     this.child.stderr.on('data', (chunk: string) => {
       this.stderr.push(...chunk.split('\n').filter((l) => l !== ''));
@@ -141,7 +152,7 @@ class EngineProcess {
     // written just before exiting is still read, and the stderr tail holds the whole traceback.
     this.child.on('close', (code, signal) => {
       const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
-      this.fail(new EngineProtocolError(`the engine process ${how} ${this.pending ? `during ${this.pending.method}` : this.hello ? 'before its handshake' : 'between calls'}${this.stderrTail()}`));
+      this.fail(new EngineProtocolError(`the engine process ${how} ${this.pending ? `during ${this.pending.method}` : this.hello ? 'before its handshake' : 'between calls'}${this.unfinished()}${this.stderrTail()}`));
     });
   }
 
@@ -183,14 +194,16 @@ class EngineProcess {
     return [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as { ref?: () => void; unref?: () => void }[];
   }
 
-  async call(method: string, args: Record<string, unknown>): Promise<unknown> {
+  /** A call; `data`, a host write's bytes, travels raw in a frame or as base64 in a JSON line. */
+  async call(method: string, args: Record<string, unknown>, data?: Uint8Array): Promise<unknown> {
     await this.drained;
     if (this.failure !== undefined) throw this.failure;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending = { id, method, resolve, reject };
       this.arm(`its answer to ${method}`);
-      this.send({ type: 'call', id, method, args });
+      if (this.frames !== undefined) this.child.stdin.write(frame(FRAME.call, id, jsonPart({ method, args }), ...(data === undefined ? [] : [data])));
+      else this.send({ type: 'call', id, method, args: data === undefined ? args : { ...args, data: encode(data) } });
     });
   }
 
@@ -205,14 +218,32 @@ class EngineProcess {
     this.child.stdin.write(`${JSON.stringify(message)}\n`);
   }
 
-  private arm(what: string): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.fail(new EngineProtocolError(`the engine sent nothing for ${this.timeoutMs} ms while the harness waited for ${what}${this.unfinishedLine()} (a hang? --engine-timeout MS sets the bound)`)), this.timeoutMs);
+  /** The answer to a device I/O request: the bytes read, or nothing for a write or flush. */
+  private ioResult(id: unknown, bytes?: Uint8Array): void {
+    if (this.frames !== undefined) this.child.stdin.write(frame(FRAME.ioResult, id as number, ...(bytes === undefined ? [] : [bytes])));
+    else this.send(bytes === undefined ? { type: 'io-result', id } : { type: 'io-result', id, data: encode(bytes) });
   }
 
-  /** Output the engine began but never ended with a newline: what it said instead of a message. */
-  private unfinishedLine(): string {
-    return this.buffered.trim() === '' ? '' : `; it wrote ${JSON.stringify(this.buffered.slice(0, 120))} without ending the line`;
+  private ioError(id: unknown, message: string): void {
+    if (this.frames !== undefined) this.child.stdin.write(frame(FRAME.ioError, id as number, Buffer.from(message, 'utf8')));
+    else this.send({ type: 'io-error', id, error: { kind: 'eio', message } });
+  }
+
+  private ioPowerLoss(id: unknown): void {
+    if (this.frames !== undefined) this.child.stdin.write(frame(FRAME.powerLoss, id as number));
+    else this.send({ type: 'power-loss', id });
+  }
+
+  private arm(what: string): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.fail(new EngineProtocolError(`the engine sent nothing for ${this.timeoutMs} ms while the harness waited for ${what}${this.unfinished()} (a hang? --engine-timeout MS sets the bound)`)), this.timeoutMs);
+  }
+
+  /** Output the engine began but never finished (a line without its newline, part of a frame): what it said instead of a message. */
+  private unfinished(): string {
+    if (this.frames !== undefined) return this.frames.unfinished();
+    const text = Buffer.concat(this.lineChunks).toString('utf8', 0, 480);
+    return text.trim() === '' ? '' : `; it wrote ${JSON.stringify(text.slice(0, 120))} without ending the line`;
   }
 
   private stderrTail(): string {
@@ -232,15 +263,72 @@ class EngineProcess {
     this.lostCall = undefined;
   }
 
-  private receive(chunk: string): void {
-    this.buffered += chunk;
+  private receive(chunk: Buffer): void {
     // A whole-volume read comes in many chunks: scan only the new one, so a long line costs its length.
-    if (!chunk.includes('\n')) return;
-    for (let nl = this.buffered.indexOf('\n'); nl >= 0; nl = this.buffered.indexOf('\n')) {
-      const line = this.buffered.slice(0, nl).trim();
-      this.buffered = this.buffered.slice(nl + 1);
+    for (let nl = chunk.indexOf(10); this.frames === undefined && nl >= 0; nl = chunk.indexOf(10)) {
+      const line = (this.lineChunks.length === 0 ? chunk.toString('utf8', 0, nl) : Buffer.concat([...this.lineChunks, chunk.subarray(0, nl)]).toString('utf8')).trim();
+      this.lineChunks = [];
+      chunk = chunk.subarray(nl + 1);
       if (line !== '' && this.failure === undefined) this.message(line);
     }
+    if (this.failure !== undefined || chunk.length === 0) return;
+    if (this.frames === undefined) return void this.lineChunks.push(chunk);
+    let frames: Frame[];
+    try {
+      frames = this.frames.push(chunk);
+    } catch (e) {
+      return this.fail(e as Error);
+    }
+    for (const f of frames) {
+      if (this.failure !== undefined) return;
+      this.received(() => this.unframe(f));
+    }
+  }
+
+  /** A frame as the message it stands for, in the shape a JSON line has (data as bytes, not base64). */
+  private unframe(f: Frame): Record<string, unknown> {
+    const what = `the engine's ${typeName(f.type)} frame ${f.id}`;
+    switch (f.type) {
+      case FRAME.result: {
+        const { json, bytes } = splitBody(f.body, what);
+        return { type: 'result', id: f.id, value: json === undefined ? new Uint8Array(bytes) : json };
+      }
+      case FRAME.error:
+        return { type: 'error', id: f.id, error: splitBody(f.body, what).json };
+      case FRAME.io: {
+        const b = f.body;
+        const op = IO_OPS[b[1]!]!;
+        return { type: 'io', id: f.id, device: IO_DEVICES[b[0]!], op, fua: b[2] === 1, offset: Number(b.readBigUInt64LE(4)), length: b.readUInt32LE(12), ...(op === 'write' ? { data: b.subarray(IO_FIELDS) } : {}) };
+      }
+      default:
+        throw new EngineProtocolError(`the engine sent a ${typeName(f.type)} frame, which only the harness sends`);
+    }
+  }
+
+  /**
+   * Checks a frame's header as soon as it is in, before its body is waited for: its type, and for
+   * an I/O request its device, op and a size that fits both its length and the device.
+   */
+  private checkFrame(type: number, size: number, head: Buffer): void {
+    if (type !== FRAME.io) {
+      if (type !== FRAME.result && type !== FRAME.error) throw new EngineProtocolError(`the engine sent a ${typeName(type)} frame, which only the harness sends`);
+      return;
+    }
+    if (head.length < FRAME_HEADER + IO_FIELDS) {
+      if (size < FRAME_HEADER + IO_FIELDS) throw new EngineProtocolError(`the engine sent an io frame of ${size} bytes, too short for its fields (${FRAME_HEADER + IO_FIELDS} bytes at least)`);
+      return;
+    }
+    const b = head.subarray(FRAME_HEADER);
+    const what = `I/O request ${head.readUInt32LE(5)}`;
+    const device = IO_DEVICES[b[0]!];
+    const op = IO_OPS[b[1]!];
+    if (device === undefined) throw new EngineProtocolError(`${what}: unknown device code ${b[0]} (0 source, 1 clone, 2 meta)`);
+    if (op === undefined) throw new EngineProtocolError(`${what}: unknown op code ${b[1]} (0 read, 1 write, 2 flush)`);
+    const length = b.readUInt32LE(12);
+    const expected = FRAME_HEADER + IO_FIELDS + (op === 'write' ? length : 0);
+    if (size !== expected) throw new EngineProtocolError(`${what}: a ${op} of ${device} says length ${length}, so its frame is ${expected} bytes, but its header says ${size}`);
+    const dev = this.devices?.[device];
+    if (op === 'write' && dev !== undefined && length > dev.size) throw new EngineProtocolError(`${what}: a write of ${length} bytes to ${device}, a device of ${dev.size} bytes`);
   }
 
   private message(line: string): void {
@@ -251,10 +339,15 @@ class EngineProcess {
     } catch {
       return this.fail(new EngineProtocolError(`the engine wrote a line that is not a JSON object: ${JSON.stringify(line.slice(0, 120))}`));
     }
+    this.received(() => msg);
+  }
+
+  /** One message from the engine, whatever its framing: the timeout re-armed, then dispatched. */
+  private received(message: () => Record<string, unknown>): void {
     if (this.pending !== undefined) this.arm(`its answer to ${this.pending.method}`);
     else if (this.lostCall !== undefined) this.arm(`its answer to ${this.lostCall.method} after the power loss`);
     try {
-      this.dispatch(msg);
+      this.dispatch(message());
     } catch (e) {
       this.fail(e instanceof EngineProtocolError ? e : new EngineProtocolError(String((e as Error).message)));
     }
@@ -267,7 +360,7 @@ class EngineProcess {
     // Counted on arrival, in the engine's own order: I/O sent after answering the last call is
     // background I/O the harness cannot place in the run, whenever it happens to be served.
     if (msg.type === 'io' && this.answered >= this.nextId - 1) {
-      throw new EngineProtocolError(`the engine asked for device I/O (${JSON.stringify(msg).slice(0, 120)}) while no call was outstanding; it may do I/O only between a call and its answer`);
+      throw new EngineProtocolError(`the engine asked for device I/O (${JSON.stringify({ ...msg, data: undefined }).slice(0, 120)}) while no call was outstanding; it may do I/O only between a call and its answer`);
     }
     if (msg.type === 'io' || msg.type === 'result' || msg.type === 'error') {
       // In arrival order: I/O one request at a time, and a reply after the I/O asked before it.
@@ -283,6 +376,11 @@ class EngineProcess {
     const hello = this.hello;
     this.hello = undefined;
     clearTimeout(this.timer);
+    if (this.framing === 'binary' && capabilities.includes(BINARY)) {
+      // Accepted before any call: the engine reads this line, and every message after it is a frame.
+      this.child.stdin.write(ACCEPT_BINARY);
+      this.frames = new FrameReader('the engine', (type, size, head) => this.checkFrame(type, size, head));
+    }
     hello.resolve(capabilities);
   }
 
@@ -309,13 +407,12 @@ class EngineProcess {
     const { id, device, op } = msg;
     const what = `I/O request ${JSON.stringify(id)}`;
     if (!DEVICES.includes(device as DeviceName)) throw new EngineProtocolError(`${what}: unknown device ${JSON.stringify(device)} (source, clone or meta)`);
-    if (this.lostCall !== undefined || this.devices === undefined) return this.send({ type: 'power-loss', id });
+    if (this.lostCall !== undefined || this.devices === undefined) return this.ioPowerLoss(id);
     const dev: BlockDevice = this.devices[device as DeviceName];
     try {
       if (op === 'read') {
         checkIo(String(device), dev, 'read', msg.offset as number, msg.length as number);
-        const bytes = await dev.read(msg.offset as number, msg.length as number);
-        this.send({ type: 'io-result', id, data: encode(bytes) });
+        this.ioResult(id, await dev.read(msg.offset as number, msg.length as number));
       } else if (op === 'write') {
         const data = decode(msg.data, `${what} (write to ${String(device)})`);
         if (msg.length !== undefined && msg.length !== data.length) {
@@ -323,16 +420,16 @@ class EngineProcess {
         }
         checkIo(String(device), dev, 'write', msg.offset as number, data.length);
         await dev.write(msg.offset as number, data, { fua: msg.fua === true });
-        this.send({ type: 'io-result', id });
+        this.ioResult(id);
       } else if (op === 'flush') {
         await dev.flush();
-        this.send({ type: 'io-result', id });
+        this.ioResult(id);
       } else {
         throw new EngineProtocolError(`${what}: unknown op ${JSON.stringify(op)} (read, write or flush)`);
       }
     } catch (e) {
       // A medium error goes back to the engine, which must report it to its caller.
-      if (e instanceof EioError) return this.send({ type: 'io-error', id, error: { kind: 'eio', message: e.message } });
+      if (e instanceof EioError) return this.ioError(id, e.message);
       if (e instanceof IoRangeError) throw new EngineProtocolError(`the engine asked for I/O outside the device: ${e.message}`);
       if (e instanceof CrashError && this.stateless) return this.powerLoss(id, e);
       // Anything else, power loss (CrashError) included, ends the process: it dies with the machine,
@@ -354,7 +451,7 @@ class EngineProcess {
       this.lostCall = { id: pending.id, method: pending.method, done };
     });
     this.arm(`its answer to ${pending.method} after the power loss`);
-    this.send({ type: 'power-loss', id: ioId });
+    this.ioPowerLoss(ioId);
     pending.reject(crash);
   }
 }
@@ -368,14 +465,20 @@ function checkHello(msg: Record<string, unknown>): readonly string[] {
 
 /** The engine proxy the harness holds: each contract call is one protocol call. */
 function proxy(engine: EngineProcess, release: (engine: EngineProcess) => void): RestoreEngine {
-  const call = (method: string, args: Record<string, unknown> = {}) => engine.call(method, args);
+  // A power loss ends the instance, and the harness may never dispose of an instance it crashed:
+  // the process goes back to the pool (or is ended) here, or it would outlive the run.
+  const call = (method: string, args: Record<string, unknown> = {}, data?: Uint8Array) =>
+    engine.call(method, args, data).catch((e: unknown) => {
+      if (e instanceof CrashError) release(engine);
+      throw e;
+    });
   const bytes = async (method: string, args: Record<string, unknown>) => decode(await call(method, args), `the reply to ${method}`);
   const proxied: RestoreEngine = {
     readSource: (offset, length) => bytes('readSource', { offset, length }),
-    writeSource: async (offset, data) => void (await call('writeSource', { offset, data: encode(data) })),
+    writeSource: async (offset, data) => void (await call('writeSource', { offset }, data)),
     flushSource: async () => void (await call('flushSource')),
     readClone: (offset, length) => bytes('readClone', { offset, length }),
-    writeClone: async (offset, data) => void (await call('writeClone', { offset, data: encode(data) })),
+    writeClone: async (offset, data) => void (await call('writeClone', { offset }, data)),
     flushClone: async () => void (await call('flushClone')),
     startRestore: async ({ protect }) => void (await call('startRestore', { protect })),
     step: async () => (await call('step')) as StepResult,
@@ -419,7 +522,9 @@ function askMetadataSize(command: string, geometry: Geometry, timeoutMs: number)
 
 export function stdioEngine(command: string, options: StdioOptions = {}): EngineFactory {
   if (typeof command !== 'string' || command.trim() === '') throw new InputError(`stdioEngine: command ${JSON.stringify(command)} must be a non-empty string`);
-  knownOptions('stdioEngine', options, ['timeoutMs', 'persistent', 'auditRate']);
+  knownOptions('stdioEngine', options, ['timeoutMs', 'persistent', 'auditRate', 'framing']);
+  if (options.framing !== undefined && options.framing !== 'binary' && options.framing !== 'json') throw new InputError(`stdioEngine: options.framing: ${String(options.framing)} must be "binary" or "json"`);
+  const framing = options.framing ?? 'binary';
   const timeoutMs = options.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : wholeOption('stdioEngine: options.timeoutMs', options.timeoutMs, 1, 2 ** 31 - 1);
   const sizes = new Map<string, number>();
   const mine: EngineProcess[] = [];
@@ -441,7 +546,7 @@ export function stdioEngine(command: string, options: StdioOptions = {}): Engine
       engine.begin(devices);
       return engine;
     }
-    const engine = new EngineProcess(command, timeoutMs);
+    const engine = new EngineProcess(command, timeoutMs, framing);
     engine.begin(devices);
     await engine.start();
     stateless = engine.stateless;
