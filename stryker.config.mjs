@@ -1,6 +1,7 @@
 // Mutation testing of the reference engine against the oracle: `npm run mutation` (not part of
 // npm test; slow). PRESTORE_RUNS sets the property suite's depth (properties/settings.ts): the
-// score in docs/testing.md was measured with PRESTORE_RUNS=100; STRYKER_CONCURRENCY the workers.
+// score in docs/testing.md was measured with PRESTORE_RUNS=100; STRYKER_CONCURRENCY the workers,
+// STRYKER_JSON where the JSON report goes.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
@@ -10,7 +11,7 @@ export default {
   concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 2),
   timeoutMS: 30_000,
   reporters: ['clear-text', 'progress', 'json'],
-  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  jsonReporter: { fileName: process.env.STRYKER_JSON ?? 'reports/mutation/mutation.json' },
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
 };
