@@ -4,7 +4,7 @@
  * The same case, engine and seed give the same trace, byte for byte.
  */
 import type { CacheMode, EioFault, SurvivalChoice } from '../devices/fault-layer.js';
-import type { Geometry } from '../engine/contract.js';
+import type { EngineOptions, Geometry } from '../engine/contract.js';
 import type { Finding } from './oracle/finding.js';
 
 export type Volume = 'source' | 'clone';
@@ -43,6 +43,8 @@ export interface Case {
   readonly eio: readonly EioFault[];
   /** Finish by running the restore to completion and checking the end rules (default true). */
   readonly finish?: boolean;
+  /** The engine's tuning for this case (`EngineFactory.withOptions`); its defaults when absent. */
+  readonly engineOptions?: EngineOptions;
 }
 
 export { RULES, type RuleName, type RuleNumber } from './oracle/rules.js';
@@ -76,4 +78,6 @@ export interface Scenario {
   readonly modes: readonly CacheMode[];
   /** 1: one crash at every I/O point; 2: also a second crash at every point of each recovery. */
   readonly depth: 1 | 2;
+  /** The engine's tuning (`EngineFactory.withOptions`); its defaults when absent. */
+  readonly engineOptions?: EngineOptions;
 }

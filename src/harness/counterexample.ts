@@ -15,7 +15,7 @@ import { basename } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { InputError } from '../errors.js';
 import { CACHE_MODES, type EioFault, type SurvivalChoice } from '../devices/fault-layer.js';
-import { type EngineFactory, extentCount, type Geometry } from '../engine/contract.js';
+import { type EngineFactory, type EngineOptions, extentCount, type Geometry } from '../engine/contract.js';
 import type { Case, CrashPlan, HostOp, InitialState, RuleName, Scenario, Violation } from './case.js';
 import { caseProblems, counterexampleSchema } from './case-check.js';
 import { unfitCrashes } from './case-fit.js';
@@ -51,6 +51,7 @@ export interface CounterexampleFile {
   readonly crashes: readonly (CrashPlan & { readonly choice: SurvivalChoice })[];
   readonly eio: readonly EioFault[];
   readonly finish?: boolean;
+  readonly engineOptions?: EngineOptions;
   readonly foundBy?: { readonly command?: string; readonly scenario?: string; readonly seed?: string; readonly replay?: string };
 }
 
@@ -103,6 +104,7 @@ export function counterexampleOf(violation: Violation, provenance: Provenance): 
     crashes: c.crashes.map((p) => ({ point: p.point, mode: p.mode, choice: p.choice })),
     eio: c.eio,
     ...(c.finish === undefined ? {} : { finish: c.finish }),
+    ...(c.engineOptions === undefined ? {} : { engineOptions: c.engineOptions }),
     foundBy: {
       ...(provenance.command === undefined ? {} : { command: provenance.command }),
       ...(provenance.scenario === undefined ? {} : { scenario: provenance.scenario }),
@@ -121,6 +123,7 @@ export function caseOf(file: CounterexampleFile): Case {
     crashes: file.crashes,
     eio: file.eio,
     ...(file.finish === undefined ? {} : { finish: file.finish }),
+    ...(file.engineOptions === undefined ? {} : { engineOptions: file.engineOptions }),
   };
 }
 
@@ -201,6 +204,7 @@ export function scenarioOf(file: CounterexampleFile, name: string): Scenario {
     workload: file.workload.map((op): HostOp => (op.op === 'powerLoss' ? { op: 'powerLoss', mode: op.mode } : op)),
     modes: CACHE_MODES,
     depth: 1,
+    ...(file.engineOptions === undefined ? {} : { engineOptions: file.engineOptions }),
   };
 }
 

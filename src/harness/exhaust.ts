@@ -20,6 +20,7 @@ import type { Case, Scenario, Violation } from './case.js';
 import { assertDeterministic } from './determinism.js';
 import { formattedDevices } from './checker/set-up.js';
 import { guardEngine } from './engine-guard.js';
+import { engineForCase } from './engine-options.js';
 import { type CaseRun, runCase } from './run-case.js';
 import { shrinkFirstOfEachRule } from './shrink-crash.js';
 import { owns, ownsShared } from './shard.js';
@@ -47,7 +48,14 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
   const engine = guardEngine(untrusted, options);
   const modes = options.modes ?? scenario.modes;
   const depth = options.depth ?? scenario.depth;
-  const scenarioCase: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [] };
+  const scenarioCase: Case = {
+    geometry: scenario.geometry,
+    initial: scenario.initial,
+    workload: scenario.workload,
+    crashes: [],
+    eio: [],
+    ...(scenario.engineOptions === undefined ? {} : { engineOptions: scenario.engineOptions }),
+  };
   const runOptions = { seed: options.seed, engineArgs: options.engineArgs };
   const recorded = await runCase(engine, scenarioCase, { ...runOptions, recordData: true, record: true });
   // Every crash state below is derived from this one record: it must be what the engine always does.
@@ -127,7 +135,7 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
  * lists the crash states of every armed I/O point in every mode.
  */
 async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRun, modes: readonly CacheMode[], rng: ReturnType<typeof seededRng>) {
-  const devices = new RecordedDevices(await formattedDevices(engine, base));
+  const devices = new RecordedDevices(await formattedDevices(engineForCase(engine, base), base));
   const sectorSize = base.geometry.sectorSize;
   const states: CrashState[] = [];
   // Per mode and I/O point: 1 where the survival subsets were too many and a sample was drawn.

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { InputError } from '../errors.js';
 import { CACHE_MODES, type CacheMode } from '../devices/fault-layer.js';
-import { extentCount, type Geometry } from '../engine/contract.js';
+import { type EngineOptions, extentCount, type Geometry } from '../engine/contract.js';
 import type { HostOp, InitialState, Scenario, Volume } from './case.js';
 import { readInputFile } from './input-file.js';
 import { parseJson, schemaErrors } from './json-input.js';
@@ -27,6 +27,7 @@ export interface ScenarioFile {
   readonly initial: { readonly differ: 'all' | 'none' | readonly number[]; readonly delta?: 'exact' | 'all' };
   readonly workload: readonly FileOp[];
   readonly crash?: { readonly modes?: readonly CacheMode[]; readonly depth?: 1 | 2 };
+  readonly engineOptions?: EngineOptions;
 }
 
 export type FileOp =
@@ -133,5 +134,6 @@ function toScenario(f: ScenarioFile): Scenario {
     workload,
     modes: f.crash?.modes !== undefined ? [...f.crash.modes] : [...CACHE_MODES],
     depth: f.crash?.depth ?? 1,
+    ...(f.engineOptions === undefined ? {} : { engineOptions: { ...f.engineOptions } }),
   };
 }

@@ -7,6 +7,7 @@
 import { MetadataError, extentBytes } from '../engine/contract.js';
 import { ReferenceEngine } from '../engine/reference/index.js';
 import { decodeSuperblock, encodeSuperblock, type Superblock } from '../engine/reference/layout.js';
+import { batchedCopierMutants } from './batched-copier.js';
 import { LazyMetadata, mutant, type Mutant } from './mutant.js';
 
 export type { Mutant } from './mutant.js';
@@ -213,4 +214,5 @@ export const mutants: readonly Mutant[] = [
       }
     },
   ),
+  ...batchedCopierMutants,
 ];

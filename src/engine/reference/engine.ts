@@ -511,7 +511,7 @@ export class ReferenceEngine implements RestoreEngine {
   }
 
   /** Writes staged map sectors, runs of contiguous ones as one I/O. */
-  private async writeMapSectors(base: number, sectors: ReadonlyMap<number, Uint8Array>): Promise<void> {
+  protected async writeMapSectors(base: number, sectors: ReadonlyMap<number, Uint8Array>): Promise<void> {
     const size = this.layout.sectorSize;
     const order = [...sectors.keys()].sort((a, b) => a - b);
     for (let i = 0; i < order.length; ) {
