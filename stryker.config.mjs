@@ -1,6 +1,6 @@
 // Mutation testing of the reference engine against the oracle: `npm run mutation` (not part of
 // npm test; slow). PRESTORE_RUNS sets the property suite's depth (properties/settings.ts): the
-// score in docs/testing.md was measured with PRESTORE_RUNS=100; STRYKER_CONCURRENCY the workers,
+// README (Mutation testing) says how to run it; STRYKER_CONCURRENCY sets the workers,
 // STRYKER_JSON where the JSON report goes.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
