@@ -1,7 +1,6 @@
 // Mutation testing of the reference engine against the oracle: `npm run mutation` (not part of
-// npm test; slow). PRESTORE_RUNS sets the property suite's depth (properties/settings.ts): the
-// README (Mutation testing) says how to run it; STRYKER_CONCURRENCY sets the workers,
-// STRYKER_JSON where the JSON report goes.
+// npm test; slow; README, "Mutation testing"). PRESTORE_RUNS sets the property suite's depth
+// (properties/settings.ts), STRYKER_CONCURRENCY the workers, STRYKER_JSON where the JSON report goes.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
