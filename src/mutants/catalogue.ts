@@ -175,7 +175,7 @@ export const mutants: readonly Mutant[] = [
   ),
   mutant(
     'start-without-clone-flush',
-    'reads-right',
+    'restore-ends-right',
     'startRestore commits without flushing the clone first: host writes to the clone still in its cache are lost by a crash after the start, and the image the host reads changes under it',
     class extends ReferenceEngine {
       protected override async makeCloneDurableBeforeStart(): Promise<void> {}

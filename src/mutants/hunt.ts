@@ -30,7 +30,10 @@ export interface HuntResult {
 export async function hunt(engine: EngineFactory, campaigns: Campaigns, options: HuntOptions): Promise<HuntResult> {
   const base = { seed: options.seed, ...(options.engineArgs === undefined ? {} : { engineArgs: options.engineArgs }) };
   let cases = 0;
-  for (const scenario of options.scenarios) {
+  // Scenarios in the engine's default configuration first, those that tune it after: a mutant is
+  // named by the rule its bug breaks in the configuration it was written against.
+  const untunedFirst = [...options.scenarios].sort((a, b) => Number(a.engineOptions !== undefined) - Number(b.engineOptions !== undefined));
+  for (const scenario of untunedFirst) {
     const result = await campaigns.exhaust(engine, scenario, { ...base, stopOnFirst: true });
     cases += result.cases;
     if (result.violations.length > 0) return { killed: true, cases, violation: result.violations[0]! };
