@@ -12,6 +12,8 @@ import { InputError } from '../src/cli/command.js';
 import { jsonSyntaxError } from '../src/harness/json-input.js';
 import { counterexampleSchema, MAX_VOLUME_SIZE } from '../src/harness/case-check.js';
 import { loadScenario, parseScenario } from '../src/harness/scenario-file.js';
+import { EXTENTS_PER_MAP_SECTOR } from '../src/harness/arbitraries.js';
+import { extentCount } from '../src/engine/contract.js';
 
 const here = join(process.cwd(), 'scenarios');
 const bundled = readdirSync(here).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json')).sort();
@@ -71,11 +73,19 @@ describe('the bundled scenarios', () => {
     expect(scenario.description.length).toBeGreaterThan(40);
     const sectors = scenario.geometry.volumeSize / scenario.geometry.sectorSize;
     expect(sectors).toBeGreaterThanOrEqual(8);
-    expect(sectors).toBeLessThanOrEqual(32);
     expect(scenario.geometry.extentSectors).toBeGreaterThanOrEqual(1);
     expect(scenario.geometry.extentSectors).toBeLessThanOrEqual(4);
     expect(scenario.workload.length).toBeGreaterThanOrEqual(3);
-    expect(scenario.workload.length).toBeLessThanOrEqual(15);
+    if (extentCount(scenario.geometry) > EXTENTS_PER_MAP_SECTOR) {
+      // Maps of several sectors need thousands of extents; every crash state checks every sector,
+      // so such a scenario is kept to two map sectors, one-sector extents and a short workload.
+      expect(extentCount(scenario.geometry)).toBeLessThanOrEqual(EXTENTS_PER_MAP_SECTOR + 64);
+      expect(scenario.workload.length).toBeLessThanOrEqual(5);
+      expect(Array.isArray(scenario.initial.differ) && scenario.initial.differ.length <= 8).toBe(true);
+    } else {
+      expect(sectors).toBeLessThanOrEqual(32);
+      expect(scenario.workload.length).toBeLessThanOrEqual(15);
+    }
     const text = JSON.parse(readFileSync(join(here, file), 'utf8')) as { $schema?: string };
     expect(text.$schema).toBe('./scenario.schema.json');
   });
@@ -90,6 +100,13 @@ describe('the bundled scenarios', () => {
     expect(all.some((s) => Array.isArray(s.initial.differ) && s.initial.differ.length === 1)).toBe(true);
     // A short last extent: the volume is not a whole number of extents.
     expect(all.some((s) => (s.geometry.volumeSize / s.geometry.sectorSize) % s.geometry.extentSectors !== 0)).toBe(true);
+    // The copier as it ships tuned: batches of several extents, contiguous extents coalesced into
+    // one copy I/O, several copy I/Os in flight; and maps of several sectors.
+    const options = all.map((s) => s.engineOptions ?? {});
+    expect(options.some((o) => (o.copyBatch ?? 1) > 1)).toBe(true);
+    expect(all.some((s) => (s.engineOptions?.maxIoBytes ?? 0) >= 2 * s.geometry.extentSectors * s.geometry.sectorSize && (s.engineOptions?.copyBatch ?? 1) > 1)).toBe(true);
+    expect(options.some((o) => (o.queueDepth ?? 1) > 1)).toBe(true);
+    expect(all.some((s) => extentCount(s.geometry) > EXTENTS_PER_MAP_SECTOR)).toBe(true);
     // A host write spanning two extents during a restore.
     expect(
       all.some((s) => {
@@ -148,6 +165,12 @@ describe('malformed scenario files', () => {
     return JSON.stringify(s, null, 2);
   }
 
+  it('engine options load as given', () => {
+    const options = { copyBatch: 4, maxIoBytes: 2048, queueDepth: 2 };
+    expect(parseScenario(edited((s) => Object.assign(s, { engineOptions: options })), 'tuned.json').engineOptions).toEqual(options);
+    expect(parseScenario(edited(() => {}), 'plain.json').engineOptions).toBeUndefined();
+  });
+
   it('a good file loads, with defaults filled in', async () => {
     const file = join(dir, 'ok.json');
     writeFileSync(file, edited((s) => {
@@ -192,6 +215,8 @@ describe('malformed scenario files', () => {
     ['bad name', (s) => (s.name = 'My Scenario'), 'scenarios/bad.json: name: "My Scenario" must match'],
     ['empty workload', (s) => (s.workload = []), 'scenarios/bad.json: workload: must have at least 1 item'],
     ['not an object', (s) => Object.assign(s, { name: 5 }), 'scenarios/bad.json: name: must be a string, not an integer (5)'],
+    ['engine option not a whole number', (s) => Object.assign(s, { engineOptions: { copyBatch: 1.5 } }), 'scenarios/bad.json: engineOptions.copyBatch: must be an integer'],
+    ['engine option of a bad name', (s) => Object.assign(s, { engineOptions: { 'copy batch': 2 } }), 'scenarios/bad.json: engineOptions'],
   ])('%s', async (_, edit, message) => {
     expect(await errorOf('bad.json', edited(edit))).toContain(message);
   });

@@ -31,7 +31,8 @@ function engine(name: string, method: 'open' | 'step', body: string): string {
   writeFileSync(
     file,
     `import { createReferenceEngine } from ${JSON.stringify(join(root, 'dist', 'src', 'engine', 'reference', 'index.js'))};
-const base = createReferenceEngine({}, ${JSON.stringify(name)});
+// Without withOptions, whose tuned engine would not misbehave.
+const { withOptions: _, ...base } = createReferenceEngine({}, ${JSON.stringify(name)});
 const misbehave = async () => { ${body} };
 export default {
   ...base,

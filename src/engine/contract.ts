@@ -99,7 +99,17 @@ export interface EngineFactory {
    * docs/contract.md#what-open-must-do
    */
   open(devices: RestoreDevices, geometry: Geometry): Promise<RestoreEngine>;
+  /**
+   * Optional: the same engine tuned by `options` (batch sizes, I/O sizes, queue depths: names the
+   * engine chooses). A case that sets `engineOptions` runs on the factory this returns, so the
+   * harness can crash every configuration the engine ships with. Unknown names and values out of
+   * range are refused with InputError naming them. docs/contract.md#engine-options
+   */
+  withOptions?(options: EngineOptions): EngineFactory;
 }
+
+/** Tuning for one engine, by option name: each a whole number. */
+export type EngineOptions = Readonly<Record<string, number>>;
 
 /** Host I/O to the clone while a restore owns it. */
 export class CloneBusyError extends Error {

@@ -59,12 +59,12 @@ function lineCaseValidator(): ValidateFunction {
     crashes.items.required = (crashes.items.required as string[]).filter((k) => k !== 'choice');
     const initial = structuredClone(cx.properties.initial) as Json;
     delete initial.properties.images;
-    const { geometry, workload, eio, finish, inFlight, profile } = cx.properties as Json;
+    const { geometry, workload, eio, finish, inFlight, profile, engineOptions } = cx.properties as Json;
     lineValidator = compile({
       type: 'object',
       additionalProperties: false,
       required: ['geometry', 'initial', 'workload', 'crashes', 'eio'],
-      properties: { geometry, initial, workload, crashes, eio, finish, inFlight, profile },
+      properties: { geometry, initial, workload, crashes, eio, finish, inFlight, profile, engineOptions },
       definitions,
     });
   }

@@ -5,7 +5,7 @@
  */
 import type { DeviceProfile } from '../devices/device-profile.js';
 import type { CacheMode, EioFault, InFlightOptions, SurvivalChoice } from '../devices/fault-layer.js';
-import type { Geometry } from '../engine/contract.js';
+import type { EngineOptions, Geometry } from '../engine/contract.js';
 import type { Finding } from './oracle/finding.js';
 
 export type Volume = 'source' | 'clone';
@@ -51,6 +51,8 @@ export interface Case {
   readonly inFlight?: InFlightOptions;
   /** How the devices behave (src/devices/device-profile.ts); absent: the default device. Carried whole, so a line replays without the file it came from. */
   readonly profile?: DeviceProfile;
+  /** The engine's tuning for this case (`EngineFactory.withOptions`); its defaults when absent. */
+  readonly engineOptions?: EngineOptions;
 }
 
 export { RULES, type RuleName, type RuleNumber } from './oracle/rules.js';
@@ -88,6 +90,8 @@ export interface Scenario {
   readonly inFlight?: InFlightExploration;
   /** The scenario's devices (field `deviceProfile`: a preset's name or a profile); a run's --device-profile overrides it. */
   readonly profile?: DeviceProfile;
+  /** The engine's tuning (`EngineFactory.withOptions`); its defaults when absent. */
+  readonly engineOptions?: EngineOptions;
 }
 
 /** How many completion orders `exhaust` tries (./exhaust-in-flight.ts). */

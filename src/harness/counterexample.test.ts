@@ -107,7 +107,7 @@ describe('a counterexample file', () => {
   });
 
   it('refuses to replay a case that leaves survivors to the seed', async () => {
-    const c = caseOf(await found('12'));
+    const c = caseOf(await found('2'));
     // A crash with its survivors left to the seed, at the first point where the two replay seeds
     // draw differently.
     let seeded: Case | undefined;

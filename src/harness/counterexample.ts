@@ -16,7 +16,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { InputError } from '../errors.js';
 import { CACHE_MODES, type EioFault, type InFlightOptions, type SurvivalChoice } from '../devices/fault-layer.js';
 import type { DeviceProfile } from '../devices/device-profile.js';
-import { type EngineFactory, extentCount, type Geometry } from '../engine/contract.js';
+import { type EngineFactory, type EngineOptions, extentCount, type Geometry } from '../engine/contract.js';
 import type { Case, CrashPlan, HostOp, InitialState, RuleName, Scenario, Violation } from './case.js';
 import { caseProblems, counterexampleSchema } from './case-check.js';
 import { unfitCrashes } from './case-fit.js';
@@ -54,6 +54,7 @@ export interface CounterexampleFile {
   readonly finish?: boolean;
   readonly inFlight?: InFlightOptions;
   readonly profile?: DeviceProfile;
+  readonly engineOptions?: EngineOptions;
   readonly foundBy?: { readonly command?: string; readonly scenario?: string; readonly seed?: string; readonly replay?: string };
 }
 
@@ -108,6 +109,7 @@ export function counterexampleOf(violation: Violation, provenance: Provenance): 
     ...(c.finish === undefined ? {} : { finish: c.finish }),
     ...(c.inFlight === undefined ? {} : { inFlight: c.inFlight }),
     ...(c.profile === undefined ? {} : { profile: c.profile }),
+    ...(c.engineOptions === undefined ? {} : { engineOptions: c.engineOptions }),
     foundBy: {
       ...(provenance.command === undefined ? {} : { command: provenance.command }),
       ...(provenance.scenario === undefined ? {} : { scenario: provenance.scenario }),
@@ -128,6 +130,7 @@ export function caseOf(file: CounterexampleFile): Case {
     ...(file.finish === undefined ? {} : { finish: file.finish }),
     ...(file.inFlight === undefined ? {} : { inFlight: file.inFlight }),
     ...(file.profile === undefined ? {} : { profile: file.profile }),
+    ...(file.engineOptions === undefined ? {} : { engineOptions: file.engineOptions }),
   };
 }
 
@@ -209,6 +212,7 @@ export function scenarioOf(file: CounterexampleFile, name: string): Scenario {
     modes: CACHE_MODES,
     depth: 1,
     ...(file.profile === undefined ? {} : { profile: file.profile }),
+    ...(file.engineOptions === undefined ? {} : { engineOptions: file.engineOptions }),
   };
 }
 

@@ -26,7 +26,8 @@ type Method = (typeof METHODS)[number];
 
 /** The reference engine named `name`, with some factory members and some engine methods replaced. */
 function hostile(name: string, change: { factory?: Partial<EngineFactory>; engine?: Partial<Record<Method, (...args: never[]) => unknown>> }): EngineFactory {
-  const base = createReferenceEngine({}, name);
+  // Without withOptions: the tuned engine it returns would be the reference, not this hostile one.
+  const { withOptions: _, ...base } = createReferenceEngine({}, name);
   return {
     ...base,
     async open(devices, geometry) {

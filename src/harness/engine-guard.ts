@@ -49,6 +49,7 @@ export function checkFactory(value: unknown, what: string): EngineFactory {
   const wrong: string[] = [];
   if (typeof v.name !== 'string' || v.name === '') wrong.push('name (a non-empty string)');
   for (const method of ['metadataSize', 'format', 'open']) if (typeof v[method] !== 'function') wrong.push(`${method}() (a function)`);
+  if (v.withOptions !== undefined && typeof v.withOptions !== 'function') wrong.push('withOptions() (a function, when given)');
   if (wrong.length > 0) throw new EngineMisbehaviourError(`${what} is not an EngineFactory: it lacks ${wrong.join(', ')}`);
   return value as EngineFactory;
 }
@@ -80,6 +81,11 @@ export function guardEngine(factory: EngineFactory, options: GuardOptions = {}):
     format: (devices: RestoreDevices, geometry: Geometry, delta: InitialDelta) => guard.call('format', () => factory.format(devices, geometry, delta), undefined, true),
     open: async (devices: RestoreDevices, geometry: Geometry) => guardedEngine(guard, await guard.call('open', () => factory.open(devices, geometry), checkOpened), extentCount(geometry)),
   };
+  const { withOptions } = factory;
+  if (withOptions !== undefined) {
+    // The tuned engine is checked and bounded as this one is.
+    wrapped.withOptions = (tuning) => guardEngine(checkFactory(withOptions.call(factory, tuning), `${factory.name}: the factory withOptions() returned`), options);
+  }
   guarded.add(wrapped);
   return wrapped;
 }

@@ -23,6 +23,7 @@ import { assertDeterministic } from './determinism.js';
 import { formattedDevices } from './checker/set-up.js';
 import { guardEngine } from './engine-guard.js';
 import { exhaustIoErrors, type IoErrorTally, ownedIoErrorPoints } from './exhaust-eio.js';
+import { engineForCase } from './engine-options.js';
 import { type CaseRun, runCase } from './run-case.js';
 import { shrinkFirstOfEachRule } from './shrink-crash.js';
 import { DEFAULT_IN_FLIGHT_EXPLORATION, exhaustInFlight } from './exhaust-in-flight.js';
@@ -54,7 +55,15 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
   const profile = options.profile ?? scenario.profile;
   const inFlight = scenario.inFlight ?? (profile?.inFlight === true ? DEFAULT_IN_FLIGHT_EXPLORATION : undefined);
   if (inFlight !== undefined) return exhaustInFlight(engine, { ...scenario, profile }, inFlight, modes, options, inCrashOrder);
-  const scenarioCase: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [], ...(profile === undefined ? {} : { profile }) };
+  const scenarioCase: Case = {
+    geometry: scenario.geometry,
+    initial: scenario.initial,
+    workload: scenario.workload,
+    crashes: [],
+    eio: [],
+    ...(profile === undefined ? {} : { profile }),
+    ...(scenario.engineOptions === undefined ? {} : { engineOptions: scenario.engineOptions }),
+  };
   const runOptions = { seed: options.seed, engineArgs: options.engineArgs };
   const recorded = await runCase(engine, scenarioCase, { ...runOptions, recordData: true, record: true });
   // Every crash state below is derived from this one record: it must be what the engine always does.
@@ -162,7 +171,7 @@ const ONE_PER_MODE: EnumerationOptions = { exhaustiveUpTo: 0, sampleSize: 1 };
  * `only.after`, enumerated as it says).
  */
 async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRun, modes: readonly CacheMode[], rng: ReturnType<typeof seededRng>, only?: { readonly after: number; readonly enumeration: EnumerationOptions }) {
-  const devices = new RecordedDevices(await formattedDevices(engine, base), base.profile);
+  const devices = new RecordedDevices(await formattedDevices(engineForCase(engine, base), base), base.profile);
   const sectorSize = base.geometry.sectorSize;
   const states: CrashState[] = [];
   // Per mode and I/O point: 1 where the survival subsets were too many and a sample was drawn.

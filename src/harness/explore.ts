@@ -1,12 +1,12 @@
 /**
  * Random exploration: fast-check draws cases (geometry, divergence, host operations, crashes in
- * every cache mode, I/O errors, crashes during recovery) and shrinks a failing one to a minimal
- * case, whose replay line is reported.
+ * every cache mode, I/O errors, crashes during recovery, and engine options for an engine that
+ * takes them) and shrinks a failing one to a minimal case, whose replay line is reported.
  */
 import fc from 'fast-check';
 import type { EngineFactory } from '../engine/contract.js';
 import { EngineMisbehaviourError } from '../errors.js';
-import { caseArb } from './arbitraries.js';
+import { caseArb, tunedCaseArb } from './arbitraries.js';
 import { type CampaignOptions, type CampaignResult, checkCampaignOptions, countByRule, DEFAULT_RUNS } from './campaign.js';
 import type { Case, Violation } from './case.js';
 import { guardEngine } from './engine-guard.js';
@@ -24,6 +24,11 @@ export function numericSeed(seed: string): number {
 /** A drawn case on the campaign's devices: without a profile, the case as drawn (its line unchanged). */
 function withProfile(c: Case, options: CampaignOptions): Case {
   return options.profile === undefined ? c : { ...c, profile: options.profile };
+}
+
+/** The cases to draw: with engine options for an engine that takes them. */
+function casesFor(engine: EngineFactory): fc.Arbitrary<Case> {
+  return engine.withOptions === undefined ? caseArb : tunedCaseArb;
 }
 
 /**
@@ -61,7 +66,7 @@ export async function explore(untrusted: EngineFactory, options: CampaignOptions
   let drawn = 0;
   const runner = caseRunner(engine, options);
   const details = await fc.check(
-    fc.asyncProperty(caseArb, async (c) => {
+    fc.asyncProperty(casesFor(engine), async (c) => {
       // Another shard's run passes untried; once a run of this shard fails, its shrinking is ours.
       if (found === undefined && !owns(options.shard, drawn++)) return true;
       // Once a run failed, every later call is fast-check shrinking it: not a case of the campaign.
@@ -103,7 +108,7 @@ export async function scanShard(untrusted: EngineFactory, options: CampaignOptio
   let firstFailure: number | undefined;
   let drawn = 0;
   const details = await fc.check(
-    fc.asyncProperty(caseArb, async (c) => {
+    fc.asyncProperty(casesFor(engine), async (c) => {
       const run = drawn++;
       if (!owns(options.shard, run)) return true;
       const result = await runCase(engine, withProfile(c, options), { seed: options.seed, engineArgs: options.engineArgs });

@@ -20,6 +20,7 @@ import { applyHostOp } from './checker/host-ops.js';
 import { resolvedCase, transcript, violation } from './checker/report.js';
 import { deviceExcuse } from './checker/device-excuse.js';
 import { formattedDevices } from './checker/set-up.js';
+import { engineForCase } from './engine-options.js';
 
 export interface RunOptions extends CheckerOptions {
   /** How the replay line names the engine. */
@@ -45,7 +46,8 @@ export interface CaseRun extends CaseResult {
 }
 
 export async function runCase(factory: EngineFactory, c: Case, options: RunOptions): Promise<CaseRun> {
-  const checker = new Checker(factory, c, options, await formattedDevices(factory, c), afterRecovery);
+  const engine = engineForCase(factory, c);
+  const checker = new Checker(engine, c, options, await formattedDevices(engine, c), afterRecovery);
   const { state, layer } = checker;
   let found: Violation | undefined;
   try {

@@ -11,7 +11,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { InputError } from '../errors.js';
 import { type DeviceProfile, profileByNameOrValue } from '../devices/device-profile.js';
 import { CACHE_MODES, type CacheMode } from '../devices/fault-layer.js';
-import { extentCount, type Geometry } from '../engine/contract.js';
+import { type EngineOptions, extentCount, type Geometry } from '../engine/contract.js';
 import type { HostOp, InitialState, Scenario, Volume } from './case.js';
 import { readInputFile } from './input-file.js';
 import { parseJson, schemaErrors } from './json-input.js';
@@ -30,6 +30,7 @@ export interface ScenarioFile {
   readonly crash?: { readonly modes?: readonly CacheMode[]; readonly depth?: 1 | 2 };
   readonly inFlight?: { readonly orders?: number; readonly maxCandidates?: number };
   readonly deviceProfile?: string | object;
+  readonly engineOptions?: EngineOptions;
 }
 
 export type FileOp =
@@ -147,5 +148,6 @@ function toScenario(f: ScenarioFile): Scenario {
     depth: f.crash?.depth ?? 1,
     ...(f.inFlight === undefined ? {} : { inFlight: { orders: f.inFlight.orders ?? 16, maxCandidates: f.inFlight.maxCandidates ?? 4 } }),
     ...(f.deviceProfile === undefined ? {} : { profile: profileByNameOrValue(f.deviceProfile, 'deviceProfile') satisfies DeviceProfile }),
+    ...(f.engineOptions === undefined ? {} : { engineOptions: { ...f.engineOptions } }),
   };
 }

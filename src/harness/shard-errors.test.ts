@@ -10,8 +10,10 @@ import { explore, scanShard } from './explore.js';
 /** The reference engine, until its sixth format breaks the protocol: an error, not a finding. */
 function breaksAfter(formats: number): EngineFactory {
   let n = 0;
+  // Without withOptions, whose tuned engine would format without breaking.
+  const { withOptions: _, ...base } = referenceEngine;
   return {
-    ...referenceEngine,
+    ...base,
     name: 'breaks',
     format: async (...args) => {
       if (++n > formats) throw Object.assign(new Error('the engine process broke the protocol'), { name: 'EngineProtocolError' });

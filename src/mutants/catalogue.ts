@@ -9,6 +9,7 @@ import { ReferenceEngine } from '../engine/reference/index.js';
 import { decodeSuperblock, encodeSuperblock, type Superblock } from '../engine/reference/layout.js';
 import { ioErrorMutants } from './io-errors.js';
 import { deferredProtectionMutants } from './deferred-protection.js';
+import { batchedCopierMutants } from './batched-copier.js';
 import { LazyMetadata, mutant, type Mutant } from './mutant.js';
 import { reorderingMutants } from './reordering.js';
 
@@ -177,7 +178,7 @@ export const mutants: readonly Mutant[] = [
   ),
   mutant(
     'start-without-clone-flush',
-    'reads-right',
+    'restore-ends-right',
     'startRestore commits without flushing the clone first: host writes to the clone still in its cache are lost by a crash after the start, and the image the host reads changes under it',
     class extends ReferenceEngine {
       protected override async makeCloneDurableBeforeStart(): Promise<void> {}
@@ -219,4 +220,5 @@ export const mutants: readonly Mutant[] = [
   ...reorderingMutants,
   ...ioErrorMutants,
   ...deferredProtectionMutants,
+  ...batchedCopierMutants,
 ];

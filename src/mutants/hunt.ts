@@ -43,8 +43,11 @@ export async function hunt(engine: EngineFactory, campaigns: Campaigns, options:
   const base = { seed: options.seed, ...(options.engineArgs === undefined ? {} : { engineArgs: options.engineArgs }), ...(options.profile === undefined ? {} : { profile: options.profile }) };
   const wanted = (v: Violation) => options.rule === undefined || v.rule === options.rule;
   let cases = 0;
+  // Scenarios in the engine's default configuration first, those that tune it after: a mutant is
+  // named by the rule its bug breaks in the configuration it was written against.
+  const untunedFirst = [...options.scenarios].sort((a, b) => Number(a.engineOptions !== undefined) - Number(b.engineOptions !== undefined));
   for (const pass of EXHAUST_PASSES) {
-    for (const scenario of options.scenarios) {
+    for (const scenario of untunedFirst) {
       const result = await campaigns.exhaust(engine, scenario, { ...base, ...pass, stopOnFirst: true });
       cases += result.cases;
       const violation = result.violations.find(wanted);

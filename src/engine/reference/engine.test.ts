@@ -176,6 +176,24 @@ describe('restore', () => {
     expect((await engine.inspect!()).delta).toEqual([false, false, false, false]);
   });
 
+  it('never makes a copy I/O larger than maxIoBytes, and coalesces contiguous extents up to it', async () => {
+    const sizes = async (maxIoBytes: number) => {
+      const devices = await formatted();
+      const lengths: number[] = [];
+      const source = devices.source;
+      const recording: BlockDevice = { size: source.size, sectorSize: SECTOR, read: (o, l) => source.read(o, l), flush: () => source.flush(), write: (o, d, opts) => (lengths.push(d.length), source.write(o, d, opts)) };
+      const engine = await createReferenceEngine({ copyBatch: 8, maxIoBytes }).open({ ...devices, source: recording }, GEOMETRY);
+      await engine.startRestore({ protect: true });
+      await runToEnd(engine);
+      expect(devices.source.bytes).toEqual(devices.clone.bytes);
+      return lengths;
+    };
+    // Extents 0 and 1 (four sectors) are contiguous, extent 3 (one short sector) stands alone.
+    expect(await sizes(SECTOR)).toEqual([SECTOR, SECTOR, SECTOR, SECTOR, SECTOR]);
+    expect(await sizes(3 * SECTOR)).toEqual([3 * SECTOR, SECTOR, SECTOR]);
+    expect(await sizes(4 * SECTOR)).toEqual([4 * SECTOR, SECTOR]);
+  });
+
   it('copies a batch of extents per step when asked to', async () => {
     const engine = await createReferenceEngine({ copyBatch: 8 }).open(await formatted(), GEOMETRY);
     await engine.startRestore({ protect: true });

@@ -629,7 +629,7 @@ export class ReferenceEngine implements RestoreEngine {
   }
 
   /** Writes staged map sectors, runs of contiguous ones as one I/O. */
-  private async writeMapSectors(base: number, sectors: ReadonlyMap<number, Uint8Array>): Promise<void> {
+  protected async writeMapSectors(base: number, sectors: ReadonlyMap<number, Uint8Array>): Promise<void> {
     const size = this.layout.sectorSize;
     const order = [...sectors.keys()].sort((a, b) => a - b);
     for (let i = 0; i < order.length; ) {
@@ -694,19 +694,23 @@ export class ReferenceEngine implements RestoreEngine {
     return out;
   }
 
-  /** Byte ranges covering `extents` (ascending), contiguous ones merged up to `maxIoBytes`. */
+  /**
+   * Byte ranges covering `extents` (ascending): contiguous ones merged, then cut into I/Os of at
+   * most `maxIoBytes` (whole sectors, at least one), so that no copy holds more than that in
+   * memory, even one extent larger than it. A crash between the pieces of one extent only leaves
+   * it to be copied again: its D bit is cleared after the whole batch is durable.
+   */
   private copyChunks(extents: readonly number[]): { offset: number; length: number }[] {
-    const chunks: { offset: number; length: number }[] = [];
+    const { sectorSize } = this.geometry;
+    const limit = Math.max(sectorSize, Math.floor(this.options.maxIoBytes / sectorSize) * sectorSize);
+    const runs: { offset: number; length: number }[] = [];
     for (const e of [...extents].sort((a, b) => a - b)) {
       const r = extentRange(this.geometry, e);
-      const last = chunks[chunks.length - 1];
-      if (last !== undefined && last.offset + last.length === r.offset && last.length + r.length <= this.options.maxIoBytes) {
-        chunks[chunks.length - 1] = { offset: last.offset, length: last.length + r.length };
-      } else {
-        chunks.push(r);
-      }
+      const last = runs[runs.length - 1];
+      if (last !== undefined && last.offset + last.length === r.offset) last.length += r.length;
+      else runs.push({ ...r });
     }
-    return chunks;
+    return runs.flatMap(({ offset, length }) => Array.from({ length: Math.ceil(length / limit) }, (_, i) => ({ offset: offset + i * limit, length: Math.min(limit, length - i * limit) })));
   }
 
   private countRemaining(): number {

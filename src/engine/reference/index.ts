@@ -51,6 +51,11 @@ export function createReferenceEngine(options: ReferenceOptions = {}, name = 're
       await engine.recover();
       return engine;
     },
+    // A case's options (checked here, so errors name engineOptions) take precedence over the factory's own.
+    withOptions(options: ReferenceOptions): EngineFactory {
+      referenceOptions(options, 'engineOptions');
+      return createReferenceEngine({ ...checked, ...options }, name, Engine);
+    },
   };
 }
 
