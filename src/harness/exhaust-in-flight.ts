@@ -23,7 +23,7 @@ import { shrinkFirstOfEachRule } from './shrink-crash.js';
 export const DEFAULT_IN_FLIGHT_EXPLORATION: InFlightExploration = { orders: 16, maxCandidates: 4 };
 
 export async function exhaustInFlight(engine: EngineFactory, scenario: Scenario, inFlight: InFlightExploration, modes: readonly CacheMode[], options: CampaignOptions, inCrashOrder: (v: readonly Violation[]) => Violation[]): Promise<ExhaustResult> {
-  const base: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [], ...(scenario.profile === undefined ? {} : { profile: scenario.profile }), ...(scenario.engineOptions === undefined ? {} : { engineOptions: scenario.engineOptions }) };
+  const base: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [], ...(scenario.profile === undefined ? {} : { profile: scenario.profile }), ...(scenario.engineOptions === undefined || engine.withOptions === undefined ? {} : { engineOptions: scenario.engineOptions }) };
   const runOptions = { seed: options.seed, engineArgs: options.engineArgs };
   const search = new OrderSearch(inFlight.orders, inFlight.maxCandidates);
   const violations: Violation[] = [];

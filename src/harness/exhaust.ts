@@ -62,7 +62,9 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
     crashes: [],
     eio: [],
     ...(profile === undefined ? {} : { profile }),
-    ...(scenario.engineOptions === undefined ? {} : { engineOptions: scenario.engineOptions }),
+    // A scenario's engine options tune an engine that takes options; any other engine runs the
+    // same workload in its own configuration (and its replay lines carry no options it would refuse).
+    ...(scenario.engineOptions === undefined || untrusted.withOptions === undefined ? {} : { engineOptions: scenario.engineOptions }),
   };
   const runOptions = { seed: options.seed, engineArgs: options.engineArgs };
   const recorded = await runCase(engine, scenarioCase, { ...runOptions, recordData: true, record: true });
