@@ -596,6 +596,7 @@ export class FaultLayer {
 
   /** A write over a medium error remaps it: the rewritten sectors read again. */
   private heal(device: DeviceName, offset: number, length: number): void {
+    if (this.sticky[device].length === 0) return;
     const end = offset + length;
     this.sticky[device] = this.sticky[device].flatMap((r) => {
       const rEnd = r.offset + r.length;
