@@ -204,10 +204,15 @@ export function survivingWrites(pending: readonly CachedWrite[], choice: Surviva
   return out;
 }
 
-/** The images a crash leaves: each durable image with what `choice` says survived of its cached writes. */
-export function imagesAfterCrash(durable: Readonly<Record<DeviceName, Uint8Array>>, pending: readonly CachedWrite[], choice: SurvivalChoice, sectorSize: number): Record<DeviceName, Uint8Array> {
+/**
+ * The images a crash leaves: each durable image with what `choice` says survived of its cached
+ * writes. `into`: buffers of the images' sizes to build them in, for a caller that reads the
+ * images at once and can reuse its buffers (new ones otherwise).
+ */
+export function imagesAfterCrash(durable: Readonly<Record<DeviceName, Uint8Array>>, pending: readonly CachedWrite[], choice: SurvivalChoice, sectorSize: number, into?: Record<DeviceName, Uint8Array>): Record<DeviceName, Uint8Array> {
   const image = (device: DeviceName) => {
-    const bytes = durable[device].slice();
+    const bytes = into === undefined ? durable[device].slice() : into[device];
+    if (into !== undefined) bytes.set(durable[device]);
     for (const w of survivingWrites(pending.filter((p) => p.device === device), choice, sectorSize)) bytes.set(w.data, w.offset);
     return bytes;
   };
@@ -371,6 +376,8 @@ function checkLayerInput(backends: Record<DeviceName, BlockDevice>, plan: FaultP
  */
 export class RecordedDevices {
   private readonly caches: Record<DeviceName, VolatileCache>;
+  /** A copy of the durable images as they are now; dropped when a flush or FUA write changes them. */
+  private durable: Record<DeviceName, Uint8Array> | undefined;
 
   /** `backends`: the devices as they were before the run; they are played onto from here on. */
   constructor(private readonly backends: Readonly<Record<DeviceName, MemoryDevice>>) {
@@ -380,6 +387,7 @@ export class RecordedDevices {
   /** One recorded I/O, with the effect it had: a write cached (and, FUA, made durable), a flush. */
   async play(entry: TraceEntry): Promise<void> {
     if (entry.outcome !== 'ok') return;
+    if (entry.op === 'flush' || entry.fua) this.durable = undefined;
     const cache = this.caches[entry.device];
     if (entry.op === 'write') {
       if (entry.data === undefined) throw new Error(`the trace holds no data for the write at I/O point ${entry.point}: record it with recordData`);
@@ -391,19 +399,22 @@ export class RecordedDevices {
 
   /** Power lost between two I/Os, with `choice` saying what survived. */
   async powerLoss(choice: SurvivalChoice): Promise<void> {
+    this.durable = undefined;
     for (const d of DEVICE_NAMES) await this.caches[d].applyCrash(choice);
   }
 
   /**
    * The devices as a crash at the I/O `entry` records would leave them before survivors are chosen
    * (with no `entry`, between I/Os): a copy of the durable images and the cached writes, a write
-   * at the crash point among them in flight.
+   * at the crash point among them in flight. Crash points between the same flushes share one
+   * copy of the durable images: nobody changes it.
    */
   crashAt(entry: TraceEntry | undefined): { durable: Record<DeviceName, Uint8Array>; pending: CachedWrite[] } {
     const pending = DEVICE_NAMES.flatMap((d) => [...this.caches[d].pending]).sort((a, b) => a.point - b.point);
     if (entry?.op === 'write' && entry.data !== undefined) pending.push(inFlightWrite(entry.device, entry.point, entry.offset, entry.data));
     const { source, clone, meta } = this.backends;
-    return { durable: { source: source.bytes.slice(), clone: clone.bytes.slice(), meta: meta.bytes.slice() }, pending };
+    this.durable ??= { source: source.bytes.slice(), clone: clone.bytes.slice(), meta: meta.bytes.slice() };
+    return { durable: this.durable, pending };
   }
 }
 

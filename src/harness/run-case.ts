@@ -17,7 +17,7 @@ import { finish } from './checker/end-rules.js';
 import type { RecordedEvent } from './checker/engine-port.js';
 import { applyHostOp } from './checker/host-ops.js';
 import { resolvedCase, transcript, violation } from './checker/report.js';
-import { formattedDevices } from './checker/set-up.js';
+import { blankDevices, formattedDevices } from './checker/set-up.js';
 
 export interface RunOptions extends CheckerOptions {
   /** How the replay line names the engine. */
@@ -41,7 +41,8 @@ export interface CaseRun extends CaseResult {
 }
 
 export async function runCase(factory: EngineFactory, c: Case, options: RunOptions): Promise<CaseRun> {
-  const checker = new Checker(factory, c, options, await formattedDevices(factory, c), afterRecovery);
+  const devices = options.resume === undefined ? await formattedDevices(factory, c) : blankDevices(c, options.resume.durable);
+  const checker = new Checker(factory, c, options, devices, afterRecovery);
   const { state, layer } = checker;
   let found: Violation | undefined;
   try {
