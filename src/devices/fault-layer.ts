@@ -425,7 +425,8 @@ export class RecordedDevices {
 export class FaultLayer {
   readonly trace: TraceEntry[] = [];
   private readonly caches: Record<DeviceName, VolatileCache>;
-  private readonly rng: Rng;
+  /** Made at the first draw: most runs never draw, and seeding the generator is not free. */
+  private rng: Rng | undefined;
   private readonly crashPoints: Set<number>;
   private readonly eio: Map<number, boolean>;
   private readonly sticky: Record<DeviceName, { offset: number; length: number }[]> = { source: [], clone: [], meta: [] };
@@ -440,12 +441,11 @@ export class FaultLayer {
   constructor(
     backends: Record<DeviceName, BlockDevice>,
     plan: FaultPlan = {},
-    seed = 'prestore',
+    private readonly seed = 'prestore',
     private readonly recordData = false,
   ) {
     checkLayerInput(backends, plan, seed);
     this.caches = { source: new VolatileCache('source', backends.source), clone: new VolatileCache('clone', backends.clone), meta: new VolatileCache('meta', backends.meta) };
-    this.rng = seededRng(seed);
     this.crashPoints = new Set(plan.crashAt ?? []);
     this.eio = new Map((plan.eio ?? []).map((f) => [f.point, f.sticky]));
     this.devices = this.handles();
@@ -486,6 +486,7 @@ export class FaultLayer {
 
   /** A crash state drawn from the layer's seed, for `mode`. */
   chooseCrashState(mode: CacheMode): SurvivalChoice {
+    this.rng ??= seededRng(this.seed);
     return chooseCrashState(this.pending(), mode, this.caches.source.backend.sectorSize, this.rng);
   }
 
@@ -624,7 +625,8 @@ export class FaultLayer {
     // Overlapping operations finish out of order; the trace stays in point order all the same.
     let at = this.trace.length;
     while (at > 0 && this.trace[at - 1]!.point > point) at--;
-    this.trace.splice(at, 0, entry);
+    if (at === this.trace.length) this.trace.push(entry);
+    else this.trace.splice(at, 0, entry);
   }
 }
 
