@@ -75,4 +75,13 @@ describe('VolumeModel', () => {
     const bytes = new Uint8Array([0, 1, 255, 128]);
     expect(sectorBytes(sectorValue(bytes))).toEqual(bytes);
   });
+
+  it('a sector value is one char per byte, of the byte\'s code, for every byte value and a sector inside a larger image', () => {
+    const image = new Uint8Array(768).fill(0xaa);
+    for (let i = 0; i < 512; i++) image[256 + i] = (255 - i) & 0xff;
+    const sector = image.subarray(256, 768);
+    const value = sectorValue(sector);
+    expect(value).toBe(Array.from(sector, (b) => String.fromCharCode(b)).join(''));
+    expect(sectorBytes(value)).toEqual(new Uint8Array(sector));
+  });
 });

@@ -8,22 +8,24 @@
 export type SectorValue = string;
 
 export function sectorValue(bytes: Uint8Array): SectorValue {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
-  return s;
+  // Latin-1 maps each byte to the char of the same code: the string built natively, flat, in one
+  // step (a string grown char by char is a rope that every set lookup must first flatten).
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
 }
 
 export function sectorBytes(value: SectorValue): Uint8Array {
-  const bytes = new Uint8Array(value.length);
-  for (let i = 0; i < value.length; i++) bytes[i] = value.charCodeAt(i);
-  return bytes;
+  return new Uint8Array(Buffer.from(value, 'latin1'));
 }
 
+/**
+ * Per sector. Its sets are never changed in place, only replaced: so a copy, a crash with nothing
+ * written since the flush, or another volume's content may share them instead of copying.
+ */
 interface SectorState {
   /** What a read may return now: one value, unless a crash or a failed write left a choice. */
-  readable: Set<SectorValue>;
+  readable: ReadonlySet<SectorValue>;
   /** What a crash now may leave. The same set object as `readable` while nothing was written since. */
-  durable: Set<SectorValue>;
+  durable: ReadonlySet<SectorValue>;
   /** Values written since the last flush: a crash may leave any of them. */
   sinceFlush: SectorValue[];
 }
@@ -60,13 +62,17 @@ export class VolumeModel {
   flush(): void {
     for (const s of this.sectors) {
       s.durable = s.readable;
-      s.sinceFlush = [];
+      if (s.sinceFlush.length > 0) s.sinceFlush = [];
     }
   }
 
   /** Power loss: each sector may hold its durable value or any value written since. */
   crash(): void {
     for (const s of this.sectors) {
+      if (s.sinceFlush.length === 0) {
+        s.readable = s.durable;
+        continue;
+      }
       const survivors = new Set([...s.durable, ...s.sinceFlush]);
       s.readable = survivors;
       s.durable = survivors;
@@ -87,6 +93,8 @@ export class VolumeModel {
   /** The first read after a crash fixes which value the sector holds; the model adopts it. */
   observe(sector: number, value: SectorValue): void {
     const s = this.sectors[sector]!;
+    // A read may return only an allowed value: with one allowed, the value is fixed already.
+    if (s.readable.size === 1 && s.readable.has(value)) return;
     const fixed = new Set([value]);
     if (s.durable === s.readable) s.durable = fixed;
     s.readable = fixed;
@@ -97,10 +105,7 @@ export class VolumeModel {
    * as the other's does, and that content survives any crash.
    */
   assignFrom(other: VolumeModel): void {
-    this.sectors = other.sectors.map((s) => {
-      const same = new Set(s.readable);
-      return { readable: same, durable: same, sinceFlush: [] };
-    });
+    this.sectors = other.sectors.map((s) => ({ readable: s.readable, durable: s.readable, sinceFlush: [] }));
   }
 
   /**
@@ -109,10 +114,7 @@ export class VolumeModel {
    */
   copy(): VolumeModel {
     const copy = new VolumeModel([]);
-    copy.sectors = this.sectors.map((s) => {
-      const readable = new Set(s.readable);
-      return { readable, durable: s.durable === s.readable ? readable : new Set(s.durable), sinceFlush: [...s.sinceFlush] };
-    });
+    copy.sectors = this.sectors.map((s) => ({ readable: s.readable, durable: s.durable, sinceFlush: s.sinceFlush.length === 0 ? [] : [...s.sinceFlush] }));
     return copy;
   }
 }

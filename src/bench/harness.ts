@@ -4,7 +4,10 @@
  * - overheadRatio: one crash-free case through the fault layer and the oracle, over the same
  *   host operations issued straight to the reference engine on bare memory devices;
  * - guardOverheadRatio: that case with the engine behind the guard every campaign puts it behind
- *   (answers checked, each call under a timer), over the same case with the bare engine;
+ *   (answers checked, each call under a timer), over the same case with the bare engine.
+ *   Both ratios are of process CPU time over rounds of CASES_PER_ROUND cases, sides alternating:
+ *   the bare case takes about a millisecond, less than one slice of a busy machine's scheduler,
+ *   and the side that ran second paid for the garbage of the first;
  * - exhaustGrowth10x: exhaust time for a workload with ten times the I/O points over the
  *   original, resuming each crash state from the recorded run; and the same growth when every
  *   crash state re-runs its prefix (`exhaustGrowth10xNaive`), for comparison.
@@ -51,6 +54,17 @@ async function bare(ops: readonly HostOp[]): Promise<void> {
   await engine.flushSource();
 }
 
+/** Cases per round of the overhead figures: enough that a round outlasts a scheduler slice and a collection. */
+const CASES_PER_ROUND = 10;
+
+/** CPU milliseconds of this process (every thread: collection and compilation are costs too) per call of `fn`, over `CASES_PER_ROUND` calls. */
+async function cpuPerCase(fn: () => Promise<unknown>): Promise<number> {
+  const started = process.cpuUsage();
+  for (let i = 0; i < CASES_PER_ROUND; i++) await fn();
+  const used = process.cpuUsage(started);
+  return (used.user + used.system) / 1000 / CASES_PER_ROUND;
+}
+
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const started = performance.now();
   const value = await fn();
@@ -88,14 +102,15 @@ export async function benchHarness(rounds = 5): Promise<HarnessBench> {
   const checked: number[] = [];
   const plain: number[] = [];
   const guarded: number[] = [];
-  const guardedCase = async () => guarded.push((await timed(() => runCase(guardEngine(referenceEngine), c, { seed: 'bench' })))[1]);
-  for (let r = 0; r < rounds; r++) {
-    // Guarded before and after the bare case in turn, so neither pays the other's garbage.
-    if (r % 2 === 0) await guardedCase();
-    checked.push((await timed(() => runCase(referenceEngine, c, { seed: 'bench' })))[1]);
-    plain.push((await timed(() => bare(ops)))[1]);
-    if (r % 2 === 1) await guardedCase();
-  }
+  const sides = [
+    async () => checked.push(await cpuPerCase(() => runCase(referenceEngine, c, { seed: 'bench' }))),
+    async () => plain.push(await cpuPerCase(() => bare(ops))),
+    async () => guarded.push(await cpuPerCase(() => runCase(guardEngine(referenceEngine), c, { seed: 'bench' }))),
+  ];
+  // A warm-up round, then each side first, second and last in turn: none always pays another's garbage.
+  for (const side of sides) await side();
+  checked.length = plain.length = guarded.length = 0;
+  for (let r = 0; r < rounds; r++) for (let i = 0; i < sides.length; i++) await sides[(r + i) % sides.length]!();
 
   // Each host write and its flush add two I/O points to a fixed 46 (start, the copy, the end):
   // 12 writes give 70 points, 327 give 700.

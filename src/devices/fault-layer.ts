@@ -268,10 +268,15 @@ export function survivingWrites(pending: readonly CachedWrite[], choice: Surviva
   return out;
 }
 
-/** The images a crash leaves: each durable image with what `choice` says survived of its cached writes. */
-export function imagesAfterCrash(durable: Readonly<Record<DeviceName, Uint8Array>>, pending: readonly CachedWrite[], choice: SurvivalChoice, sectorSize: number): Record<DeviceName, Uint8Array> {
+/**
+ * The images a crash leaves: each durable image with what `choice` says survived of its cached
+ * writes. `into`: buffers of the images' sizes to build them in, for a caller that reads the
+ * images at once and can reuse its buffers (new ones otherwise).
+ */
+export function imagesAfterCrash(durable: Readonly<Record<DeviceName, Uint8Array>>, pending: readonly CachedWrite[], choice: SurvivalChoice, sectorSize: number, into?: Record<DeviceName, Uint8Array>): Record<DeviceName, Uint8Array> {
   const image = (device: DeviceName) => {
-    const bytes = durable[device].slice();
+    const bytes = into === undefined ? durable[device].slice() : into[device];
+    if (into !== undefined) bytes.set(durable[device]);
     for (const w of survivingWrites(pending.filter((p) => p.device === device), choice, sectorSize)) bytes.set(w.data, w.offset);
     return bytes;
   };
@@ -456,6 +461,8 @@ function checkInFlight(inFlight: InFlightOptions): readonly number[] {
  */
 export class RecordedDevices {
   private readonly caches: Record<DeviceName, VolatileCache>;
+  /** A copy of the durable images as they are now; dropped when a flush or FUA write changes them. */
+  private durable: Record<DeviceName, Uint8Array> | undefined;
 
   /** `backends`: the devices as they were before the run; they are played onto from here on. */
   constructor(
@@ -471,6 +478,8 @@ export class RecordedDevices {
     const cache = this.caches[entry.device];
     if (entry.outcome === 'eio' && entry.op === 'flush' && this.profile.failedFlush === 'loses-data') cache.discardAcknowledged();
     if (entry.outcome !== 'ok' || entry.lost === true) return;
+    // What is durable changes only here: the durable images kept for crash points drop with it.
+    if (entry.op === 'flush' || entry.fua) this.durable = undefined;
     if (entry.op === 'write') {
       if (entry.data === undefined) throw new Error(`the trace holds no data for the write at I/O point ${entry.point}: record it with recordData`);
       await cache.write(entry.point, entry.landed ?? entry.offset, entry.data, durableWhenAcknowledged(this.profile, entry.fua));
@@ -481,19 +490,22 @@ export class RecordedDevices {
 
   /** Power lost between two I/Os, with `choice` saying what survived. */
   async powerLoss(choice: SurvivalChoice): Promise<void> {
+    this.durable = undefined;
     for (const d of DEVICE_NAMES) await this.caches[d].applyCrash(choice);
   }
 
   /**
    * The devices as a crash at the I/O `entry` records would leave them before survivors are chosen
    * (with no `entry`, between I/Os): a copy of the durable images and the cached writes, a write
-   * at the crash point among them in flight.
+   * at the crash point among them in flight. Crash points between the same flushes share one
+   * copy of the durable images: nobody changes it.
    */
   crashAt(entry: TraceEntry | undefined): { durable: Record<DeviceName, Uint8Array>; pending: CachedWrite[] } {
     const pending = DEVICE_NAMES.flatMap((d) => [...this.caches[d].pending]).sort((a, b) => a.point - b.point);
     if (entry?.op === 'write' && entry.data !== undefined) pending.push(inFlightWrite(entry.device, entry.point, entry.offset, entry.data));
     const { source, clone, meta } = this.backends;
-    return { durable: { source: source.bytes.slice(), clone: clone.bytes.slice(), meta: meta.bytes.slice() }, pending };
+    this.durable ??= { source: source.bytes.slice(), clone: clone.bytes.slice(), meta: meta.bytes.slice() };
+    return { durable: this.durable, pending };
   }
 }
 
@@ -504,7 +516,8 @@ export class RecordedDevices {
 export class FaultLayer {
   readonly trace: TraceEntry[] = [];
   private readonly caches: Record<DeviceName, VolatileCache>;
-  private readonly rng: Rng;
+  /** Made at the first draw: most runs never draw, and seeding the generator is not free. */
+  private rng: Rng | undefined;
   private readonly crashPoints: Set<number>;
   private readonly eio: Map<number, boolean>;
   private readonly sticky: Record<DeviceName, { offset: number; length: number }[]> = { source: [], clone: [], meta: [] };
@@ -539,7 +552,6 @@ export class FaultLayer {
     if (inFlight === undefined && profile.inFlight) inFlight = {};
     if (inFlight !== undefined) this.completionOrder = new CompletionOrder(seededRng(`${seed}/completion-order`), checkInFlight(inFlight));
     this.caches = { source: new VolatileCache('source', backends.source), clone: new VolatileCache('clone', backends.clone), meta: new VolatileCache('meta', backends.meta) };
-    this.rng = seededRng(seed);
     this.crashPoints = new Set(plan.crashAt ?? []);
     this.eio = new Map((plan.eio ?? []).map((f) => [f.point, f.sticky]));
     this.devices = this.handles();
@@ -581,6 +593,7 @@ export class FaultLayer {
 
   /** A crash state drawn from the layer's seed, for `mode`. */
   chooseCrashState(mode: CacheMode): SurvivalChoice {
+    this.rng ??= seededRng(this.seed);
     const sectorSize = this.caches.source.backend.sectorSize;
     if (mode === 'torn' && this.profile.atomicWriteBytes > sectorSize) return tornInUnits(this.pending(), sectorSize, this.profile.atomicWriteBytes, this.rng);
     return chooseCrashState(this.pending(), mode, sectorSize, this.rng);
@@ -784,6 +797,7 @@ export class FaultLayer {
 
   /** A write over a medium error remaps it: the rewritten sectors read again. */
   private heal(device: DeviceName, offset: number, length: number): void {
+    if (this.sticky[device].length === 0) return;
     this.sticky[device] = healed(this.sticky[device], offset, length);
   }
 
@@ -819,7 +833,8 @@ export class FaultLayer {
     // Overlapping operations finish out of order; the trace stays in point order all the same.
     let at = this.trace.length;
     while (at > 0 && this.trace[at - 1]!.point > point) at--;
-    this.trace.splice(at, 0, entry);
+    if (at === this.trace.length) this.trace.push(entry);
+    else this.trace.splice(at, 0, entry);
   }
 }
 

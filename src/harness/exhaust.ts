@@ -179,6 +179,9 @@ async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRu
   // Per mode and I/O point: 1 where the survival subsets were too many and a sample was drawn.
   const sampled = new Map(modes.map((m) => [m, new Array<number>(recorded.armedEnd).fill(0)]));
   const trace = recorded.trace;
+  // Every crash state's images are hashed as soon as they are built: one set of buffers serves all.
+  const { durable } = devices.crashAt(undefined);
+  const scratch = { source: durable.source.slice(), clone: durable.clone.slice(), meta: durable.meta.slice() };
   // Power losses the workload asks for happen between I/Os, where their operation begins.
   const losses = base.workload.flatMap((op, i) => (op.op === 'powerLoss' && op.choice !== undefined ? [{ at: recorded.opStarts[i]!, choice: op.choice }] : []));
   let next = 0;
@@ -199,16 +202,16 @@ async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRu
     for (const mode of modes) {
       const { choices, exhaustive } = enumerateCrashStates(at.pending, mode, sectorSize, rng, only?.enumeration ?? DEFAULT_ENUMERATION, base.profile?.atomicWriteBytes);
       if (!exhaustive) sampled.get(mode)![point] = 1;
-      for (const choice of choices) states.push({ point, mode, choice, ops: Math.min(ops, base.workload.length), key: `${ops}:${imageHash(at, choice, sectorSize)}`, at });
+      for (const choice of choices) states.push({ point, mode, choice, ops: Math.min(ops, base.workload.length), key: `${ops}:${imageHash(at, choice, sectorSize, scratch)}`, at });
     }
   }
   return { states, sampled };
 }
 
-/** A hash of the three images a crash state leaves. */
-function imageHash(at: DevicesAt, choice: SurvivalChoice, sectorSize: number): string {
+/** A hash of the three images a crash state leaves, built in `scratch` (the images' sizes). */
+function imageHash(at: DevicesAt, choice: SurvivalChoice, sectorSize: number, scratch: Record<DeviceName, Uint8Array>): string {
   const hash = createHash('sha256');
-  const images = imagesAfterCrash(at.durable, at.pending, choice, sectorSize);
+  const images = imagesAfterCrash(at.durable, at.pending, choice, sectorSize, scratch);
   for (const device of DEVICE_NAMES) hash.update(images[device]);
   return hash.digest('hex').slice(0, 32);
 }

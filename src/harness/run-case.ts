@@ -19,7 +19,7 @@ import type { RecordedEvent } from './checker/engine-port.js';
 import { applyHostOp } from './checker/host-ops.js';
 import { resolvedCase, transcript, violation } from './checker/report.js';
 import { deviceExcuse } from './checker/device-excuse.js';
-import { formattedDevices } from './checker/set-up.js';
+import { blankDevices, formattedDevices } from './checker/set-up.js';
 import { engineForCase } from './engine-options.js';
 
 export interface RunOptions extends CheckerOptions {
@@ -47,7 +47,8 @@ export interface CaseRun extends CaseResult {
 
 export async function runCase(factory: EngineFactory, c: Case, options: RunOptions): Promise<CaseRun> {
   const engine = engineForCase(factory, c);
-  const checker = new Checker(engine, c, options, await formattedDevices(engine, c), afterRecovery);
+  const devices = options.resume === undefined ? await formattedDevices(engine, c) : blankDevices(c, options.resume.durable);
+  const checker = new Checker(engine, c, options, devices, afterRecovery);
   const { state, layer } = checker;
   let found: Violation | undefined;
   try {

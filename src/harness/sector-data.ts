@@ -8,16 +8,22 @@ import { extentBytes } from '../engine/contract.js';
 import type { InitialState } from './case.js';
 
 export function labelledSector(label: string, sectorSize: number, fill: number): Uint8Array {
-  const bytes = new Uint8Array(sectorSize).fill(fill & 0xff);
-  for (let i = 0; i < label.length && i < sectorSize; i++) bytes[i] = label.charCodeAt(i);
-  bytes[label.length] = 0;
+  const bytes = new Uint8Array(sectorSize);
+  putLabelledSector(bytes, 0, label, sectorSize, fill);
   return bytes;
+}
+
+/** `labelledSector` written in place at `offset` of `bytes`: no sector allocated and copied. */
+function putLabelledSector(bytes: Uint8Array, offset: number, label: string, sectorSize: number, fill: number): void {
+  bytes.fill(fill & 0xff, offset, offset + sectorSize);
+  for (let i = 0; i < label.length && i < sectorSize; i++) bytes[offset + i] = label.charCodeAt(i);
+  if (label.length < sectorSize) bytes[offset + label.length] = 0;
 }
 
 /** The data of host write `pattern` covering `sectors` sectors from `sector`. */
 export function hostWriteData(pattern: number, sector: number, sectors: number, sectorSize: number): Uint8Array {
   const data = new Uint8Array(sectors * sectorSize);
-  for (let i = 0; i < sectors; i++) data.set(labelledSector(`w${pattern}#${sector + i}`, sectorSize, pattern), i * sectorSize);
+  for (let i = 0; i < sectors; i++) putLabelledSector(data, i * sectorSize, `w${pattern}#${sector + i}`, sectorSize, pattern);
   return data;
 }
 
@@ -37,9 +43,9 @@ export function initialImages(geometry: Geometry, initial: InitialState, extents
   const perExtent = extentBytes(geometry);
   for (let offset = 0; offset < volumeSize; offset += sectorSize) {
     const sector = offset / sectorSize;
-    const c = labelledSector(`clone#${sector}`, sectorSize, 0xc0);
-    clone.set(c, offset);
-    source.set(differ.has(Math.floor(offset / perExtent)) ? labelledSector(`source#${sector}`, sectorSize, 0x50) : c, offset);
+    putLabelledSector(clone, offset, `clone#${sector}`, sectorSize, 0xc0);
+    if (differ.has(Math.floor(offset / perExtent))) putLabelledSector(source, offset, `source#${sector}`, sectorSize, 0x50);
+    else source.set(clone.subarray(offset, offset + sectorSize), offset);
   }
   return { source, clone };
 }

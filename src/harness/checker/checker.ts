@@ -161,10 +161,11 @@ export class Checker {
   private async loseCache(mode?: CacheMode, choice?: SurvivalChoice): Promise<void> {
     const point = this.layer.lastCrashPoint;
     const plan = point === undefined ? undefined : this.plans.get(point);
-    const pending = this.layer.pending();
+    // What was cached, for the transcript's words on what survived: only a transcript reads it.
+    const pending = this.options.transcript ? this.layer.pending() : undefined;
     const chosen = await this.layer.powerLoss(mode ?? plan?.mode ?? 'torn', choice ?? plan?.choice);
     if (point !== undefined && plan !== undefined) this.state.resolvedCrashes.push({ ...plan, choice: chosen });
-    this.note(`POWER LOSS${point === undefined ? '' : ` at I/O point ${point}`}: ${describeSurvival(pending, chosen)}`);
+    if (pending !== undefined) this.note(`POWER LOSS${point === undefined ? '' : ` at I/O point ${point}`}: ${describeSurvival(pending, chosen)}`);
     this.state.crashStates++;
     await this.dispose();
     this.state.sourceModel.crash();

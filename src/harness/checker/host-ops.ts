@@ -36,27 +36,28 @@ export async function applyHostOp(checker: Checker, op: HostOp): Promise<void> {
 async function write(checker: Checker, volume: Volume, sector: number, sectors: number, pattern: number): Promise<void> {
   const { state, sectorSize } = checker;
   checker.note(`host: write ${volume} sectors ${sector}..${sector + sectors - 1} (w${pattern})`);
-  const data = () => hostWriteData(pattern, sector, sectors, sectorSize);
+  const data = hostWriteData(pattern, sector, sectors, sectorSize);
+  // The model's values are taken before the engine holds the buffer: whatever it does with the
+  // buffer later cannot change what the host wrote.
+  const values = Array.from({ length: sectors }, (_, i) => sectorValue(data.subarray(i * sectorSize, (i + 1) * sectorSize)));
   const offset = sector * sectorSize;
   const mirrored = volume === 'source' && state.phase === 'restoring' && !state.protect;
   if (volume === 'source' && state.phase === 'restoring') noteHostWrite(checker, offset, sectors * sectorSize);
   if (state.phase === 'fractured') state.writtenSinceRestore = true;
-  const out = await checker.call(() => (volume === 'source' ? checker.engine!.writeSource(offset, data()) : checker.engine!.writeClone(offset, data())));
+  const out = await checker.call(() => (volume === 'source' ? checker.engine!.writeSource(offset, data) : checker.engine!.writeClone(offset, data)));
   if (volume === 'clone' && state.phase === 'restoring') {
     if (out.ok) throw new Stop({ rule: 'clone-preserved', message: `writeClone was accepted during a restore (sectors ${sector}..${sector + sectors - 1}); it must fail with "clone busy"` });
     if (out.busy) return;
   }
   const model = volume === 'source' ? state.sourceModel : state.cloneModel;
-  const written = data();
-  for (let i = 0; i < written.length / sectorSize; i++) {
-    const value = sectorValue(written.subarray(i * sectorSize, (i + 1) * sectorSize));
+  values.forEach((value, i) => {
     if (out.ok) model.write(sector + i, value);
     else model.uncertainWrite(sector + i, value);
     if (mirrored) {
       if (out.ok) state.cloneModel.write(sector + i, value);
       else state.cloneModel.uncertainWrite(sector + i, value);
     }
-  }
+  });
   await checker.settle(out, `write${volume === 'source' ? 'Source' : 'Clone'}`, 'reads-right');
 }
 

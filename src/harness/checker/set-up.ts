@@ -20,3 +20,17 @@ export async function formattedDevices(factory: EngineFactory, c: Case): Promise
   await factory.format(devices, geometry, delta);
   return devices;
 }
+
+/**
+ * The devices of a crash state resumed from a recorded run: blank, of the recorded devices' sizes.
+ * The crash state's images are written onto them where the crash is entered, before any I/O, so
+ * the initial images and the format that `formattedDevices` makes would be work thrown away.
+ */
+export function blankDevices(c: Case, durable: Readonly<Record<'source' | 'clone' | 'meta', Uint8Array>>): Record<'source' | 'clone' | 'meta', MemoryDevice> {
+  const { sectorSize } = c.geometry;
+  return {
+    source: MemoryDevice.zeroed(durable.source.length, sectorSize, 'source'),
+    clone: MemoryDevice.zeroed(durable.clone.length, sectorSize, 'clone'),
+    meta: MemoryDevice.zeroed(durable.meta.length, sectorSize, 'meta'),
+  };
+}

@@ -12,6 +12,8 @@ export interface Finding {
 
 /** The first sector where two images of one volume differ, or -1. */
 export function firstDifferingSector(a: Uint8Array, b: Uint8Array, sectorSize: number): number {
+  // Equal images are the rule: one native comparison settles them, the loop finds where they part.
+  if (a.length === b.length && Buffer.compare(a, b) === 0) return -1;
   for (let offset = 0; offset < a.length; offset += sectorSize) {
     for (let i = offset; i < offset + sectorSize; i++) if (a[i] !== b[i]) return offset / sectorSize;
   }
