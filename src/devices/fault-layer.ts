@@ -103,13 +103,7 @@ export interface InFlightOptions {
 }
 
 /** An operation issued with `inFlight` on and not yet completed. */
-interface Issued {
-  readonly point: number;
-  readonly device: DeviceName;
-  readonly op: IoOp;
-  readonly offset: number;
-  readonly length: number;
-  readonly fua: boolean;
+interface Issued extends Pick<TraceEntry, 'point' | 'device' | 'op' | 'offset' | 'length' | 'fua'> {
   readonly data: Uint8Array | undefined;
   /** A flush: the writes acknowledged when it was issued, which it must make durable. */
   readonly acknowledged: ReadonlySet<CachedWrite> | undefined;

@@ -18,6 +18,17 @@ import { allProcessesEnded, endRestingProcesses, liveProcesses, stdioEngine } fr
 const PYTHON = 'python3 examples/python_engine.py';
 const GEOMETRY = { sectorSize: 512, extentSectors: 2, volumeSize: 5 * 512 };
 
+/** Opening `engine` on an empty case fails with a protocol error saying `message`. */
+async function expectProtocolError(engine: ReturnType<typeof stdioEngine>, message: RegExp): Promise<void> {
+  const c: Case = { geometry: GEOMETRY, initial: { differ: 'all', delta: 'exact' }, workload: [], crashes: [], eio: [] };
+  const error = await runCase(engine, c, { seed: 'x' }).then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+  expect(error?.name).toBe('EngineProtocolError');
+  expect(error?.message).toMatch(message);
+}
+
 /** A protected restore with a partial host write, crashed in the copier, plus an unprotected one. */
 const CASES: Case[] = [
   {
@@ -153,13 +164,7 @@ describe('a misbehaving engine process', () => {
     // Short where the process never ends by itself (metadataSize waits for its exit); long
     // elsewhere, so that a start-up slowed by a busy machine does not time out.
     const engine = stdioEngine(command, { timeoutMs: name === 'hang' || name === 'bad-version' ? 2000 : 20_000 });
-    const c: Case = { geometry: GEOMETRY, initial: { differ: 'all', delta: 'exact' }, workload: [], crashes: [], eio: [] };
-    const error = await runCase(engine, c, { seed: 'x' }).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
-    expect(error?.name).toBe('EngineProtocolError');
-    expect(error?.message).toMatch(message);
+    await expectProtocolError(engine, message);
   });
 
   it('ends the command line with exit 2 and the message', { timeout: 30_000 }, async () => {
@@ -228,13 +233,7 @@ const BAD_FRAMES: [string, string, RegExp, number][] = [
 describe('a misbehaving engine process in binary frames', () => {
   it.each(BAD_FRAMES)('%s: a clear error, never a hang, and no process left behind', async (name, body, message, timeoutMs) => {
     const engine = stdioEngine(binaryMisbehaving(name, body), { timeoutMs });
-    const c: Case = { geometry: GEOMETRY, initial: { differ: 'all', delta: 'exact' }, workload: [], crashes: [], eio: [] };
-    const error = await runCase(engine, c, { seed: 'x' }).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
-    expect(error?.name).toBe('EngineProtocolError');
-    expect(error?.message).toMatch(message);
+    await expectProtocolError(engine, message);
   });
 
   it('ends the command line with exit 2 and the message', { timeout: 30_000 }, async () => {
