@@ -814,9 +814,9 @@ export class FaultLayer {
 
   /** Keeps the silent fault a traced operation records, live or replayed. */
   private noteSilentFault(e: TraceEntry): void {
-    const own = { offset: e.offset, length: e.length };
-    if (e.lost === true) this.silentFaults.push({ point: e.point, device: e.device, kind: 'lost', damaged: [own] });
-    else if (e.landed !== undefined) this.silentFaults.push({ point: e.point, device: e.device, kind: 'misdirected', damaged: [own, { offset: e.landed, length: e.length }] });
+    // Every traced I/O passes here: nothing is allocated unless the device failed silently.
+    if (e.lost === true) this.silentFaults.push({ point: e.point, device: e.device, kind: 'lost', damaged: [{ offset: e.offset, length: e.length }] });
+    else if (e.landed !== undefined) this.silentFaults.push({ point: e.point, device: e.device, kind: 'misdirected', damaged: [{ offset: e.offset, length: e.length }, { offset: e.landed, length: e.length }] });
     else if (e.op === 'flush' && e.outcome === 'eio' && this.profile.failedFlush === 'loses-data') this.silentFaults.push({ point: e.point, device: e.device, kind: 'flush-lost', damaged: [] });
   }
 

@@ -17,13 +17,14 @@ import { countByRule } from './campaign.js';
 import type { Case, InFlightExploration, Scenario, Violation } from './case.js';
 import { runCase } from './run-case.js';
 import { owns, ownsShared } from './shard.js';
+import { scenarioCase } from './scenario-case.js';
 import { shrinkFirstOfEachRule } from './shrink-crash.js';
 
 /** What a scenario without `inFlight` explores when its device profile completes out of order. */
 export const DEFAULT_IN_FLIGHT_EXPLORATION: InFlightExploration = { orders: 16, maxCandidates: 4 };
 
 export async function exhaustInFlight(engine: EngineFactory, scenario: Scenario, inFlight: InFlightExploration, modes: readonly CacheMode[], options: CampaignOptions, inCrashOrder: (v: readonly Violation[]) => Violation[]): Promise<ExhaustResult> {
-  const base: Case = { geometry: scenario.geometry, initial: scenario.initial, workload: scenario.workload, crashes: [], eio: [], ...(scenario.profile === undefined ? {} : { profile: scenario.profile }), ...(scenario.engineOptions === undefined || engine.withOptions === undefined ? {} : { engineOptions: scenario.engineOptions }) };
+  const base = scenarioCase(scenario, engine);
   const runOptions = { seed: options.seed, engineArgs: options.engineArgs };
   const search = new OrderSearch(inFlight.orders, inFlight.maxCandidates);
   const violations: Violation[] = [];

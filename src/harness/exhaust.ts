@@ -25,6 +25,7 @@ import { guardEngine } from './engine-guard.js';
 import { exhaustIoErrors, type IoErrorTally, ownedIoErrorPoints } from './exhaust-eio.js';
 import { engineForCase } from './engine-options.js';
 import { type CaseRun, runCase } from './run-case.js';
+import { scenarioCase as caseOfScenario } from './scenario-case.js';
 import { shrinkFirstOfEachRule } from './shrink-crash.js';
 import { DEFAULT_IN_FLIGHT_EXPLORATION, exhaustInFlight } from './exhaust-in-flight.js';
 import { owns, ownsShared } from './shard.js';
@@ -55,17 +56,7 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
   const profile = options.profile ?? scenario.profile;
   const inFlight = scenario.inFlight ?? (profile?.inFlight === true ? DEFAULT_IN_FLIGHT_EXPLORATION : undefined);
   if (inFlight !== undefined) return exhaustInFlight(engine, { ...scenario, profile }, inFlight, modes, options, inCrashOrder);
-  const scenarioCase: Case = {
-    geometry: scenario.geometry,
-    initial: scenario.initial,
-    workload: scenario.workload,
-    crashes: [],
-    eio: [],
-    ...(profile === undefined ? {} : { profile }),
-    // A scenario's engine options tune an engine that takes options; any other engine runs the
-    // same workload in its own configuration (and its replay lines carry no options it would refuse).
-    ...(scenario.engineOptions === undefined || untrusted.withOptions === undefined ? {} : { engineOptions: scenario.engineOptions }),
-  };
+  const scenarioCase = caseOfScenario({ ...scenario, profile }, untrusted);
   const runOptions = { seed: options.seed, engineArgs: options.engineArgs };
   const recorded = await runCase(engine, scenarioCase, { ...runOptions, recordData: true, record: true });
   // Every crash state below is derived from this one record: it must be what the engine always does.
