@@ -43,7 +43,7 @@ describe('createReferenceEngine', () => {
     [{ copyBatch: 1.5 }, 'options.copyBatch: 1.5 must be a whole number'],
     [{ maxIoBytes: 0 }, 'options.maxIoBytes: 0 must be a whole number from 512 to 1073741824'],
     [{ queueDepth: '4' }, 'options.queueDepth: "4" must be a whole number'],
-    [{ queuedepth: 4 }, 'createReferenceEngine: unknown option queuedepth (the options are copyBatch, maxIoBytes, queueDepth, deferProtection)'],
+    [{ queuedepth: 4 }, 'createReferenceEngine: unknown option queuedepth (the options are copyBatch, maxIoBytes, queueDepth, concurrentHost, deferProtection)'],
     [{ deferProtection: 'yes' }, 'createReferenceEngine: options.deferProtection: "yes" must be true or false'],
     [{ deferProtection: 1 }, 'options.deferProtection: 1 must be true or false'],
   ])('%j is refused', (options, message) => {

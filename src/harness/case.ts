@@ -10,14 +10,23 @@ import type { Finding } from './oracle/finding.js';
 
 export type Volume = 'source' | 'clone';
 
+/**
+ * `alongside: true` on a read, write, flush or step: issued without waiting for the operation
+ * before it, when that one is a read, write, flush or step too. A run of such operations is
+ * issued together, as a host with a queue does, and judged together (./checker/together.ts).
+ */
+interface Alongside {
+  readonly alongside?: boolean;
+}
+
 /** A host operation. Offsets and lengths are in sectors; written data comes from `pattern`. */
 export type HostOp =
-  | { readonly op: 'write'; readonly volume: Volume; readonly sector: number; readonly sectors: number; readonly pattern: number }
-  | { readonly op: 'read'; readonly volume: Volume; readonly sector: number; readonly sectors: number }
-  | { readonly op: 'flush'; readonly volume: Volume }
+  | ({ readonly op: 'write'; readonly volume: Volume; readonly sector: number; readonly sectors: number; readonly pattern: number } & Alongside)
+  | ({ readonly op: 'read'; readonly volume: Volume; readonly sector: number; readonly sectors: number } & Alongside)
+  | ({ readonly op: 'flush'; readonly volume: Volume } & Alongside)
   | { readonly op: 'startRestore'; readonly protect: boolean }
   /** `count` background copy steps (1 when absent). */
-  | { readonly op: 'step'; readonly count?: number }
+  | ({ readonly op: 'step'; readonly count?: number } & Alongside)
   /** Power loss between operations, with no I/O in flight. */
   | { readonly op: 'powerLoss'; readonly mode: CacheMode; readonly choice?: SurvivalChoice };
 

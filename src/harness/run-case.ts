@@ -17,6 +17,7 @@ import { Checker, type CheckerOptions, Stop } from './checker/checker.js';
 import { finish } from './checker/end-rules.js';
 import type { RecordedEvent } from './checker/engine-port.js';
 import { applyHostOp } from './checker/host-ops.js';
+import { applyTogether, groupAt } from './checker/together.js';
 import { resolvedCase, transcript, violation } from './checker/report.js';
 import { deviceExcuse } from './checker/device-excuse.js';
 import { blankDevices, formattedDevices } from './checker/set-up.js';
@@ -54,9 +55,11 @@ export async function runCase(factory: EngineFactory, c: Case, options: RunOptio
   try {
     checker.note('open the engine');
     await checker.open();
-    for (const op of c.workload) {
-      state.opStarts.push(layer.nextPoint);
-      await applyHostOp(checker, op);
+    for (let at = 0; at < c.workload.length; ) {
+      const group = groupAt(c.workload, at);
+      for (let i = 0; i < group.length; i++) state.opStarts.push(layer.nextPoint);
+      await (group.length === 1 ? applyHostOp(checker, group[0]!) : applyTogether(checker, group));
+      at += group.length;
     }
     state.opStarts.push(layer.nextPoint);
     if (c.finish !== false) await finish(checker);

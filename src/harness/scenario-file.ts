@@ -34,11 +34,11 @@ export interface ScenarioFile {
 }
 
 export type FileOp =
-  | { readonly op: 'write'; readonly volume: Volume; readonly offset: number; readonly length: number; readonly pattern: number }
-  | { readonly op: 'read'; readonly volume: Volume; readonly offset: number; readonly length: number }
-  | { readonly op: 'flush'; readonly volume: Volume }
+  | { readonly op: 'write'; readonly volume: Volume; readonly offset: number; readonly length: number; readonly pattern: number; readonly alongside?: boolean }
+  | { readonly op: 'read'; readonly volume: Volume; readonly offset: number; readonly length: number; readonly alongside?: boolean }
+  | { readonly op: 'flush'; readonly volume: Volume; readonly alongside?: boolean }
   | { readonly op: 'startRestore'; readonly protect: boolean }
-  | { readonly op: 'step'; readonly count?: number }
+  | { readonly op: 'step'; readonly count?: number; readonly alongside?: boolean }
   | { readonly op: 'powerLoss'; readonly mode?: CacheMode };
 
 const DEFAULT_SECTOR_SIZE = 512;
@@ -123,17 +123,18 @@ function toScenario(f: ScenarioFile): Scenario {
   const geometry: Geometry = { volumeSize: f.geometry.volumeSize, sectorSize, extentSectors: f.geometry.extentSectors };
   const initial: InitialState = { differ: Array.isArray(f.initial.differ) ? [...f.initial.differ] : (f.initial.differ as 'all' | 'none'), delta: f.initial.delta ?? 'exact' };
   const workload = f.workload.map((op): HostOp => {
+    const alongside = 'alongside' in op && op.alongside === true ? { alongside: true } : {};
     switch (op.op) {
       case 'write':
-        return { op: 'write', volume: op.volume, sector: op.offset / sectorSize, sectors: op.length / sectorSize, pattern: op.pattern };
+        return { op: 'write', volume: op.volume, sector: op.offset / sectorSize, sectors: op.length / sectorSize, pattern: op.pattern, ...alongside };
       case 'read':
-        return { op: 'read', volume: op.volume, sector: op.offset / sectorSize, sectors: op.length / sectorSize };
+        return { op: 'read', volume: op.volume, sector: op.offset / sectorSize, sectors: op.length / sectorSize, ...alongside };
       case 'flush':
-        return { op: 'flush', volume: op.volume };
+        return { op: 'flush', volume: op.volume, ...alongside };
       case 'startRestore':
         return { op: 'startRestore', protect: op.protect };
       case 'step':
-        return { op: 'step', count: op.count ?? 1 };
+        return { op: 'step', count: op.count ?? 1, ...alongside };
       case 'powerLoss':
         return { op: 'powerLoss', mode: op.mode ?? 'torn' };
     }

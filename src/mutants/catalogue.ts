@@ -12,6 +12,7 @@ import { deferredProtectionMutants } from './deferred-protection.js';
 import { batchedCopierMutants } from './batched-copier.js';
 import { LazyMetadata, mutant, type Mutant } from './mutant.js';
 import { reorderingMutants } from './reordering.js';
+import { hostAlongsideCopyMutants } from './host-alongside-copy.js';
 
 export type { Mutant } from './mutant.js';
 
@@ -220,5 +221,6 @@ export const mutants: readonly Mutant[] = [
   ...reorderingMutants,
   ...ioErrorMutants,
   ...deferredProtectionMutants,
+  ...hostAlongsideCopyMutants,
   ...batchedCopierMutants,
 ];

@@ -467,11 +467,24 @@ function checkHello(msg: Record<string, unknown>): readonly string[] {
 function proxy(engine: EngineProcess, release: (engine: EngineProcess) => void): RestoreEngine {
   // A power loss ends the instance, and the harness may never dispose of an instance it crashed:
   // the process goes back to the pool (or is ended) here, or it would outlive the run.
-  const call = (method: string, args: Record<string, unknown> = {}, data?: Uint8Array) =>
-    engine.call(method, args, data).catch((e: unknown) => {
-      if (e instanceof CrashError) release(engine);
-      throw e;
-    });
+  let released = false;
+  // The protocol has one call outstanding at a time: a call the harness makes alongside another
+  // (a workload's `alongside` operations) waits for it. Those queued behind a power loss fail too,
+  // and the process is released once.
+  let last: Promise<unknown> = Promise.resolve();
+  const call = (method: string, args: Record<string, unknown> = {}, data?: Uint8Array) => {
+    const run = last.then(() =>
+      engine.call(method, args, data).catch((e: unknown) => {
+        if (e instanceof CrashError && !released) {
+          released = true;
+          release(engine);
+        }
+        throw e;
+      }),
+    );
+    last = run.catch(() => undefined);
+    return run;
+  };
   const bytes = async (method: string, args: Record<string, unknown>) => decode(await call(method, args), `the reply to ${method}`);
   const proxied: RestoreEngine = {
     readSource: (offset, length) => bytes('readSource', { offset, length }),

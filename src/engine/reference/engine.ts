@@ -20,7 +20,9 @@
  *
  * Every write ordering is one protected method below, with the crash it guards against; the
  * mutant engines (src/mutants) each break one of them. Operations run one at a time: a call that
- * arrives while another is in progress waits for it, so a copy and a host write never interleave.
+ * arrives while another is in progress waits for it, so a copy and a host write never interleave;
+ * with `concurrentHost`, host I/O is served while a step's copy data is in flight, with a host
+ * write to an extent being copied waiting for its copy (`waitForCopier`).
  */
 import type { BlockDevice } from '../../devices/block-device.js';
 import { InputError, knownOptions, wholeOption } from '../../errors.js';
@@ -69,9 +71,18 @@ export interface ReferenceOptions {
    * clients are told of the write cache (SEND_FLUSH, SEND_FUA) and flush what must last.
    */
   readonly deferProtection?: boolean;
+  /**
+   * 1: host reads, writes and flushes are served while a `step()` copies its batch, instead of
+   * waiting for the whole step (default 0: one operation at a time). A host write to an extent the
+   * copier is copying waits for that copy's data to be written (`waitForCopier`); the step's map
+   * changes still run one at a time with everything else, and leave alone the extents a host write
+   * protected meanwhile (`stillUncopied`). A whole number, not a switch, so that a scenario's or a
+   * case's `engineOptions` can set it.
+   */
+  readonly concurrentHost?: number;
 }
 
-const DEFAULT_OPTIONS: Required<ReferenceOptions> = { copyBatch: 1, maxIoBytes: 1 << 20, queueDepth: 1, deferProtection: false };
+const DEFAULT_OPTIONS: Required<ReferenceOptions> = { copyBatch: 1, maxIoBytes: 1 << 20, queueDepth: 1, deferProtection: false, concurrentHost: 0 };
 
 /** The bounds of each option: a queue depth of 0 would copy nothing, a batch of 0 never finish. */
 const OPTION_BOUNDS: Readonly<Record<Exclude<keyof ReferenceOptions, 'deferProtection'>, readonly [number, number]>> = {
@@ -79,6 +90,7 @@ const OPTION_BOUNDS: Readonly<Record<Exclude<keyof ReferenceOptions, 'deferProte
   // At least one sector; a single copy I/O holds this many bytes in memory.
   maxIoBytes: [512, 2 ** 30],
   queueDepth: [1, 1024],
+  concurrentHost: [0, 1],
 };
 
 /** The options that are on or off. */
@@ -121,6 +133,11 @@ export class ReferenceEngine implements RestoreEngine {
   /** `deferProtection`: extents whose P bit memory holds and the disk may not, until the next flush. */
   private readonly pendingProtection = new Set<number>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** `concurrentHost`: steps run one after another, each alongside host I/O but not alongside another step. */
+  private copierQueue: Promise<unknown> = Promise.resolve();
+  private stepsInProgress = 0;
+  /** `concurrentHost`: the extents whose copy data is in flight, and when it is all written. */
+  private copying: { readonly extents: ReadonlySet<number>; readonly done: Promise<void>; readonly release: () => void } | undefined;
   protected readonly options: Required<ReferenceOptions>;
 
   constructor(
@@ -203,6 +220,7 @@ export class ReferenceEngine implements RestoreEngine {
   writeSource(offset: number, data: Uint8Array): Promise<void> {
     return this.exclusive(async () => {
       const extents = this.touched(offset, data.length);
+      await this.waitForCopier(extents);
       if (this.state === 'fractured') {
         await this.persistWriteIntent(extents);
         await this.devices.source.write(offset, data);
@@ -282,6 +300,7 @@ export class ReferenceEngine implements RestoreEngine {
   }
 
   step(): Promise<StepResult> {
+    if (this.options.concurrentHost === 1) return this.stepAlongsideHost();
     return this.exclusive(async () => {
       if (this.state === 'fractured') return { remaining: 0, done: true };
       const batch = this.nextBatch();
@@ -294,6 +313,56 @@ export class ReferenceEngine implements RestoreEngine {
       await this.complete();
       return { remaining: 0, done: true };
     });
+  }
+
+  /**
+   * `concurrentHost`: a step in three parts. The batch is chosen, and its extents marked as being
+   * copied, in one exclusive turn (so no host write can slip in between the choice and the mark);
+   * the copy's data moves outside it, so host I/O is served meanwhile; and the copies made durable
+   * and D cleared in a second exclusive turn, because every map change and metadata I/O runs one at
+   * a time (map sectors are written from memory, and two changes interleaved could write a sector
+   * holding one change without the other's).
+   */
+  private stepAlongsideHost(): Promise<StepResult> {
+    // A step with none before it takes its first turn at once, so that host I/O issued after it
+    // queues behind its choice of batch (and finds its extents marked), as with a real queue.
+    const run = this.stepsInProgress++ === 0 ? this.stepInParts() : this.copierQueue.then(() => this.stepInParts());
+    this.copierQueue = run.catch(() => undefined).finally(() => this.stepsInProgress--);
+    return run;
+  }
+
+  private async stepInParts(): Promise<StepResult> {
+    const batch = await this.exclusive(async () => (this.state === 'fractured' ? undefined : this.markCopying(this.nextBatch())));
+    if (batch === undefined) return { remaining: 0, done: true };
+    if (batch.length > 0) await this.copyMarked(batch);
+    return this.exclusive(async () => {
+      if (batch.length > 0) {
+        await this.makeCopiesDurable();
+        await this.clearCopied(this.stillUncopied(batch));
+      }
+      if (this.remaining > 0) return { remaining: this.remaining, done: false };
+      await this.complete();
+      return { remaining: 0, done: true };
+    });
+  }
+
+  /** The batch's extents marked as being copied until `copyMarked` has written their data. */
+  private markCopying(batch: number[]): number[] {
+    if (batch.length === 0) return batch;
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => (release = resolve));
+    this.copying = { extents: new Set(batch), done, release };
+    return batch;
+  }
+
+  private async copyMarked(batch: readonly number[]): Promise<void> {
+    try {
+      await this.copyExtents(batch);
+    } finally {
+      const copying = this.copying;
+      this.copying = undefined;
+      copying?.release();
+    }
   }
 
   status(): Promise<EngineStatus> {
@@ -463,6 +532,28 @@ export class ReferenceEngine implements RestoreEngine {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.options.queueDepth, chunks.length) }, worker));
+  }
+
+  /**
+   * `concurrentHost`: a host write to an extent whose copy is in flight waits until the copy's data
+   * is written, before it reads the maps or issues anything. Guards against: the copier's source
+   * write of clone data issued or completing after the host's write to the same extent, so that
+   * the clone's data lands over the host's acknowledged data (and, once P marks the extent, reads
+   * return the clone's data for good). Waiting inside the exclusive turn cannot deadlock: the
+   * copy's data phase takes no turn.
+   */
+  protected async waitForCopier(extents: readonly number[]): Promise<void> {
+    while (this.copying !== undefined && extents.some((e) => this.copying!.extents.has(e))) await this.copying.done;
+  }
+
+  /**
+   * `concurrentHost`: of a batch whose data was copied, the extents that still need copying; a host
+   * write served while the copy was in flight may have protected some (P set, D kept set with it).
+   * Guards against: clearing D under such a P bit, which breaks P ⊆ D, so that completion leaves
+   * an extent the host changed with D clear, and the next restore never copies it back.
+   */
+  protected stillUncopied(batch: readonly number[]): number[] {
+    return batch.filter((e) => this.needsCopy(e));
   }
 
   /**

@@ -59,12 +59,21 @@ export class LivePort implements EnginePort {
     try {
       return { ok: true, value: await fn() };
     } catch (error) {
-      // An engine that broke the contract itself (a protocol error, a hang) is bad input, not a rule it failed.
-      if (error instanceof EngineMisbehaviourError) throw error;
-      const crashed = this.layer.isDown || error instanceof CrashError;
-      const faulted = this.layer.trace.slice(traceFrom).some((e) => e.outcome === 'eio');
-      const busy = error instanceof CloneBusyError || (error instanceof Error && error.name === 'CloneBusyError');
-      return { ok: false, crashed, faulted, busy, error };
+      return failedOutcome(this.layer, traceFrom, error);
     }
   }
+}
+
+/**
+ * How a call that rejected with `error` failed, its I/O being the trace from `traceFrom`. Calls
+ * issued alongside each other share their I/O in the trace: an injected fault in any of them
+ * excuses each one's failure.
+ */
+export function failedOutcome(layer: FaultLayer, traceFrom: number, error: unknown): Outcome<never> {
+  // An engine that broke the contract itself (a protocol error, a hang) is bad input, not a rule it failed.
+  if (error instanceof EngineMisbehaviourError) throw error;
+  const crashed = layer.isDown || error instanceof CrashError;
+  const faulted = layer.trace.slice(traceFrom).some((e) => e.outcome === 'eio');
+  const busy = error instanceof CloneBusyError || (error instanceof Error && error.name === 'CloneBusyError');
+  return { ok: false, crashed, faulted, busy, error };
 }

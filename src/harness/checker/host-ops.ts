@@ -6,19 +6,21 @@
 import { sectorValue } from '../../../model/volume-model.js';
 import type { HostOp, Volume } from '../case.js';
 import { engineFailed } from '../oracle/engine-failed.js';
-import { readMatchesModel } from '../oracle/reads-right.js';
+import type { RuleName } from '../oracle/rules.js';
+import { type AlongsideValues, readMatchesModel } from '../oracle/reads-right.js';
 import { hostWriteData } from '../sector-data.js';
 import { type Checker, Stop } from './checker.js';
+import type { Outcome } from './engine-port.js';
 import { beginRestore, decideStart, noteHostWrite, takeStep } from './restore.js';
 
 export async function applyHostOp(checker: Checker, op: HostOp): Promise<void> {
   switch (op.op) {
     case 'write':
-      return write(checker, op.volume, op.sector, op.sectors, op.pattern);
+      return runLane(checker, writeLane(checker, op));
     case 'read':
-      return read(checker, op.volume, op.sector, op.sectors);
+      return runLane(checker, readLane(checker, op));
     case 'flush':
-      return flush(checker, op.volume);
+      return runLane(checker, flushLane(checker, op));
     case 'startRestore':
       return startRestore(checker, op.protect);
     case 'step':
@@ -33,56 +35,110 @@ export async function applyHostOp(checker: Checker, op: HostOp): Promise<void> {
   }
 }
 
-async function write(checker: Checker, volume: Volume, sector: number, sectors: number, pattern: number): Promise<void> {
+/**
+ * One host read, write or flush as the checker issues it: `call` runs it on the engine, and
+ * `conclude` takes its outcome into the model and judges it. Issued alone, it is settled at once
+ * (`runLane`); issued alongside others (./together.ts), all are concluded, then settled once.
+ */
+export interface Lane {
+  readonly call: () => Promise<unknown>;
+  /** False when the outcome needs no settling (a clone call refused as busy during a restore). */
+  conclude(out: Outcome<unknown>): boolean;
+  /** The call's name, for a failure: `writeSource`. */
+  readonly what: string;
+  readonly rule: RuleName;
+}
+
+async function runLane(checker: Checker, lane: Lane): Promise<void> {
+  const out = await checker.call(lane.call);
+  if (lane.conclude(out)) await checker.settle(out, lane.what, lane.rule);
+}
+
+function callName(op: string, volume: Volume): string {
+  return `${op}${volume === 'source' ? 'Source' : 'Clone'}`;
+}
+
+/**
+ * A host write. `certain(sector)` false: another write issued alongside it already wrote the
+ * sector, and nothing orders the two, so the sector may end with either (the default: certain).
+ */
+export function writeLane(checker: Checker, op: Extract<HostOp, { op: 'write' }>, certain: (sector: number) => boolean = () => true): Lane {
   const { state, sectorSize } = checker;
-  checker.note(`host: write ${volume} sectors ${sector}..${sector + sectors - 1} (w${pattern})`);
+  const { volume, sector, sectors, pattern } = op;
+  checker.note(`host: write ${volume} sectors ${sector}..${sector + sectors - 1} (w${pattern})${op.alongside ? ' alongside' : ''}`);
   const data = hostWriteData(pattern, sector, sectors, sectorSize);
   // The model's values are taken before the engine holds the buffer: whatever it does with the
   // buffer later cannot change what the host wrote.
   const values = Array.from({ length: sectors }, (_, i) => sectorValue(data.subarray(i * sectorSize, (i + 1) * sectorSize)));
   const offset = sector * sectorSize;
   const mirrored = volume === 'source' && state.phase === 'restoring' && !state.protect;
-  if (volume === 'source' && state.phase === 'restoring') noteHostWrite(checker, offset, sectors * sectorSize);
+  const restoring = state.phase === 'restoring';
+  if (volume === 'source' && restoring) noteHostWrite(checker, offset, sectors * sectorSize);
   if (state.phase === 'fractured') state.writtenSinceRestore = true;
-  const out = await checker.call(() => (volume === 'source' ? checker.engine!.writeSource(offset, data) : checker.engine!.writeClone(offset, data)));
-  if (volume === 'clone' && state.phase === 'restoring') {
-    if (out.ok) throw new Stop({ rule: 'clone-preserved', message: `writeClone was accepted during a restore (sectors ${sector}..${sector + sectors - 1}); it must fail with "clone busy"` });
-    if (out.busy) return;
-  }
-  const model = volume === 'source' ? state.sourceModel : state.cloneModel;
-  values.forEach((value, i) => {
-    if (out.ok) model.write(sector + i, value);
-    else model.uncertainWrite(sector + i, value);
-    if (mirrored) {
-      if (out.ok) state.cloneModel.write(sector + i, value);
-      else state.cloneModel.uncertainWrite(sector + i, value);
-    }
-  });
-  await checker.settle(out, `write${volume === 'source' ? 'Source' : 'Clone'}`, 'reads-right');
+  return {
+    what: callName('write', volume),
+    rule: 'reads-right',
+    call: () => (volume === 'source' ? checker.engine!.writeSource(offset, data) : checker.engine!.writeClone(offset, data)),
+    conclude(out) {
+      if (volume === 'clone' && restoring) {
+        if (out.ok) throw new Stop({ rule: 'clone-preserved', message: `writeClone was accepted during a restore (sectors ${sector}..${sector + sectors - 1}); it must fail with "clone busy"` });
+        if (out.busy) return false;
+      }
+      const model = volume === 'source' ? state.sourceModel : state.cloneModel;
+      values.forEach((value, i) => {
+        const sure = out.ok && certain(sector + i);
+        if (sure) model.write(sector + i, value);
+        else model.uncertainWrite(sector + i, value);
+        if (mirrored) {
+          if (sure) state.cloneModel.write(sector + i, value);
+          else state.cloneModel.uncertainWrite(sector + i, value);
+        }
+      });
+      return true;
+    },
+  };
 }
 
-async function read(checker: Checker, volume: Volume, sector: number, sectors: number): Promise<void> {
+/** A host read; `alongside`: the values writes issued with it may put in a sector. */
+export function readLane(checker: Checker, op: Extract<HostOp, { op: 'read' }>, alongside?: AlongsideValues): Lane {
   const { state, sectorSize } = checker;
-  checker.note(`host: read ${volume} sectors ${sector}..${sector + sectors - 1}`);
+  const { volume, sector, sectors } = op;
+  checker.note(`host: read ${volume} sectors ${sector}..${sector + sectors - 1}${op.alongside ? ' alongside' : ''}`);
   const offset = sector * sectorSize;
   const length = sectors * sectorSize;
-  const out = await checker.call(() => (volume === 'source' ? checker.engine!.readSource(offset, length) : checker.engine!.readClone(offset, length)));
-  if (out.ok) checker.judge(() => readMatchesModel(volume === 'source' ? state.sourceModel : state.cloneModel, `a host read of the ${volume}`, sector, out.value, sectorSize));
-  if (!out.ok && out.busy && volume === 'clone' && state.phase === 'restoring') return;
-  await checker.settle(out, `read${volume === 'source' ? 'Source' : 'Clone'}`, 'reads-right');
+  const restoring = state.phase === 'restoring';
+  return {
+    what: callName('read', volume),
+    rule: 'reads-right',
+    call: () => (volume === 'source' ? checker.engine!.readSource(offset, length) : checker.engine!.readClone(offset, length)),
+    conclude(out) {
+      if (out.ok) checker.judge(() => readMatchesModel(volume === 'source' ? state.sourceModel : state.cloneModel, `a host read of the ${volume}`, sector, out.value as Uint8Array, sectorSize, 'reads-right', alongside));
+      return !(!out.ok && out.busy && volume === 'clone' && restoring);
+    },
+  };
 }
 
-async function flush(checker: Checker, volume: Volume): Promise<void> {
+/** A host flush: it makes durable what was acknowledged before it, so a write issued alongside it is not covered. */
+export function flushLane(checker: Checker, op: Extract<HostOp, { op: 'flush' }>): Lane {
   const { state } = checker;
-  checker.note(`host: flush ${volume}`);
-  const out = await checker.call(() => (volume === 'source' ? checker.engine!.flushSource() : checker.engine!.flushClone()));
-  if (!out.ok && out.busy && volume === 'clone' && state.phase === 'restoring') return;
-  if (out.ok) {
-    if (volume === 'source') state.sourceModel.flush();
-    // Unprotected, the clone carries the mirror of every source write: a source flush covers it.
-    if (volume === 'clone' || (state.phase === 'restoring' && !state.protect)) state.cloneModel.flush();
-  }
-  await checker.settle(out, `flush${volume === 'source' ? 'Source' : 'Clone'}`, 'reads-right');
+  const { volume } = op;
+  checker.note(`host: flush ${volume}${op.alongside ? ' alongside' : ''}`);
+  const restoring = state.phase === 'restoring';
+  const unprotected = restoring && !state.protect;
+  return {
+    what: callName('flush', volume),
+    rule: 'reads-right',
+    call: () => (volume === 'source' ? checker.engine!.flushSource() : checker.engine!.flushClone()),
+    conclude(out) {
+      if (!out.ok && out.busy && volume === 'clone' && restoring) return false;
+      if (out.ok) {
+        if (volume === 'source') state.sourceModel.flush();
+        // Unprotected, the clone carries the mirror of every source write: a source flush covers it.
+        if (volume === 'clone' || unprotected) state.cloneModel.flush();
+      }
+      return true;
+    },
+  };
 }
 
 export async function startRestore(checker: Checker, protect: boolean): Promise<void> {
