@@ -41,15 +41,25 @@ function ioArb(geometry: Geometry, volume: fc.Arbitrary<Volume>): fc.Arbitrary<H
   );
 }
 
+/**
+ * One in three issued alongside the operation before it (`alongside`), so host I/O meets copy
+ * steps in flight; shrinking issues it on its own.
+ */
+function sometimesAlongside(op: fc.Arbitrary<HostOp>): fc.Arbitrary<HostOp> {
+  return fc
+    .tuple(op, fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }))
+    .map(([o, alongside]) => (alongside && o.op !== 'startRestore' && o.op !== 'powerLoss' ? { ...o, alongside } : o));
+}
+
 /** Host I/O on both volumes while fractured, then a restore with host I/O and copying during it. */
 export function workloadArb(geometry: Geometry): fc.Arbitrary<HostOp[]> {
   const fractured = fc.array(ioArb(geometry, fc.constantFrom<Volume>('source', 'clone')), { maxLength: 5 });
   const start = fc.boolean().map((protect): HostOp => ({ op: 'startRestore', protect }));
   const during = fc.array(
     fc.oneof(
-      { weight: 4, arbitrary: ioArb(geometry, fc.constant<Volume>('source')) },
+      { weight: 4, arbitrary: sometimesAlongside(ioArb(geometry, fc.constant<Volume>('source'))) },
       { weight: 1, arbitrary: ioArb(geometry, fc.constant<Volume>('clone')) },
-      { weight: 3, arbitrary: fc.integer({ min: 1, max: 3 }).map((count): HostOp => ({ op: 'step', count })) },
+      { weight: 3, arbitrary: sometimesAlongside(fc.integer({ min: 1, max: 3 }).map((count): HostOp => ({ op: 'step', count }))) },
       { weight: 1, arbitrary: modeArb.map((mode): HostOp => ({ op: 'powerLoss', mode })) },
     ),
     { maxLength: 8 },
@@ -62,6 +72,12 @@ export const crashesArb: fc.Arbitrary<CrashPlan[]> = fc.uniqueArray(fc.record({ 
 
 export const eioArb = fc.uniqueArray(fc.record({ point: fc.nat({ max: 160 }), sticky: fc.boolean() }), { maxLength: 2, selector: (f) => f.point });
 
+/**
+ * One case in five on devices that complete the operations in flight together in an order drawn
+ * from the seed (`inFlight`); the run records the order, so its line replays it. Shrinks to in order.
+ */
+const inFlightArb = fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
+
 export const caseArb: fc.Arbitrary<Case> = geometryArb.chain((geometry) =>
   fc.record({
     geometry: fc.constant(geometry),
@@ -69,7 +85,8 @@ export const caseArb: fc.Arbitrary<Case> = geometryArb.chain((geometry) =>
     workload: workloadArb(geometry),
     crashes: crashesArb,
     eio: fc.oneof({ weight: 3, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: eioArb }),
-  }),
+    inFlight: inFlightArb,
+  }).map(({ inFlight, ...c }) => (inFlight ? { ...c, inFlight: {} } : c)),
 );
 
 // --- engine options and large maps -----------------------------------------------------------------
@@ -82,7 +99,7 @@ export const EXTENTS_PER_MAP_SECTOR = 8 * (SECTOR - MAP_CHECKSUM_BYTES);
 
 /**
  * Tuning as the reference engine ships it: batches of several extents, copy I/Os from one sector
- * to several extents, several in flight. Every key may be left out (its default), and shrinking
+ * to several extents, several in flight, host I/O served while a step copies. Every key may be left out (its default), and shrinking
  * leaves them out, towards the default configuration.
  */
 export function engineOptionsArb(geometry: Geometry): fc.Arbitrary<EngineOptions> {
@@ -91,6 +108,7 @@ export function engineOptionsArb(geometry: Geometry): fc.Arbitrary<EngineOptions
       copyBatch: fc.integer({ min: 1, max: 8 }),
       maxIoBytes: fc.integer({ min: 1, max: 4 * geometry.extentSectors }).map((sectors) => sectors * geometry.sectorSize),
       queueDepth: fc.integer({ min: 1, max: 4 }),
+      concurrentHost: fc.integer({ min: 0, max: 1 }),
     },
     { requiredKeys: [] },
   );

@@ -525,13 +525,25 @@ export class ReferenceEngine implements RestoreEngine {
     const chunks = this.copyChunks(extents);
     const { source, clone } = this.devices;
     let next = 0;
+    let failed = false;
     const worker = async (): Promise<void> => {
-      while (next < chunks.length) {
+      while (!failed && next < chunks.length) {
         const { offset, length } = chunks[next++]!;
-        await source.write(offset, await clone.read(offset, length));
+        try {
+          await source.write(offset, await clone.read(offset, length));
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.options.queueDepth, chunks.length) }, worker));
+    // A failed copy I/O stops every worker, and the copy fails only once none has an I/O in flight.
+    // Guards against: the step rejecting while its other copy I/Os are still in flight (on a
+    // device that completes them out of order); they would land later, after the copier moved
+    // on, over a host write or in an extent this restore no longer copies (rule 5).
+    const results = await Promise.allSettled(Array.from({ length: Math.min(this.options.queueDepth, chunks.length) }, worker));
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure !== undefined) throw failure.reason;
   }
 
   /**

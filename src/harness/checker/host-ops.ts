@@ -80,17 +80,21 @@ export function writeLane(checker: Checker, op: Extract<HostOp, { op: 'write' }>
     rule: 'reads-right',
     call: () => (volume === 'source' ? checker.engine!.writeSource(offset, data) : checker.engine!.writeClone(offset, data)),
     conclude(out) {
+      // Issued alongside a step that ended the restore, the write may have landed before the end
+      // (in the restore: refused on the clone, mirrored if unprotected) or after it (fractured).
+      const ended = restoring && state.phase === 'fractured';
       if (volume === 'clone' && restoring) {
-        if (out.ok) throw new Stop({ rule: 'clone-preserved', message: `writeClone was accepted during a restore (sectors ${sector}..${sector + sectors - 1}); it must fail with "clone busy"` });
-        if (out.busy) return false;
+        if (out.ok && !ended) throw new Stop({ rule: 'clone-preserved', message: `writeClone was accepted during a restore (sectors ${sector}..${sector + sectors - 1}); it must fail with "clone busy"` });
+        if (!out.ok && out.busy) return false;
       }
+      if (ended) state.writtenSinceRestore = true;
       const model = volume === 'source' ? state.sourceModel : state.cloneModel;
       values.forEach((value, i) => {
         const sure = out.ok && certain(sector + i);
         if (sure) model.write(sector + i, value);
         else model.uncertainWrite(sector + i, value);
         if (mirrored) {
-          if (sure) state.cloneModel.write(sector + i, value);
+          if (sure && !ended) state.cloneModel.write(sector + i, value);
           else state.cloneModel.uncertainWrite(sector + i, value);
         }
       });
