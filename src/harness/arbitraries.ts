@@ -47,7 +47,7 @@ function ioArb(geometry: Geometry, volume: fc.Arbitrary<Volume>): fc.Arbitrary<H
  */
 function sometimesAlongside(op: fc.Arbitrary<HostOp>): fc.Arbitrary<HostOp> {
   return fc
-    .tuple(op, fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }))
+    .tuple(op, fc.oneof({ withCrossShrink: true }, { weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }))
     .map(([o, alongside]) => (alongside && o.op !== 'startRestore' && o.op !== 'powerLoss' ? { ...o, alongside } : o));
 }
 
@@ -76,7 +76,7 @@ export const eioArb = fc.uniqueArray(fc.record({ point: fc.nat({ max: 160 }), st
  * One case in five on devices that complete the operations in flight together in an order drawn
  * from the seed (`inFlight`); the run records the order, so its line replays it. Shrinks to in order.
  */
-const inFlightArb = fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
+const inFlightArb = fc.oneof({ withCrossShrink: true }, { weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
 
 export const caseArb: fc.Arbitrary<Case> = geometryArb.chain((geometry) =>
   fc.record({
