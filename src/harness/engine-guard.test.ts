@@ -112,9 +112,11 @@ describe('calls that never return', () => {
 
   it('a pending promise with a timer alive ends there too; the hung engine is not called again', { timeout: 10_000 }, async () => {
     const timers: NodeJS.Timeout[] = [];
+    // Disposals of the instance that hung (earlier instances, ended by a power loss, are disposed as ever).
+    let hung = false;
     let disposed = 0;
-    const later = () => new Promise<never>(() => timers.push(setInterval(() => {}, 1000)));
-    const engine = hostile('stuck-step', { engine: { step: later, dispose: async () => void disposed++ } });
+    const later = () => new Promise<never>(() => ((hung = true), timers.push(setInterval(() => {}, 1000))));
+    const engine = hostile('stuck-step', { engine: { step: later, dispose: async () => void (hung && disposed++) } });
     try {
       expect(await misbehaviour(explore(engine, { seed: 'guard', runs: 5, callTimeoutMs: 50 }))).toContain('engine "stuck-step": step() did not return within 50 ms');
       expect(disposed).toBe(0);

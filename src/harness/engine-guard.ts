@@ -122,8 +122,11 @@ const TICKS = 4;
 class Guard {
   /** The first misbehaviour: every later call fails with it, so a hung engine is never asked again. */
   private failure: EngineMisbehaviourError | undefined;
-  /** The call in progress (the harness makes one at a time), and how to end it as hung. */
-  private current: { readonly method: string; readonly reject: (e: Error) => void } | undefined;
+  /**
+   * The calls in progress, by their number, and how to end each as hung: usually one, several
+   * when the harness issues operations alongside each other.
+   */
+  private readonly current = new Map<number, { readonly method: string; readonly reject: (e: Error) => void }>();
   /** Calls begun so far: the same count at two ticks means the same call. */
   private begun = 0;
   private watched = { call: -1, ticks: 0 };
@@ -162,12 +165,12 @@ class Guard {
   async call<T>(method: string, fn: () => Promise<T>, check?: (value: T) => string | undefined, mustSucceed = false): Promise<T> {
     if (this.failure !== undefined) throw this.failure;
     this.monitor?.begin(this.label(method));
+    const id = ++this.begun;
     try {
       let value: T;
       try {
         value = await new Promise<T>((resolve, reject) => {
-          this.current = { method, reject };
-          this.begun++;
+          this.current.set(id, { method, reject });
           this.arm();
           let pending: Promise<T>;
           try {
@@ -182,9 +185,9 @@ class Guard {
         if (e instanceof EngineMisbehaviourError || !mustSucceed) throw e;
         throw this.fail(`${method}() failed: ${messageOf(e)}`);
       } finally {
-        this.current = undefined;
+        this.current.delete(id);
         // Between calls the timer keeps nothing alive: a finished campaign lets its process end.
-        this.ticker?.unref();
+        if (this.current.size === 0) this.ticker?.unref();
       }
       const wrong = check?.(value);
       if (wrong !== undefined) throw this.fail(`${method}() returned ${describe(value)}; ${wrong}`);
@@ -202,11 +205,14 @@ class Guard {
 
   private tick(): void {
     this.ticker = undefined;
-    const current = this.current;
-    if (current === undefined) return;
+    const [oldest] = this.current.values();
+    if (oldest === undefined) return;
     this.watched = this.watched.call === this.begun ? { call: this.begun, ticks: this.watched.ticks + 1 } : { call: this.begun, ticks: 1 };
     if (this.watched.ticks > TICKS) {
-      current.reject(this.fail(`${current.method}() did not return within ${this.timeoutMs} ms, the call timeout (a hang?); the run was stopped, so there is no verdict`));
+      // No call has begun for the timeout while these were in progress: the oldest hung (the
+      // others, if any, issued alongside it, wait with it). All end with its failure.
+      const failure = this.fail(`${oldest.method}() did not return within ${this.timeoutMs} ms, the call timeout (a hang?); the run was stopped, so there is no verdict`);
+      for (const call of this.current.values()) call.reject(failure);
       return;
     }
     this.arm();
