@@ -50,7 +50,7 @@ describe('--shard i/n', () => {
 
   it('explore against a mutant: shard cases add up to the runs, and a failure merges back to the one-run result', { timeout: 120_000 }, async () => {
     // A mutant these 90 cases do not catch: every shard runs only its own cases, and all of them.
-    const missed = mutants.find((m) => m.name === 'protect-before-overwrite')!.factory;
+    const missed = mutants.find((m) => m.name === 'resume-ignores-p')!.factory;
     const whole = await explore(missed, { seed: 'shards', runs: 90 });
     expect(whole.violations).toEqual([]);
     const parts = await Promise.all([1, 2, 3].map((index) => explore(missed, { seed: 'shards', runs: 90, shard: { index, count: 3 } })));
