@@ -46,6 +46,7 @@ describe('createReferenceEngine', () => {
     [{ queuedepth: 4 }, 'createReferenceEngine: unknown option queuedepth (the options are copyBatch, maxIoBytes, queueDepth, concurrentHost, deferProtection)'],
     [{ deferProtection: 'yes' }, 'createReferenceEngine: options.deferProtection: "yes" must be true or false'],
     [{ deferProtection: 1 }, 'options.deferProtection: 1 must be true or false'],
+    [{ concurrentHost: 2 }, 'createReferenceEngine: options.concurrentHost: 2 must be a whole number from 0 to 1'],
   ])('%j is refused', (options, message) => {
     expect(refused(() => createReferenceEngine(options as ReferenceOptions))).toContain(message);
   });
