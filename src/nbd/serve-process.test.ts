@@ -210,6 +210,30 @@ describe('prestore serve, judged by real clients', () => {
   });
 });
 
+/** Checks `check` every 100 ms, `tries` times at most; whether it held. */
+async function eventually(check: () => boolean, tries: number): Promise<boolean> {
+  for (let i = 0; i < tries; i++, await new Promise((r) => setTimeout(r, 100))) if (check()) return true;
+  return false;
+}
+
+const extentOf = (path: string, e: number) => readFileSync(path).subarray(e * EXTENT, (e + 1) * EXTENT);
+
+describe.skipIf(missing.length > 0)('copy-ahead, seen through qemu-io', () => {
+  it('an extent qemu-io reads twice while uncopied is copied next, far ahead of the copier\'s order', async () => {
+    const pair = await newPair('copy-ahead');
+    // One extent a second: in order, the copier would reach extent 48 after some 48 seconds.
+    const server = await serve(pair, '--restore', '--rate', `${EXTENT}`, '--batch', `${EXTENT}`);
+    const hot = 48;
+    const r = await tool('qemu-io', ['-f', 'raw', server.uri, '-c', `read ${hot * EXTENT} 4096`, '-c', `read ${hot * EXTENT + 8192} 4096`]);
+    expect(r.code, r.out).toBe(0);
+    const clone = (e: number) => pair.cloneBytes.subarray(e * EXTENT, (e + 1) * EXTENT);
+    expect(await eventually(() => extentOf(pair.source, hot).equals(clone(hot)), 100), 'the hot extent copied onto the source').toBe(true);
+    expect(extentOf(pair.source, hot - 1).equals(clone(hot - 1)), 'the extent before it is not copied yet').toBe(false);
+    server.child.kill('SIGTERM');
+    expect((await server.exit).code, server.stderr()).toBe(0);
+  });
+});
+
 // --- with the project's own client ------------------------------------------------------------
 
 describe('prestore serve, killed and restarted, with our own client', () => {
