@@ -70,10 +70,19 @@ async function newPair(name: string, extent = EXTENT): Promise<Pair> {
   return { ...pair, cloneBytes: readFileSync(pair.clone) };
 }
 
-async function status(pair: Pair): Promise<{ state: string; protect: boolean | null; extentsRemaining: number; protectedCount: number; lock: string }> {
+interface Status {
+  readonly state: string;
+  readonly protect: boolean | null;
+  readonly extentsRemaining: number;
+  readonly deltaCount: number;
+  readonly protectedCount: number;
+  readonly lock: string;
+}
+
+async function status(pair: Pick<Pair, 'meta'>): Promise<Status> {
   const r = await cli('status', '--meta', pair.meta, '--json', '-');
   expect(r.code, r.err).toBe(0);
-  return JSON.parse(r.out) as { state: string; protect: boolean | null; extentsRemaining: number; protectedCount: number; lock: string };
+  return JSON.parse(r.out) as Status;
 }
 
 async function serve(pair: Pair, ...args: string[]): Promise<ServeProcess> {
@@ -231,6 +240,93 @@ describe.skipIf(missing.length > 0)('copy-ahead, seen through qemu-io', () => {
     expect(extentOf(pair.source, hot - 1).equals(clone(hot - 1)), 'the extent before it is not copied yet').toBe(false);
     server.child.kill('SIGTERM');
     expect((await server.exit).code, server.stderr()).toBe(0);
+  });
+});
+
+// --- a real file system --------------------------------------------------------------------
+
+const FS_TOOLS = ['mke2fs', 'e2fsck', 'debugfs'] as const;
+const fsMissing = [...missing, ...FS_TOOLS.filter((t) => spawnSync(t, ['-V'], { stdio: 'ignore' }).error !== undefined)];
+if (fsMissing.length > 0 && !required) process.stderr.write(`\nNOTICE src/nbd/serve-process.test.ts: the ext4 walk-through is SKIPPED: ${fsMissing.join(', ')} not installed (apt-get install e2fsprogs qemu-utils libnbd-bin)\n\n`);
+
+const FS_SIZE = 16 << 20;
+/** Files of the two file systems: the same names, different content. */
+const FILES = ['etc-image', 'usr-lib', 'var-log'] as const;
+
+/** An ext4 image of FS_SIZE holding FILES, each 1 MiB of data seeded by `seed`. */
+async function ext4Image(dir: string, name: string, seed: string): Promise<string> {
+  const tree = join(dir, `${name}.d`);
+  mkdirSync(tree);
+  for (const f of FILES) await writeSeededImage(join(tree, f), 1 << 20, `${seed}-${f}`);
+  const image = join(dir, `${name}.img`);
+  const r = await tool('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '4096', '-d', tree, image, `${FS_SIZE / 1024}k`]);
+  expect(r.code, r.out).toBe(0);
+  return image;
+}
+
+/** A file's content as debugfs reads it out of an ext4 image. */
+function fileIn(image: string, name: string): Buffer {
+  return spawnSync('debugfs', ['-R', `cat /${name}`, image], { maxBuffer: 1 << 24 }).stdout;
+}
+
+describe.skipIf(fsMissing.length > 0)('an ext4 image restored while a client uses it (docs/nbd.md, "A VM image restore")', () => {
+  it.runIf(required)('finds mke2fs, e2fsck and debugfs installed', () => {
+    expect(fsMissing, 'apt-get install -y e2fsprogs').toEqual([]);
+  });
+
+  it('reads as the snapshot at once, stays a clean file system throughout, and survives kill -9 with a flushed write', async () => {
+    const dir = join(root, 'ext4');
+    mkdirSync(dir);
+    const clone = await ext4Image(dir, 'vm-snap', 'snapshot');
+    const source = await ext4Image(dir, 'vm', 'damaged');
+    const meta = join(dir, 'vm.meta');
+    const socket = join(dir, 'vm.sock');
+    const init = await cli('init', '--source', source, '--clone', clone, '--meta', meta, '--compare');
+    expect(init.code, init.err).toBe(0);
+    const pair = { meta };
+    const toCopy = (await status(pair)).deltaCount;
+    expect(toCopy, 'init --compare found only the differing extents').toBeGreaterThan(0);
+    expect(toCopy).toBeLessThan(FS_SIZE / EXTENT / 2);
+    expect((await tool('e2fsck', ['-fn', source])).code, 'the source is a clean file system, just the wrong one').toBe(0);
+
+    const start = (...args: string[]) => startServe(bin, ['--meta', meta, '--socket', socket, ...args], { timeoutMs: 60_000 }).then((s) => (running.push(s), s));
+    // Four extents a second: the restore is still running through the kill.
+    let server = await start('--restore', '--rate', '256K', '--batch', `${EXTENT}`);
+    const cloneBytes = readFileSync(clone);
+    const compare = await tool('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', server.uri, clone]);
+    expect(compare.out).toContain('Images are identical');
+
+    const seen = join(dir, 'seen-by-host.img');
+    const copy = await tool('nbdcopy', [server.uri, seen]);
+    expect(copy.code, copy.out).toBe(0);
+    const fsck = await tool('e2fsck', ['-fn', seen]);
+    expect(fsck.code, fsck.out).toBe(0);
+    for (const f of FILES) expect(fileIn(seen, f).equals(fileIn(clone, f)), `${f} as the host sees it`).toBe(true);
+    const during = await status(pair);
+    expect(during.state, 'still restoring, or the client proved nothing about it').toBe('restoring');
+    expect(during.extentsRemaining).toBeLessThan(toCopy);
+
+    // A flushed write to blocks the file system leaves free (the last MiB), then kill -9.
+    const free = FS_SIZE - (1 << 20);
+    const w = await tool('qemu-io', ['-f', 'raw', server.uri, '-c', `write -P 0x42 ${free} 65536`, '-c', 'flush']);
+    expect(w.code, w.out).toBe(0);
+    server.child.kill('SIGKILL');
+    await server.exit;
+    expect((await status(pair)).state).toBe('restoring');
+
+    server = await start('--restore');
+    const r = await tool('qemu-io', ['-f', 'raw', server.uri, '-c', `read -P 0x42 ${free} 65536`]);
+    expect(r.out).not.toMatch(/fail/i);
+    await server.waitFor(/restore: complete/, 60_000);
+    server.child.kill('SIGTERM');
+    expect((await server.exit).code, server.stderr()).toBe(0);
+
+    const final = await tool('e2fsck', ['-fn', source]);
+    expect(final.code, final.out).toBe(0);
+    const expected = Buffer.from(cloneBytes);
+    expected.fill(0x42, free, free + 65536);
+    expect(firstDifference(readFileSync(source), expected), 'the source = the snapshot + the flushed write').toBe(-1);
+    expect(firstDifference(readFileSync(clone), cloneBytes), 'the clone untouched').toBe(-1);
   });
 });
 
