@@ -463,6 +463,24 @@ describe('prestore serve, bad usage', () => {
     expect(r.err).toMatch(message);
   });
 
+  it('--restore again after a served restore completed: exit 2, and the host\'s writes since are not rolled back', async () => {
+    const pair = await newPair('served-again');
+    const server = await serve(pair, '--restore');
+    await server.waitFor(/restore: complete/, 60_000);
+    const client = await NbdClient.connect({ socket: pair.socket });
+    await client.write(0, new Uint8Array(4096).fill(0x42));
+    await client.flush();
+    await client.disconnect();
+    server.child.kill('SIGKILL');
+    await server.exit;
+    const r = await cli('serve', '--meta', pair.meta, '--socket', pair.socket, '--restore');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/served since init and no restore is in progress .* leave out --restore/);
+    expect(readFileSync(pair.source).subarray(0, 4096).every((b) => b === 0x42), 'the write since is kept').toBe(true);
+    expect((await status(pair)).state).toBe('fractured');
+    expect((await status(pair)).lock, 'the images are unlocked').toBe('free');
+  });
+
   it('a socket path that is a file: exit 2, the restore not started, the pair unlocked', async () => {
     const pair = await newPair('not-a-socket');
     const file = join(pair.dir, 'plain');
