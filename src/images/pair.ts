@@ -156,14 +156,10 @@ export interface OpenedDevices {
  * The engine's three devices. The clone is always opened read-only: no correct engine writes it
  * when the tool issues no host writes, and this way the OS refuses if one tries. `readOnly`
  * (status, pre-checks) also puts the source and metadata under overlays, so recovery's writes
- * stay in memory. Otherwise the copy buffers are reused (buffer-pool.ts) and, unless
- * `earlyWriteback` is false, the source starts its writeback early (early-writeback.ts).
+ * stay in memory. Otherwise the copy buffers are reused (buffer-pool.ts) and the source starts
+ * its writeback early (early-writeback.ts).
  */
-export async function openDevices(
-  header: MetaHeader,
-  metaPath: string,
-  { readOnly, earlyWriteback = true }: { readOnly: boolean; earlyWriteback?: boolean },
-): Promise<OpenedDevices> {
+export async function openDevices(header: MetaHeader, metaPath: string, { readOnly }: { readOnly: boolean }): Promise<OpenedDevices> {
   const { sectorSize } = header.geometry;
   const files: FileDevice[] = [];
   const openFile = async (what: string, path: string, fileReadOnly: boolean, why: string) => {
@@ -187,7 +183,7 @@ export async function openDevices(
     const devices: RestoreDevices = readOnly
       ? { source: new OverlayDevice(source), clone: named('clone image', header.clone.path, cln), meta: new OverlayDevice(region) }
       : {
-          source: new RecyclingWriteDevice(earlyWriteback ? new EarlyWritebackDevice(source) : source, pool),
+          source: new RecyclingWriteDevice(new EarlyWritebackDevice(source), pool),
           // The pool reads into its own buffers through the file itself; the name goes outside.
           clone: named('clone image', header.clone.path, new PooledReadDevice(cln, pool)),
           meta: region,

@@ -108,10 +108,7 @@ async function serveLocked(given: MetaHeader, options: ServeOptions): Promise<Se
   }
   // Hosts may write the source from here on: recorded first, so the pair is still recognised after.
   header = await markSourceServed(header, meta);
-  // No early writeback: the copier flushes every batch (1 MiB by default, below its 8 MiB
-  // threshold), so it would only start background syncs amid the host's writes, which the host
-  // did not ask for and which stall them (measured: src/bench/nbd.ts); the host's FLUSH decides.
-  const opened = await openDevices(header, meta, { readOnly: false, earlyWriteback: false });
+  const opened = await openDevices(header, meta, { readOnly: false });
   try {
     const engine = await factory.open(opened.devices, geometry);
     const restoring = startsRestore || before.state === 'restoring';
