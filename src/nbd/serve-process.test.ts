@@ -290,8 +290,8 @@ describe.skipIf(fsMissing.length > 0)('an ext4 image restored while a client use
     expect((await tool('e2fsck', ['-fn', source])).code, 'the source is a clean file system, just the wrong one').toBe(0);
 
     const start = (...args: string[]) => startServe(bin, ['--meta', meta, '--socket', socket, ...args], { timeoutMs: 60_000 }).then((s) => (running.push(s), s));
-    // Four extents a second: the restore is still running through the kill.
-    let server = await start('--restore', '--rate', '256K', '--batch', `${EXTENT}`);
+    // Two extents a second: the restore is still running through the kill.
+    let server = await start('--restore', '--rate', '128K', '--batch', `${EXTENT}`);
     const cloneBytes = readFileSync(clone);
     const compare = await tool('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', server.uri, clone]);
     expect(compare.out).toContain('Images are identical');
