@@ -9,8 +9,11 @@
  * Host writes (`prestore serve`) have their P bits made durable at the host's flush, not before
  * each write is answered (`deferProtection`): an NBD client is told of the write cache and
  * flushes what must last, and the first write to each extent then costs no flush of its own.
+ * Extents the host reads repeatedly before the copier reaches them are copied ahead of its order
+ * (src/engine/reference/copy-ahead.ts).
  */
 import { type EngineFactory, extentBytes, type Geometry } from '../engine/contract.js';
+import { CopyAheadEngine } from '../engine/reference/copy-ahead.js';
 import { createReferenceEngine } from '../engine/reference/index.js';
 
 /** Bytes per step: what a crash may have to copy again, and what one map commit covers. */
@@ -21,5 +24,5 @@ export const IMAGE_ENGINE_NAME = 'reference';
 
 export function imageEngine(geometry: Geometry, batchBytes = DEFAULT_BATCH_BYTES): EngineFactory {
   const copyBatch = Math.max(1, Math.floor(batchBytes / extentBytes(geometry)));
-  return createReferenceEngine({ copyBatch, maxIoBytes: Math.min(MAX_IO_BYTES, batchBytes), queueDepth: QUEUE_DEPTH, deferProtection: true }, IMAGE_ENGINE_NAME);
+  return createReferenceEngine({ copyBatch, maxIoBytes: Math.min(MAX_IO_BYTES, batchBytes), queueDepth: QUEUE_DEPTH, deferProtection: true }, IMAGE_ENGINE_NAME, CopyAheadEngine);
 }

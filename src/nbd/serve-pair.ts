@@ -16,6 +16,7 @@
  * flushed: that is the engine's contract, and a restart recovers from the metadata alone.
  */
 import { extentBytes, type RestoreEngine, type StepResult } from '../engine/contract.js';
+import { InputError } from '../errors.js';
 import { imageEngine } from '../images/engine.js';
 import type { MetaHeader } from '../images/header.js';
 import { ioError } from '../images/io-error.js';
@@ -100,6 +101,7 @@ async function serveLocked(given: MetaHeader, options: ServeOptions): Promise<Se
   const factory = imageEngine(geometry, options.batchBytes ?? DEFAULT_SERVE_BATCH);
   const before = (await probe(header, meta, factory, false)).status;
   const startsRestore = options.restore && before.state === 'fractured';
+  if (startsRestore && header.sourceServed === true) throw new InputError(servedAgainRefusal(meta));
   if (startsRestore) await checkIdleSource(header, meta);
   if (options.restore && before.state === 'restoring') {
     options.notice(`a restore of this pair was already in progress (${before.protect ? 'protected' : 'unprotected'}, interrupted): serving it, and the copier continues it`);
@@ -137,6 +139,20 @@ async function serveLocked(given: MetaHeader, options: ServeOptions): Promise<Se
   } finally {
     await opened.close();
   }
+}
+
+/**
+ * `--restore` on a pair already served and not restoring: its restore completed (or was never
+ * started), and hosts may have written the source since. A new restore would copy the clone over
+ * those writes, which is what the same command line, run again to restart a killed server,
+ * must never do; so it is refused, and an explicit `prestore restore` is the way to roll back.
+ */
+function servedAgainRefusal(meta: string): string {
+  return (
+    `${meta}: the source has been served since init and no restore is in progress (a served restore completed, ` +
+    `or serving began without --restore), so --restore would copy the clone over the hosts' writes since. ` +
+    `To serve the source as it is, leave out --restore; to roll it back to the clone anyway, run prestore restore --meta ${meta}`
+  );
 }
 
 /** Serving, with the copier running while a restore is in progress, until the signal; then the copier stopped. */

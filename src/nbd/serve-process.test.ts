@@ -70,10 +70,19 @@ async function newPair(name: string, extent = EXTENT): Promise<Pair> {
   return { ...pair, cloneBytes: readFileSync(pair.clone) };
 }
 
-async function status(pair: Pair): Promise<{ state: string; protect: boolean | null; extentsRemaining: number; protectedCount: number; lock: string }> {
+interface Status {
+  readonly state: string;
+  readonly protect: boolean | null;
+  readonly extentsRemaining: number;
+  readonly deltaCount: number;
+  readonly protectedCount: number;
+  readonly lock: string;
+}
+
+async function status(pair: Pick<Pair, 'meta'>): Promise<Status> {
   const r = await cli('status', '--meta', pair.meta, '--json', '-');
   expect(r.code, r.err).toBe(0);
-  return JSON.parse(r.out) as { state: string; protect: boolean | null; extentsRemaining: number; protectedCount: number; lock: string };
+  return JSON.parse(r.out) as Status;
 }
 
 async function serve(pair: Pair, ...args: string[]): Promise<ServeProcess> {
@@ -210,6 +219,117 @@ describe('prestore serve, judged by real clients', () => {
   });
 });
 
+/** Checks `check` every 100 ms, `tries` times at most; whether it held. */
+async function eventually(check: () => boolean, tries: number): Promise<boolean> {
+  for (let i = 0; i < tries; i++, await new Promise((r) => setTimeout(r, 100))) if (check()) return true;
+  return false;
+}
+
+const extentOf = (path: string, e: number) => readFileSync(path).subarray(e * EXTENT, (e + 1) * EXTENT);
+
+describe.skipIf(missing.length > 0)('copy-ahead, seen through qemu-io', () => {
+  it('an extent qemu-io reads twice while uncopied is copied next, far ahead of the copier\'s order', async () => {
+    const pair = await newPair('copy-ahead');
+    // One extent a second: in order, the copier would reach extent 48 after some 48 seconds.
+    const server = await serve(pair, '--restore', '--rate', `${EXTENT}`, '--batch', `${EXTENT}`);
+    const hot = 48;
+    const r = await tool('qemu-io', ['-f', 'raw', server.uri, '-c', `read ${hot * EXTENT} 4096`, '-c', `read ${hot * EXTENT + 8192} 4096`]);
+    expect(r.code, r.out).toBe(0);
+    const clone = (e: number) => pair.cloneBytes.subarray(e * EXTENT, (e + 1) * EXTENT);
+    expect(await eventually(() => extentOf(pair.source, hot).equals(clone(hot)), 100), 'the hot extent copied onto the source').toBe(true);
+    expect(extentOf(pair.source, hot - 1).equals(clone(hot - 1)), 'the extent before it is not copied yet').toBe(false);
+    server.child.kill('SIGTERM');
+    expect((await server.exit).code, server.stderr()).toBe(0);
+  });
+});
+
+// --- a real file system --------------------------------------------------------------------
+
+const FS_TOOLS = ['mke2fs', 'e2fsck', 'debugfs'] as const;
+const fsMissing = [...missing, ...FS_TOOLS.filter((t) => spawnSync(t, ['-V'], { stdio: 'ignore' }).error !== undefined)];
+if (fsMissing.length > 0 && !required) process.stderr.write(`\nNOTICE src/nbd/serve-process.test.ts: the ext4 walk-through is SKIPPED: ${fsMissing.join(', ')} not installed (apt-get install e2fsprogs qemu-utils libnbd-bin)\n\n`);
+
+const FS_SIZE = 16 << 20;
+/** Files of the two file systems: the same names, different content. */
+const FILES = ['etc-image', 'usr-lib', 'var-log'] as const;
+
+/** An ext4 image of FS_SIZE holding FILES, each 1 MiB of data seeded by `seed`. */
+async function ext4Image(dir: string, name: string, seed: string): Promise<string> {
+  const tree = join(dir, `${name}.d`);
+  mkdirSync(tree);
+  for (const f of FILES) await writeSeededImage(join(tree, f), 1 << 20, `${seed}-${f}`);
+  const image = join(dir, `${name}.img`);
+  const r = await tool('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '4096', '-d', tree, image, `${FS_SIZE / 1024}k`]);
+  expect(r.code, r.out).toBe(0);
+  return image;
+}
+
+/** A file's content as debugfs reads it out of an ext4 image. */
+function fileIn(image: string, name: string): Buffer {
+  return spawnSync('debugfs', ['-R', `cat /${name}`, image], { maxBuffer: 1 << 24 }).stdout;
+}
+
+describe.skipIf(fsMissing.length > 0)('an ext4 image restored while a client uses it (docs/nbd.md, "A VM image restore")', () => {
+  it.runIf(required)('finds mke2fs, e2fsck and debugfs installed', () => {
+    expect(fsMissing, 'apt-get install -y e2fsprogs').toEqual([]);
+  });
+
+  it('reads as the snapshot at once, stays a clean file system throughout, and survives kill -9 with a flushed write', async () => {
+    const dir = join(root, 'ext4');
+    mkdirSync(dir);
+    const clone = await ext4Image(dir, 'vm-snap', 'snapshot');
+    const source = await ext4Image(dir, 'vm', 'damaged');
+    const meta = join(dir, 'vm.meta');
+    const socket = join(dir, 'vm.sock');
+    const init = await cli('init', '--source', source, '--clone', clone, '--meta', meta, '--compare');
+    expect(init.code, init.err).toBe(0);
+    const pair = { meta };
+    const toCopy = (await status(pair)).deltaCount;
+    expect(toCopy, 'init --compare found only the differing extents').toBeGreaterThan(0);
+    expect(toCopy).toBeLessThan(FS_SIZE / EXTENT / 2);
+    expect((await tool('e2fsck', ['-fn', source])).code, 'the source is a clean file system, just the wrong one').toBe(0);
+
+    const start = (...args: string[]) => startServe(bin, ['--meta', meta, '--socket', socket, ...args], { timeoutMs: 60_000 }).then((s) => (running.push(s), s));
+    // Two extents a second: the restore is still running through the kill.
+    let server = await start('--restore', '--rate', '128K', '--batch', `${EXTENT}`);
+    const cloneBytes = readFileSync(clone);
+    const compare = await tool('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', server.uri, clone]);
+    expect(compare.out).toContain('Images are identical');
+
+    const seen = join(dir, 'seen-by-host.img');
+    const copy = await tool('nbdcopy', [server.uri, seen]);
+    expect(copy.code, copy.out).toBe(0);
+    const fsck = await tool('e2fsck', ['-fn', seen]);
+    expect(fsck.code, fsck.out).toBe(0);
+    for (const f of FILES) expect(fileIn(seen, f).equals(fileIn(clone, f)), `${f} as the host sees it`).toBe(true);
+    const during = await status(pair);
+    expect(during.state, 'still restoring, or the client proved nothing about it').toBe('restoring');
+    expect(during.extentsRemaining).toBeLessThan(toCopy);
+
+    // A flushed write to blocks the file system leaves free (the last MiB), then kill -9.
+    const free = FS_SIZE - (1 << 20);
+    const w = await tool('qemu-io', ['-f', 'raw', server.uri, '-c', `write -P 0x42 ${free} 65536`, '-c', 'flush']);
+    expect(w.code, w.out).toBe(0);
+    server.child.kill('SIGKILL');
+    await server.exit;
+    expect((await status(pair)).state).toBe('restoring');
+
+    server = await start('--restore');
+    const r = await tool('qemu-io', ['-f', 'raw', server.uri, '-c', `read -P 0x42 ${free} 65536`]);
+    expect(r.out).not.toMatch(/fail/i);
+    await server.waitFor(/restore: complete/, 60_000);
+    server.child.kill('SIGTERM');
+    expect((await server.exit).code, server.stderr()).toBe(0);
+
+    const final = await tool('e2fsck', ['-fn', source]);
+    expect(final.code, final.out).toBe(0);
+    const expected = Buffer.from(cloneBytes);
+    expected.fill(0x42, free, free + 65536);
+    expect(firstDifference(readFileSync(source), expected), 'the source = the snapshot + the flushed write').toBe(-1);
+    expect(firstDifference(readFileSync(clone), cloneBytes), 'the clone untouched').toBe(-1);
+  });
+});
+
 // --- with the project's own client ------------------------------------------------------------
 
 describe('prestore serve, killed and restarted, with our own client', () => {
@@ -285,7 +405,7 @@ describe('prestore serve, killed and restarted, with our own client', () => {
     expect((await status(pair)).state).toBe('fractured');
   }, 120_000);
 
-  it('an unprotected restore is served read-only while it runs, shows in prestore status, and prestore resume finishes it', async () => {
+  it('an unprotected restore is served read-only while it runs, shows in prestore status, and serving it again finishes it, read-write from then on', async () => {
     const pair = await newPair('unprotected');
     const server = await serve(pair, '--restore', '--unprotected', '--rate', '1M', '--batch', `${EXTENT}`);
     expect(server.stdout()).toContain('read-only');
@@ -307,14 +427,13 @@ describe('prestore serve, killed and restarted, with our own client', () => {
     expect((await server.exit).code).toBe(0);
     expect(server.stdout()).toMatch(/the restore is saved with .* left to copy/);
     expect(firstDifference(readFileSync(pair.clone), pair.cloneBytes)).toBe(-1);
-    // prestore resume finishes what the server left, as serving again would.
-    const resumed = await cli('resume', '--meta', pair.meta);
-    expect(resumed.code, resumed.err).toBe(0);
-    expect(firstDifference(readFileSync(pair.source), pair.cloneBytes)).toBe(-1);
 
-    // Once an unprotected restore completes, nothing is mirrored: connections made after are read-write.
-    const again = await serve(pair, '--restore', '--unprotected');
+    // Served again, the restore in progress continues, unprotected, read-only until it completes;
+    // then nothing is mirrored, and connections made after are read-write.
+    const again = await serve(pair, '--restore');
+    expect(again.stdout()).toContain('read-only');
     await again.waitFor(/restore: complete/, 30_000);
+    expect(firstDifference(readFileSync(pair.source), pair.cloneBytes)).toBe(-1);
     const late = await NbdClient.connect({ socket: pair.socket });
     expect(late.flags & TransmissionFlag.READ_ONLY).toBe(0);
     await late.write(0, new Uint8Array(4096).fill(0x99));
@@ -341,6 +460,24 @@ describe('prestore serve, bad usage', () => {
     const r = await cli('serve', ...args);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
+  });
+
+  it('--restore again after a served restore completed: exit 2, and the host\'s writes since are not rolled back', async () => {
+    const pair = await newPair('served-again');
+    const server = await serve(pair, '--restore');
+    await server.waitFor(/restore: complete/, 60_000);
+    const client = await NbdClient.connect({ socket: pair.socket });
+    await client.write(0, new Uint8Array(4096).fill(0x42));
+    await client.flush();
+    await client.disconnect();
+    server.child.kill('SIGKILL');
+    await server.exit;
+    const r = await cli('serve', '--meta', pair.meta, '--socket', pair.socket, '--restore');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/served since init and no restore is in progress .* leave out --restore/);
+    expect(readFileSync(pair.source).subarray(0, 4096).every((b) => b === 0x42), 'the write since is kept').toBe(true);
+    expect((await status(pair)).state).toBe('fractured');
+    expect((await status(pair)).lock, 'the images are unlocked').toBe('free');
   });
 
   it('a socket path that is a file: exit 2, the restore not started, the pair unlocked', async () => {

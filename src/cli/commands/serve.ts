@@ -29,16 +29,18 @@ Its progress shows here and in prestore status. The clone is never written.
 A server killed at any moment (SIGKILL, power loss) loses no flushed write: run the same
 command again (or prestore resume) and the restore continues where its maps say.
 
-Host writes change the source, so it no longer matches the fingerprint init recorded: the next
-restore of this pair needs a fresh metadata file (prestore init --compare --force).
+Once a served restore has completed, --restore is refused (exit 2) rather than start another
+that would copy the clone over the hosts' writes: serve without it. prestore restore rolls the
+source back to the clone if that is wanted; a restore from a new snapshot needs a fresh metadata
+file (prestore init --compare --force).
 
 Options:
   --meta FILE          the metadata file made by prestore init (required)
   --socket PATH        listen on a unix socket (a stale one left by a killed server is replaced)
   --port N             listen on TCP port N (0: any free port, printed); no TLS, no
                        authentication, so only on --bind ADDR (default 127.0.0.1)
-  --restore            start a protected restore if none is in progress (one in progress is
-                       served and continued in any case)
+  --restore            start a protected restore if none is in progress and the source was
+                       not served since init (one in progress is served and continued in any case)
   --unprotected        with --restore: an unprotected restore; it would mirror host writes to
                        the clone, which prestore never writes, so the export is read-only
                        until it completes (connections made after that may write)

@@ -68,6 +68,17 @@ describe('deferProtection', () => {
     expect(await layer.peek('source')).toEqual(expected);
   });
 
+  it('reads the clone once for a write within adjacent extents not yet copied, and lays the host\'s data over it', async () => {
+    const { layer, engine } = await restoring();
+    const data = new Uint8Array(2 * SECTOR).fill(0xc0);
+    // Sectors 3-4: the second half of extent 1 and the first half of extent 2.
+    expect(await ios(layer, () => engine.writeSource(3 * SECTOR, data))).toEqual(['clone read', 'source write']);
+    const expected = CLONE.slice();
+    expected.set(data, 3 * SECTOR);
+    expect(await engine.readSource(0, GEOMETRY.volumeSize)).toEqual(expected);
+    expect((await layer.peek('source')).subarray(2 * SECTOR, 6 * SECTOR)).toEqual(expected.subarray(2 * SECTOR, 6 * SECTOR));
+  });
+
   it('still makes D durable before the data for an extent the copier already copied', async () => {
     const { layer, engine } = await restoring();
     await engine.step();

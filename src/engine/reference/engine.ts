@@ -482,6 +482,13 @@ export class ReferenceEngine implements RestoreEngine {
     const spans = partial.map((e) => extentRange(this.geometry, e));
     const start = Math.min(offset, ...spans.map((r) => r.offset));
     const end = Math.max(offset + data.length, ...spans.map((r) => r.offset + r.length));
+    if (partial[partial.length - 1]! - partial[0]! === partial.length - 1 && start === spans[0]!.offset && end === spans[spans.length - 1]!.offset + spans[spans.length - 1]!.length) {
+      // The write lies within adjacent partial extents (a 4 KiB write in one, typically): one clone
+      // read of them, the host's data laid over it in place, no second buffer (src/bench/nbd.ts).
+      const under = await this.devices.clone.read(start, end - start);
+      under.set(data, offset - start);
+      return this.devices.source.write(start, under);
+    }
     const merged = new Uint8Array(end - start);
     for (const r of spans) merged.set(await this.devices.clone.read(r.offset, r.length), r.offset - start);
     merged.set(data, offset - start);
