@@ -821,9 +821,14 @@ export class FaultLayer {
   }
 
   private record(point: number, device: DeviceName, op: IoOp, offset: number, length: number, fua: boolean, data: Uint8Array | undefined, outcome: TraceEntry['outcome'], done?: number, fault?: SilentWriteFault): void {
-    const base: TraceEntry = { point, device, op, offset, length, fua, digest: data === undefined ? '' : digest(data), outcome, ...(done === undefined ? {} : { done }), ...fault };
-    this.noteSilentFault(base);
-    const entry = this.recordData && op === 'write' && data !== undefined ? { ...base, data: data.slice() } : base;
+    // Built in place, not spread: every traced I/O passes here, and the usual entry (no `done`, no
+    // silent fault, no data) keeps one shape.
+    const entry: Mutable<TraceEntry> = { point, device, op, offset, length, fua, digest: data === undefined ? '' : digest(data), outcome };
+    if (done !== undefined) entry.done = done;
+    if (fault?.lost !== undefined) entry.lost = fault.lost;
+    if (fault?.landed !== undefined) entry.landed = fault.landed;
+    this.noteSilentFault(entry);
+    if (this.recordData && op === 'write' && data !== undefined) entry.data = data.slice();
     // Overlapping operations finish out of order; the trace stays in point order all the same.
     let at = this.trace.length;
     while (at > 0 && this.trace[at - 1]!.point > point) at--;
@@ -843,6 +848,8 @@ export function healed(errors: readonly ByteRange[], offset: number, length: num
     return [...left, ...right];
   });
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export interface ByteRange {
   readonly offset: number;
