@@ -262,15 +262,10 @@ export function survivingWrites(pending: readonly CachedWrite[], choice: Surviva
   return out;
 }
 
-/**
- * The images a crash leaves: each durable image with what `choice` says survived of its cached
- * writes. `into`: buffers of the images' sizes to build them in, for a caller that reads the
- * images at once and can reuse its buffers (new ones otherwise).
- */
-export function imagesAfterCrash(durable: Readonly<Record<DeviceName, Uint8Array>>, pending: readonly CachedWrite[], choice: SurvivalChoice, sectorSize: number, into?: Record<DeviceName, Uint8Array>): Record<DeviceName, Uint8Array> {
+/** The images a crash leaves: each durable image with what `choice` says survived of its cached writes. */
+export function imagesAfterCrash(durable: Readonly<Record<DeviceName, Uint8Array>>, pending: readonly CachedWrite[], choice: SurvivalChoice, sectorSize: number): Record<DeviceName, Uint8Array> {
   const image = (device: DeviceName) => {
-    const bytes = into === undefined ? durable[device].slice() : into[device];
-    if (into !== undefined) bytes.set(durable[device]);
+    const bytes = durable[device].slice();
     for (const w of survivingWrites(pending.filter((p) => p.device === device), choice, sectorSize)) bytes.set(w.data, w.offset);
     return bytes;
   };
