@@ -84,4 +84,26 @@ describe('VolumeModel', () => {
     expect(value).toBe(Array.from(sector, (b) => String.fromCharCode(b)).join(''));
     expect(sectorBytes(value)).toEqual(new Uint8Array(sector));
   });
+  it('holdsOnly: the bytes are the one value a read may return, and no other sector or state passes', () => {
+    const value = (fill: number, last = fill) => {
+      const b = new Uint8Array(512).fill(fill);
+      b[511] = last;
+      return b;
+    };
+    const m = new VolumeModel([sectorValue(value(1)), sectorValue(value(2))]);
+    expect(m.holdsOnly(0, value(1))).toBe(true);
+    expect(m.holdsOnly(0, value(1, 9))).toBe(false);
+    expect(m.holdsOnly(1, value(1))).toBe(false);
+    // A copy shares the set, and a write replaces it: each says what it holds now.
+    const copy = m.copy();
+    m.write(0, sectorValue(value(3)));
+    expect(m.holdsOnly(0, value(3))).toBe(true);
+    expect(m.holdsOnly(0, value(1))).toBe(false);
+    expect(copy.holdsOnly(0, value(1))).toBe(true);
+    // Two values allowed: a read of either must still fix it in the model, so neither is the only one.
+    m.crash();
+    expect(m.allows(0, sectorValue(value(1)))).toBe(true);
+    expect(m.holdsOnly(0, value(1))).toBe(false);
+    expect(m.holdsOnly(0, value(3))).toBe(false);
+  });
 });

@@ -30,6 +30,9 @@ interface SectorState {
   sinceFlush: SectorValue[];
 }
 
+/** The bytes of a one-value set's value, for `holdsOnly`. */
+const onlyValueBytes = new WeakMap<ReadonlySet<SectorValue>, Uint8Array>();
+
 export class VolumeModel {
   private sectors: SectorState[];
 
@@ -83,6 +86,22 @@ export class VolumeModel {
   /** Whether a read may return `value` at `sector`. */
   allows(sector: number, value: SectorValue): boolean {
     return this.sectors[sector]!.readable.has(value);
+  }
+
+  /**
+   * Whether `bytes` are the one value a read may return at `sector`: then the read is allowed and
+   * fixes nothing. A check's fast path over a whole image: no string is built, and a sector's
+   * value is turned into bytes once per set (sets are never changed, and copies share them).
+   */
+  holdsOnly(sector: number, bytes: Uint8Array): boolean {
+    const readable = this.sectors[sector]!.readable;
+    if (readable.size !== 1) return false;
+    let only = onlyValueBytes.get(readable);
+    if (only === undefined) {
+      only = sectorBytes(readable.values().next().value!);
+      onlyValueBytes.set(readable, only);
+    }
+    return Buffer.compare(only, bytes) === 0;
   }
 
   /** The values a read may return at `sector`. */

@@ -159,6 +159,8 @@ export interface SurvivalChoice {
 /** The cache of one device over its durable backend. Pure state: no numbering, no faults. */
 export class VolatileCache {
   private writes: CachedWrite[] = [];
+  /** Counts the changes to the view reads see (a write in flight or a flush changes nothing there): a peek of an unchanged device is the last one again. */
+  changes = 0;
 
   constructor(
     readonly device: DeviceName,
@@ -186,6 +188,7 @@ export class VolatileCache {
   async write(point: number, offset: number, data: Uint8Array, fua: boolean, inFlight = false): Promise<void> {
     if (inFlight) return this.addInFlight(point, offset, data);
     const copy = data.slice();
+    this.changes++;
     this.writes.push({ device: this.device, point, offset, data: copy, fua, inFlight: false });
     if (fua) await this.backend.write(offset, copy, { fua: true });
   }
@@ -197,11 +200,13 @@ export class VolatileCache {
 
   /** A flush failed on a device that then forgets what it covered: every acknowledged write is gone. */
   discardAcknowledged(): void {
+    this.changes++;
     this.writes = this.writes.filter((w) => w.inFlight);
   }
 
   /** Replaces the cache with writes recorded elsewhere (a crash state derived from a trace). */
   preload(writes: readonly CachedWrite[]): void {
+    this.changes++;
     this.writes = writes.filter((w) => w.device === this.device).map((w) => ({ ...w }));
   }
 
@@ -222,8 +227,11 @@ export class VolatileCache {
    */
   async flushAcknowledged(acknowledged: ReadonlySet<CachedWrite>): Promise<void> {
     const flushed = this.writes.filter((w) => acknowledged.has(w));
+    this.changes++;
     this.writes = this.writes.filter((w) => !acknowledged.has(w));
     for (const w of flushed) await this.backend.write(w.offset, w.data);
+    // Until here reads missed the flushed writes: a peek taken meanwhile is not the view now.
+    this.changes++;
     await this.backend.flush();
   }
 
@@ -233,6 +241,7 @@ export class VolatileCache {
    */
   async applyCrash(choice: SurvivalChoice): Promise<void> {
     for (const w of survivingWrites(this.writes, choice, this.backend.sectorSize)) await this.backend.write(w.offset, w.data);
+    this.changes++;
     this.writes = [];
     await this.backend.flush();
   }
@@ -262,15 +271,10 @@ export function survivingWrites(pending: readonly CachedWrite[], choice: Surviva
   return out;
 }
 
-/**
- * The images a crash leaves: each durable image with what `choice` says survived of its cached
- * writes. `into`: buffers of the images' sizes to build them in, for a caller that reads the
- * images at once and can reuse its buffers (new ones otherwise).
- */
-export function imagesAfterCrash(durable: Readonly<Record<DeviceName, Uint8Array>>, pending: readonly CachedWrite[], choice: SurvivalChoice, sectorSize: number, into?: Record<DeviceName, Uint8Array>): Record<DeviceName, Uint8Array> {
+/** The images a crash leaves: each durable image with what `choice` says survived of its cached writes. */
+export function imagesAfterCrash(durable: Readonly<Record<DeviceName, Uint8Array>>, pending: readonly CachedWrite[], choice: SurvivalChoice, sectorSize: number): Record<DeviceName, Uint8Array> {
   const image = (device: DeviceName) => {
-    const bytes = into === undefined ? durable[device].slice() : into[device];
-    if (into !== undefined) bytes.set(durable[device]);
+    const bytes = durable[device].slice();
     for (const w of survivingWrites(pending.filter((p) => p.device === device), choice, sectorSize)) bytes.set(w.data, w.offset);
     return bytes;
   };
@@ -510,6 +514,8 @@ export class RecordedDevices {
 export class FaultLayer {
   readonly trace: TraceEntry[] = [];
   private readonly caches: Record<DeviceName, VolatileCache>;
+  /** The last peek of each device, and the cache's change count when it was taken. */
+  private readonly peeked: Partial<Record<DeviceName, { readonly changes: number; readonly bytes: Uint8Array }>> = {};
   /** Made at the first draw: most runs never draw, and seeding the generator is not free. */
   private rng: Rng | undefined;
   private readonly crashPoints: Set<number>;
@@ -566,10 +572,20 @@ export class FaultLayer {
     return this.crashedAt;
   }
 
-  /** The cached view of a whole device, as a read would see it, without taking an I/O point. */
+  /**
+   * The cached view of a whole device, as a read would see it, without taking an I/O point. While
+   * the device does not change, every peek returns the same bytes (a whole image copied per check
+   * was a tenth of exhaust on a 2 MiB volume): read them, never change them.
+   */
   async peek(device: DeviceName): Promise<Uint8Array> {
     const cache = this.caches[device];
-    return cache.read(0, cache.backend.size);
+    const last = this.peeked[device];
+    if (last?.changes === cache.changes) return last.bytes;
+    // Counted before the read: a change while it runs makes the next peek read again.
+    const changes = cache.changes;
+    const bytes = await cache.read(0, cache.backend.size);
+    this.peeked[device] = { changes, bytes };
+    return bytes;
   }
 
   /** No more planned faults: crash points, EIO plans and medium errors are all cleared. */
@@ -821,9 +837,14 @@ export class FaultLayer {
   }
 
   private record(point: number, device: DeviceName, op: IoOp, offset: number, length: number, fua: boolean, data: Uint8Array | undefined, outcome: TraceEntry['outcome'], done?: number, fault?: SilentWriteFault): void {
-    const base: TraceEntry = { point, device, op, offset, length, fua, digest: data === undefined ? '' : digest(data), outcome, ...(done === undefined ? {} : { done }), ...fault };
-    this.noteSilentFault(base);
-    const entry = this.recordData && op === 'write' && data !== undefined ? { ...base, data: data.slice() } : base;
+    // Built in place, not spread: every traced I/O passes here, and the usual entry (no `done`, no
+    // silent fault, no data) keeps one shape.
+    const entry: Mutable<TraceEntry> = { point, device, op, offset, length, fua, digest: data === undefined ? '' : digest(data), outcome };
+    if (done !== undefined) entry.done = done;
+    if (fault?.lost !== undefined) entry.lost = fault.lost;
+    if (fault?.landed !== undefined) entry.landed = fault.landed;
+    this.noteSilentFault(entry);
+    if (this.recordData && op === 'write' && data !== undefined) entry.data = data.slice();
     // Overlapping operations finish out of order; the trace stays in point order all the same.
     let at = this.trace.length;
     while (at > 0 && this.trace[at - 1]!.point > point) at--;
@@ -843,6 +864,8 @@ export function healed(errors: readonly ByteRange[], offset: number, length: num
     return [...left, ...right];
   });
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export interface ByteRange {
   readonly offset: number;

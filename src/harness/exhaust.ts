@@ -13,8 +13,7 @@
  *
  * With `eio`, the same scenario then gets an I/O error at every I/O point (./exhaust-eio.ts).
  */
-import { createHash } from 'node:crypto';
-import { type CachedWrite, type CacheMode, DEVICE_NAMES, type DeviceName, DEFAULT_ENUMERATION, type EnumerationOptions, enumerateCrashStates, imagesAfterCrash, RecordedDevices, type SurvivalChoice } from '../devices/fault-layer.js';
+import { type CachedWrite, type CacheMode, type DeviceName, DEFAULT_ENUMERATION, type EnumerationOptions, enumerateCrashStates, RecordedDevices, type SurvivalChoice } from '../devices/fault-layer.js';
 import { seededRng } from '../devices/rng.js';
 import type { EngineFactory } from '../engine/contract.js';
 import { type CampaignOptions, checkCampaignOptions, type CoverageRow, countByRule, type ExhaustResult } from './campaign.js';
@@ -22,6 +21,7 @@ import type { Case, Scenario, Violation } from './case.js';
 import { assertDeterministic } from './determinism.js';
 import { formattedDevices } from './checker/set-up.js';
 import { guardEngine } from './engine-guard.js';
+import { imageKey } from './image-key.js';
 import { exhaustIoErrors, type IoErrorTally, ownedIoErrorPoints } from './exhaust-eio.js';
 import { engineForCase } from './engine-options.js';
 import { type CaseRun, runCase } from './run-case.js';
@@ -170,9 +170,6 @@ async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRu
   // Per mode and I/O point: 1 where the survival subsets were too many and a sample was drawn.
   const sampled = new Map(modes.map((m) => [m, new Array<number>(recorded.armedEnd).fill(0)]));
   const trace = recorded.trace;
-  // Every crash state's images are hashed as soon as they are built: one set of buffers serves all.
-  const { durable } = devices.crashAt(undefined);
-  const scratch = { source: durable.source.slice(), clone: durable.clone.slice(), meta: durable.meta.slice() };
   // Power losses the workload asks for happen between I/Os, where their operation begins.
   const losses = base.workload.flatMap((op, i) => (op.op === 'powerLoss' && op.choice !== undefined ? [{ at: recorded.opStarts[i]!, choice: op.choice }] : []));
   let next = 0;
@@ -193,18 +190,10 @@ async function crashStatesOf(engine: EngineFactory, base: Case, recorded: CaseRu
     for (const mode of modes) {
       const { choices, exhaustive } = enumerateCrashStates(at.pending, mode, sectorSize, rng, only?.enumeration ?? DEFAULT_ENUMERATION, base.profile?.atomicWriteBytes);
       if (!exhaustive) sampled.get(mode)![point] = 1;
-      for (const choice of choices) states.push({ point, mode, choice, ops: Math.min(ops, base.workload.length), key: `${ops}:${imageHash(at, choice, sectorSize, scratch)}`, at });
+      for (const choice of choices) states.push({ point, mode, choice, ops: Math.min(ops, base.workload.length), key: `${ops}:${imageKey(at.durable, at.pending, choice, sectorSize)}`, at });
     }
   }
   return { states, sampled };
-}
-
-/** A hash of the three images a crash state leaves, built in `scratch` (the images' sizes). */
-function imageHash(at: DevicesAt, choice: SurvivalChoice, sectorSize: number, scratch: Record<DeviceName, Uint8Array>): string {
-  const hash = createHash('sha256');
-  const images = imagesAfterCrash(at.durable, at.pending, choice, sectorSize, scratch);
-  for (const device of DEVICE_NAMES) hash.update(images[device]);
-  return hash.digest('hex').slice(0, 32);
 }
 
 /**

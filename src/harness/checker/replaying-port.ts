@@ -74,6 +74,9 @@ export class UnconsultedModel extends VolumeModel {
   override allows(): boolean {
     return true;
   }
+  override holdsOnly(): boolean {
+    return true;
+  }
   override observe(): void {}
   override assignFrom(): void {}
   override copy(): VolumeModel {
