@@ -381,12 +381,15 @@ static int make_copies_durable(Engine *g) {
     return io_flush(SOURCE);
 }
 
+/* Each run of extents read from the same device is one request: a round trip per run, not per extent. */
 static int read_source(Engine *g, uint64_t offset, uint32_t length, unsigned char *out) {
     if (!g->restoring) return io_read(SOURCE, offset, length, out);
     for (uint64_t at = offset, end = offset + length; at < end;) {
+        int device = needs_copy(g, at / g->l.extent_bytes) ? CLONE : SOURCE;
         uint64_t upto = (at / g->l.extent_bytes + 1) * g->l.extent_bytes;
+        while (upto < end && (needs_copy(g, upto / g->l.extent_bytes) ? CLONE : SOURCE) == device) upto += g->l.extent_bytes;
         if (upto > end) upto = end;
-        TRY(io_read(needs_copy(g, at / g->l.extent_bytes) ? CLONE : SOURCE, at, (uint32_t)(upto - at), out + (at - offset)));
+        TRY(io_read(device, at, (uint32_t)(upto - at), out + (at - offset)));
         at = upto;
     }
     return OK;

@@ -278,12 +278,17 @@ class Engine:
     def read_source(self, offset, length):
         if self.state == 0:
             return self.io.read("source", offset, length)
+        # Each run of extents read from the same device is one request: a round trip per run, not per extent.
         out = bytearray()
         size = self.layout.extent_bytes
         at, end = offset, offset + length
         while at < end:
-            upto = min(end, (at // size + 1) * size)
-            out += self.io.read("clone" if self.reads_from_clone(at // size) else "source", at, upto - at)
+            device = "clone" if self.reads_from_clone(at // size) else "source"
+            upto = (at // size + 1) * size
+            while upto < end and ("clone" if self.reads_from_clone(upto // size) else "source") == device:
+                upto += size
+            upto = min(end, upto)
+            out += self.io.read(device, at, upto - at)
             at = upto
         return out
 
