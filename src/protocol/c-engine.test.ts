@@ -5,7 +5,7 @@
  * that is a failure.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -68,5 +68,26 @@ describe('the C example engine', () => {
     const one = await report(1);
     expect(one.replays.length).toBeGreaterThan(0);
     expect(await report(2)).toEqual(one);
+  });
+
+  test('gives the same verdict, replay lines, JSON result and counterexample files with four engine lanes as with one, to the end and stopping at the first', { timeout: 240_000 }, async () => {
+    const buggy = `${bin} --bug no-flush-before-clear`;
+    const report = async (lanes: number, more: readonly string[]) => {
+      // The same paths for both, which the output names.
+      const file = join(dir, 'lanes.json');
+      const saved = join(dir, 'lanes');
+      rmSync(saved, { recursive: true, force: true });
+      const r = await cli(['exhaust', 'protected-restore', '--audit-rate', '0.3', '--engine-cmd', buggy, '--engine-lanes', String(lanes), '--json', file, '--save-failures', saved, ...more]);
+      expect(r.out).toMatch(/reads-right/);
+      const { elapsedMs: _, ...result } = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      const failures = readdirSync(saved).sort().map((name) => [name, readFileSync(join(saved, name), 'utf8')]);
+      return { code: r.code, out: r.out.replace(/ *\d[\d.]* (ms|s)\b/g, '').replace(/\d+ min/g, ''), result: JSON.stringify(result, (k, v: unknown) => (/elapsed|Ms$/.test(k) ? undefined : v)), failures };
+    };
+    for (const more of [[], ['--stop-on-first']]) {
+      const one = await report(1, more);
+      expect(one.code).toBe(1);
+      expect(one.failures.length).toBeGreaterThan(0);
+      expect(await report(4, more)).toEqual(one);
+    }
   });
 });

@@ -70,7 +70,21 @@ export interface StdioOptions {
    * beside the other).
    */
   readonly framing?: 'binary' | 'json';
+  /**
+   * How many engine instances a campaign may run alongside each other, each in a process of its
+   * own (`EngineFactory.lanes`): DEFAULT_LANES if absent, 1 for one at a time. The verdict is the
+   * same; the pipes' round trips overlap.
+   */
+  readonly lanes?: number;
 }
+
+/**
+ * Lanes by default: enough that the harness always has an answer to serve while other engine
+ * processes think, few enough that their processes stay cheap.
+ */
+export const DEFAULT_LANES = 4;
+/** The most lanes: each is a process the harness keeps. */
+export const MAX_LANES = 64;
 
 type DeviceName = keyof RestoreDevices;
 const DEVICES: readonly DeviceName[] = ['source', 'clone', 'meta'];
@@ -522,21 +536,42 @@ function askMetadataSize(command: string, geometry: Geometry, timeoutMs: number)
 
 export function stdioEngine(command: string, options: StdioOptions = {}): EngineFactory {
   if (typeof command !== 'string' || command.trim() === '') throw new InputError(`stdioEngine: command ${JSON.stringify(command)} must be a non-empty string`);
-  knownOptions('stdioEngine', options, ['timeoutMs', 'persistent', 'auditRate', 'framing']);
+  knownOptions('stdioEngine', options, ['timeoutMs', 'persistent', 'auditRate', 'framing', 'lanes']);
   if (options.framing !== undefined && options.framing !== 'binary' && options.framing !== 'json') throw new InputError(`stdioEngine: options.framing: ${String(options.framing)} must be "binary" or "json"`);
   const framing = options.framing ?? 'binary';
   const timeoutMs = options.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : wholeOption('stdioEngine: options.timeoutMs', options.timeoutMs, 1, 2 ** 31 - 1);
-  const sizes = new Map<string, number>();
-  const mine: EngineProcess[] = [];
+  const lanes = options.lanes === undefined ? DEFAULT_LANES : wholeOption('stdioEngine: options.lanes', options.lanes, 1, MAX_LANES);
   if (options.persistent !== undefined && typeof options.persistent !== 'boolean') throw new InputError(`stdioEngine: options.persistent: ${String(options.persistent)} must be true or false`);
   const persistent = options.persistent !== false;
   const auditRate = options.auditRate ?? DEFAULT_AUDIT_RATE;
   if (typeof auditRate !== 'number' || !(auditRate >= 0 && auditRate <= 1)) throw new InputError(`stdioEngine: options.auditRate: ${String(auditRate)} must be a number from 0 to 1`);
-  const draws = seededRng(`audit/${command}`);
+  const shared: Shared = { command, options, framing, timeoutMs, persistent, auditRate, sizes: new Map(), stateless: false };
+  const first = lane(shared, 0);
+  let all: readonly EngineFactory[] | undefined;
+  if (lanes > 1) first.lanes = () => (all ??= [first, ...Array.from({ length: lanes - 1 }, (_, i) => lane(shared, i + 1))]);
+  return first;
+}
+
+/** What the lanes of one `stdioEngine` share: its options, the metadata sizes asked, what the engine declared. */
+interface Shared {
+  readonly command: string;
+  readonly options: StdioOptions;
+  readonly framing: 'binary' | 'json';
+  readonly timeoutMs: number;
+  readonly persistent: boolean;
+  readonly auditRate: number;
+  readonly sizes: Map<string, number>;
+  /** Whether the engine declared `stateless`, once a process has said. */
+  stateless: boolean;
+}
+
+/** One lane: its own processes, and its own seeded draw of the instances to audit. */
+function lane(shared: Shared, index: number): EngineFactory {
+  const { command, options, framing, timeoutMs, persistent, auditRate, sizes } = shared;
+  const mine: EngineProcess[] = [];
+  const draws = seededRng(index === 0 ? `audit/${command}` : `audit/${command}/lane ${index}`);
   /** Fresh processes for the audit, lazily: most runs audit few instances. */
   let fresh: EngineFactory | undefined;
-  /** Whether the engine declared `stateless`, once a process has said. */
-  let stateless = false;
   /** A process for a new instance: an idle persistent one if there is one, else a new one. */
   const acquire = async (devices: RestoreDevices) => {
     for (let engine = mine.pop(); engine !== undefined; engine = mine.pop()) {
@@ -549,7 +584,7 @@ export function stdioEngine(command: string, options: StdioOptions = {}): Engine
     const engine = new EngineProcess(command, timeoutMs, framing);
     engine.begin(devices);
     await engine.start();
-    stateless = engine.stateless;
+    shared.stateless = engine.stateless;
     return engine;
   };
   /** Done with an instance: a persistent process waits for the next one; any other is ended. */
@@ -592,8 +627,8 @@ export function stdioEngine(command: string, options: StdioOptions = {}): Engine
     },
     async open(devices: RestoreDevices, geometry: Geometry) {
       const audit = draws.next() < auditRate;
-      if (audit && persistent && stateless) {
-        fresh ??= stdioEngine(command, { ...options, persistent: false });
+      if (audit && persistent && shared.stateless) {
+        fresh ??= stdioEngine(command, { ...options, persistent: false, lanes: 1 });
         return auditedOpen(devices, (d) => openIn(d, geometry), (d) => fresh!.open(d, geometry));
       }
       return openIn(devices, geometry);
