@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCaptured } from '../cli/text-sink.js';
-import { packageRoot } from '../harness/scenario-file.js';
-import { allProcessesEnded, endEngineProcesses, liveProcesses } from './stdio-engine.js';
+import { exhaust } from '../harness/exhaust.js';
+import { bundledScenariosDir, loadScenario, packageRoot } from '../harness/scenario-file.js';
+import { allProcessesEnded, endEngineProcesses, liveProcesses, stdioEngine } from './stdio-engine.js';
 
 const required = process.env.PRESTORE_REAL_CLIENTS === '1';
 const dir = mkdtempSync(join(tmpdir(), 'prestore-c-engine-'));
@@ -46,6 +47,20 @@ describe('the C example engine', () => {
     const r = await cli(['exhaust', 'protected-restore', 'unprotected-restore', '--audit-rate', '0.2', '--engine-cmd', bin]);
     expect(r.out).toMatch(/every check held/);
     expect(r.code).toBe(0);
+  });
+
+  test('pipelines its writes and flushes, with the I/O, crash states and verdicts of waiting for each answer, I/O errors included', { timeout: 120_000 }, async () => {
+    const hello = spawnSync(bin, [], { input: '', encoding: 'utf8' }).stdout.split('\n')[0]!;
+    expect(JSON.parse(hello).capabilities).toContain('pipeline');
+    const scenario = await loadScenario(join(bundledScenariosDir(), 'write-after-copy-error.json'), 'write-after-copy-error');
+    // Depth 2: a crash at every I/O point after each I/O error, so a request performed that the
+    // waiting engine never made is counted.
+    const run = (pipeline: boolean) => exhaust(stdioEngine(bin, { pipeline, lanes: 1 }), scenario, { seed: 'pipeline', eio: true, ioErrorsOnly: true, depth: 2, modes: ['keep'] });
+    const waiting = await run(false);
+    expect(waiting.violations).toEqual([]);
+    expect(waiting.coverage[0]!.ioErrors).toBeGreaterThan(0);
+    expect(waiting.coverage[0]!.crashesAfterIoError).toBeGreaterThan(0);
+    expect(await run(true)).toEqual(waiting);
   });
 
   test('passes explore', { timeout: 120_000 }, async () => {
