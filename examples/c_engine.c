@@ -1,7 +1,9 @@
 /*
  * A protected-restore engine in standard C (C99, no library beyond libc), speaking the prestore
  * stdio protocol (docs/protocol.md) in its binary framing: sector data as raw bytes, device I/O
- * requests as fixed fields. The harness serves every device I/O, so this process keeps nothing
+ * requests as fixed fields, writes and flushes pipelined (sent without waiting for their answers,
+ * which are read where the engine needs to know: before a change is adopted in memory, and before
+ * it answers a call). The harness serves every device I/O, so this process keeps nothing
  * between engine instances: after a crash it knows only what it reads back from the metadata
  * device. It declares "stateless", so one process serves instance after instance.
  *
@@ -23,7 +25,7 @@
 #include <unistd.h>
 
 /* Frame types and the I/O fields (docs/protocol.md, "Binary framing"). */
-enum { F_CALL = 1, F_RESULT = 2, F_ERROR = 3, F_IO = 4, F_IO_RESULT = 5, F_IO_ERROR = 6, F_POWER_LOSS = 7 };
+enum { F_CALL = 1, F_RESULT = 2, F_ERROR = 3, F_IO = 4, F_IO_RESULT = 5, F_IO_ERROR = 6, F_POWER_LOSS = 7, F_IO_SKIPPED = 8 };
 enum { SOURCE = 0, CLONE = 1, META = 2 };
 enum { OP_READ = 0, OP_WRITE = 1, OP_FLUSH = 2 };
 /* What an engine operation ends with: done, or the error kind it answers the call with. */
@@ -58,12 +60,15 @@ static void *grow(void *p, size_t n) {
 
 static unsigned char in_buf[1 << 16];
 static size_t in_at, in_len;
+static void flush_out(void);
 
 /* Exactly n bytes of standard input; its end is the harness going away, so the engine ends too. */
 static void read_exact(void *out, size_t n) {
     unsigned char *o = out;
     while (n > 0) {
         if (in_at == in_len) {
+            /* Whatever was sent goes out before waiting: pipelined requests in one write. */
+            flush_out();
             ssize_t got = read(0, in_buf, sizeof in_buf);
             if (got <= 0) exit(0);
             in_at = 0;
@@ -93,18 +98,24 @@ static uint32_t get32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_
 static uint64_t get64(const unsigned char *p) { return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32; }
 
 static unsigned char *out_buf;
-static size_t out_cap;
+static size_t out_cap, out_len;
 
-/* One frame: header, `fields` (fixed, or a JSON length and text), then `data`; one write. */
+/* One frame: header, `fields` (fixed, or a JSON length and text), then `data`; sent by flush_out. */
 static void send_frame(int type, uint32_t id, const void *fields, size_t nfields, const void *data, size_t ndata) {
     size_t total = 9 + nfields + ndata;
-    if (total > out_cap) out_buf = grow(out_buf, out_cap = total);
-    put32(out_buf, (uint32_t)(total - 4));
-    out_buf[4] = (unsigned char)type;
-    put32(out_buf + 5, id);
-    if (nfields) memcpy(out_buf + 9, fields, nfields);
-    if (ndata) memcpy(out_buf + 9 + nfields, data, ndata);
-    write_all(out_buf, total);
+    if (out_len + total > out_cap) out_buf = grow(out_buf, out_cap = out_len + total);
+    unsigned char *f = out_buf + out_len;
+    put32(f, (uint32_t)(total - 4));
+    f[4] = (unsigned char)type;
+    put32(f + 5, id);
+    if (nfields) memcpy(f + 9, fields, nfields);
+    if (ndata) memcpy(f + 9 + nfields, data, ndata);
+    out_len += total;
+}
+
+static void flush_out(void) {
+    write_all(out_buf, out_len);
+    out_len = 0;
 }
 
 /* A `result` or `error` frame with a JSON part (a length, then the text). */
@@ -117,36 +128,67 @@ static void send_json(int type, uint32_t id, const char *json) {
     free(body);
 }
 
-/* ---- device I/O, served by the harness: one request, then its answer ---------------------- */
+/* ---- device I/O, served by the harness --------------------------------------------------------
+ * With "pipeline" accepted, a write or flush is sent and not waited for; its answer is read, in
+ * order, at the next settle() or read. The harness skips (does not perform) any request sent
+ * before this engine read an earlier one's io-error (each request says how many it has read in
+ * this call), so the I/O is the same as waiting for every answer and stopping at the first error. */
 
+static int pipelined;
 static uint32_t io_id;
+static unsigned outstanding, errors_seen;
+/* The first error among the answers read since the last settle. */
+static int pending = OK;
 static unsigned char *reply;
 static size_t reply_cap, reply_len;
 
-static int io(int device, int op, uint64_t offset, uint32_t length, const void *data, int fua) {
-    unsigned char fields[16] = {(unsigned char)device, (unsigned char)op, (unsigned char)(fua ? 1 : 0), 0};
-    put64(fields + 4, offset);
-    put32(fields + 12, length);
-    send_frame(F_IO, ++io_id, fields, sizeof fields, data, op == OP_WRITE ? length : 0);
+/* The answer to request `id`, the oldest in flight; a read's is `length` bytes, left in `reply`. */
+static void take_answer(uint32_t id, int op, uint32_t length) {
     unsigned char head[9];
     read_exact(head, sizeof head);
     uint32_t size = get32(head);
-    if (size < 5 || get32(head + 5) != io_id) die("the harness answered another I/O request than the one in flight");
+    if (size < 5 || get32(head + 5) != id) die("the harness answered another I/O request than the oldest in flight");
     reply_len = size - 5;
     if (reply_len > reply_cap) reply = grow(reply, reply_cap = reply_len);
     read_exact(reply, reply_len);
     switch (head[4]) {
     case F_IO_RESULT:
         if (op == OP_READ && reply_len != length) die("a read answered with the wrong number of bytes");
-        return OK;
+        return;
     case F_IO_ERROR:
-        return fail(E_IO, "%.*s", (int)(reply_len < 400 ? reply_len : 400), (const char *)reply);
+        errors_seen++;
+        if (pending == OK) pending = fail(E_IO, "%.*s", (int)(reply_len < 400 ? reply_len : 400), (const char *)reply);
+        return;
+    case F_IO_SKIPPED:
+        if (pending == OK) die("the harness skipped an I/O request though none before it failed");
+        return;
     case F_POWER_LOSS:
-        return fail(E_POWER_LOSS, "power lost");
+        if (pending != E_POWER_LOSS) pending = fail(E_POWER_LOSS, "power lost");
+        return;
     default:
         die("the harness answered an I/O request with a frame of an unexpected type");
-        return OK;
     }
+}
+
+/* Reads the answers to every request in flight (the last one a read of `length` bytes if `op` is
+   OP_READ); the first error among them, or OK. */
+static int settle_as(int op, uint32_t length) {
+    for (; outstanding > 0; outstanding--) take_answer(io_id - outstanding + 1, outstanding == 1 ? op : OP_WRITE, outstanding == 1 ? length : 0);
+    int rc = pending;
+    pending = OK;
+    return rc;
+}
+
+static int settle(void) { return settle_as(OP_WRITE, 0); }
+
+static int io(int device, int op, uint64_t offset, uint32_t length, const void *data, int fua) {
+    unsigned char fields[16] = {(unsigned char)device, (unsigned char)op, (unsigned char)(fua ? 1 : 0), (unsigned char)errors_seen};
+    put64(fields + 4, offset);
+    put32(fields + 12, length);
+    send_frame(F_IO, ++io_id, fields, sizeof fields, data, op == OP_WRITE ? length : 0);
+    outstanding++;
+    if (pipelined && op != OP_READ) return OK;
+    return settle_as(op, length);
 }
 
 static int io_read(int device, uint64_t offset, uint32_t length, unsigned char *out) {
@@ -263,6 +305,8 @@ static int persist(Engine *g, const Change *changes, int n) {
         any |= staged[i];
     }
     if (rc == OK && any) rc = io_flush(META);
+    /* Adopted only once the writes and the flush are known to have worked. */
+    if (rc == OK) rc = settle();
     for (int i = 0; i < n; i++) {
         if (rc == OK && staged[i]) memcpy(g->map[changes[i].map], image[i], bytes);
         free(image[i]);
@@ -284,6 +328,7 @@ static int commit(Engine *g, int restoring, int protect) {
     int rc = io_write(META, (generation % 2) * g->l.sector, g->l.sector, sb, 1);
     free(sb);
     TRY(rc);
+    TRY(settle());
     g->commit_in_doubt = 0;
     g->restoring = restoring;
     g->protect = protect;
@@ -371,6 +416,7 @@ static int copy_extent(Engine *g, uint64_t e) {
 
 static int flush_clone_mirror(Engine *g) {
     TRY(io_flush(CLONE));
+    TRY(settle());
     g->clone_dirty = 0;
     return OK;
 }
@@ -381,12 +427,15 @@ static int make_copies_durable(Engine *g) {
     return io_flush(SOURCE);
 }
 
+/* Each run of extents read from the same device is one request: a round trip per run, not per extent. */
 static int read_source(Engine *g, uint64_t offset, uint32_t length, unsigned char *out) {
     if (!g->restoring) return io_read(SOURCE, offset, length, out);
     for (uint64_t at = offset, end = offset + length; at < end;) {
+        int device = needs_copy(g, at / g->l.extent_bytes) ? CLONE : SOURCE;
         uint64_t upto = (at / g->l.extent_bytes + 1) * g->l.extent_bytes;
+        while (upto < end && (needs_copy(g, upto / g->l.extent_bytes) ? CLONE : SOURCE) == device) upto += g->l.extent_bytes;
         if (upto > end) upto = end;
-        TRY(io_read(needs_copy(g, at / g->l.extent_bytes) ? CLONE : SOURCE, at, (uint32_t)(upto - at), out + (at - offset)));
+        TRY(io_read(device, at, (uint32_t)(upto - at), out + (at - offset)));
         at = upto;
     }
     return OK;
@@ -422,6 +471,7 @@ static int write_source_restoring(Engine *g, uint64_t offset, uint32_t length, c
     g->clone_dirty = 1;
     rc = io_write(CLONE, offset, length, data, 0);
     if (rc == OK) rc = io_write(SOURCE, offset, length, data, 0);
+    if (rc == OK) rc = settle();
     if (rc == E_IO) {
         /* The two may differ now: send them back to the copier. */
         for (uint64_t e = 0; e < g->l.extents; e++)
@@ -560,6 +610,7 @@ static void handle(uint32_t id, const char *json, const unsigned char *data, siz
     uint32_t nbytes = 0;
     int rc = OK;
     message[0] = '\0';
+    errors_seen = 0;
     if (strcmp(method, "format") == 0 || strcmp(method, "open") == 0) {
         engine_free(engine);
         engine = engine_new(layout_from(json));
@@ -614,7 +665,10 @@ static void handle(uint32_t id, const char *json, const unsigned char *data, siz
     } else {
         rc = fail(E_STATE, "unknown method %s", method);
     }
-    if (rc == E_POWER_LOSS) {
+    /* Every answer read before the call's: the call fails with the first error among them. */
+    int last = settle();
+    if (rc == OK) rc = last;
+    if (rc == E_POWER_LOSS || last == E_POWER_LOSS) {
         /* Everything of the instance is in `engine`: drop it, keep the process ("stateless"). */
         engine_free(engine);
         engine = NULL;
@@ -661,7 +715,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    const char *hello = "{\"type\":\"hello\",\"protocol\":\"prestore-engine\",\"version\":1,\"name\":\"c-example\",\"capabilities\":[\"inspect\",\"stateless\",\"binary\"]}\n";
+    const char *hello = "{\"type\":\"hello\",\"protocol\":\"prestore-engine\",\"version\":1,\"name\":\"c-example\",\"capabilities\":[\"inspect\",\"stateless\",\"binary\",\"pipeline\"]}\n";
     write_all(hello, strlen(hello));
     char *first = read_line();
     if (strstr(first, "\"framing\"") == NULL) {
@@ -672,6 +726,7 @@ int main(int argc, char **argv) {
         write_all(answer, strlen(answer));
         return 0;
     }
+    pipelined = strstr(first, "\"pipeline\":true") != NULL;
     free(first);
     unsigned char *body = NULL;
     size_t cap = 0;

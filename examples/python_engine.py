@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """A protected-restore engine in Python (standard library only), speaking the prestore stdio
-protocol (docs/protocol.md): binary frames once the harness accepts them, else JSON lines. The
+protocol (docs/protocol.md): binary frames once the harness accepts them, else JSON lines; with
+frames, writes and flushes are pipelined (sent without waiting, their answers read where the engine
+needs to know: before a change is adopted in memory, and before it answers a call). The
 harness serves every device I/O, so this process keeps no state of its own between runs:
 everything it knows after a crash it reads back from the metadata device.
 
@@ -76,6 +78,9 @@ class JsonLines:
             raise IoFailed(answer["error"]["message"])
         return base64.b64decode(answer.get("data", ""))
 
+    def settle(self):
+        """Every request was answered as it was made."""
+
     def next_call(self, line=b""):
         while not line.strip():
             line = STDIN.readline() or sys.exit(0)
@@ -97,24 +102,47 @@ class Frames:
     """The binary framing (docs/protocol.md): u32 size, u8 type, u32 id, then the body."""
 
     HEAD = struct.Struct("<IBI")
-    IO = struct.Struct("<IBIBBBxQI")
-    CALL, RESULT, ERROR, IO_REQUEST, IO_RESULT, IO_ERROR, POWER_LOSS = range(1, 8)
+    IO = struct.Struct("<IBIBBBBQI")
+    CALL, RESULT, ERROR, IO_REQUEST, IO_RESULT, IO_ERROR, POWER_LOSS, IO_SKIPPED = range(1, 9)
     DEVICES = {"source": 0, "clone": 1, "meta": 2}
     OPS = {"read": 0, "write": 1, "flush": 2}
 
+    def __init__(self, pipelined):
+        # Pipelined (the harness accepted "pipeline"): a write or flush is not waited for. The
+        # harness skips any request sent before this engine read an earlier one's io-error (each
+        # request says how many it has read in this call), so the I/O is the same as waiting.
+        self.pipelined = pipelined
+        self.in_flight = 0
+        self.errors_seen = 0
+
     def io(self, io_id, device, op, offset=0, length=0, data=None, fua=False):
         payload = b"" if data is None else bytes(data)
-        STDOUT.write(self.IO.pack(21 + len(payload), self.IO_REQUEST, io_id, self.DEVICES[device], self.OPS[op], fua, offset, length) + payload)
+        STDOUT.write(self.IO.pack(21 + len(payload), self.IO_REQUEST, io_id, self.DEVICES[device], self.OPS[op], fua, self.errors_seen & 255, offset, length) + payload)
+        self.in_flight += 1
+        if self.pipelined and op != "read":
+            return None
+        return self.settle()
+
+    def settle(self):
+        """Reads the answer to every request in flight, oldest first: raises the first error among
+        them, else returns the last one's bytes."""
         STDOUT.flush()
-        size, kind, _ = self.HEAD.unpack(receive(9))
-        body = receive(size - 5)
-        if kind == self.POWER_LOSS:
-            raise PowerLoss()
-        if kind == self.IO_ERROR:
-            raise IoFailed(body.decode())
+        first, body = None, b""
+        while self.in_flight:
+            self.in_flight -= 1
+            size, kind, _ = self.HEAD.unpack(receive(9))
+            body = receive(size - 5)
+            if kind == self.POWER_LOSS:
+                first = PowerLoss()
+            elif kind == self.IO_ERROR:
+                self.errors_seen += 1
+                first = first or IoFailed(body.decode())
+        if first is not None:
+            raise first
         return body
 
     def next_call(self):
+        self.errors_seen = 0
         size, _, call_id = self.HEAD.unpack(receive(9))
         body = receive(size - 5)
         (n,) = struct.unpack_from("<I", body)
@@ -153,6 +181,9 @@ class Devices:
     def flush(self, device):
         self.next_id += 1
         self.framing.io(self.next_id, device, "flush")
+
+    def settle(self):
+        self.framing.settle()
 
 
 class Layout:
@@ -222,6 +253,7 @@ class Engine:
                 staged.append((name, image))
         if staged:
             self.io.flush("meta")
+            self.io.settle()  # adopted only once the writes and the flush are known to have worked
             for name, image in staged:
                 self.maps[name] = image
 
@@ -230,6 +262,7 @@ class Engine:
         generation = self.generation + 1
         self.commit_in_doubt = True
         self.io.write("meta", (generation % 2) * self.layout.sector, encode_superblock(self.layout, state, protect, generation), fua=True)
+        self.io.settle()
         self.commit_in_doubt = False
         self.state, self.protect, self.generation = state, protect, generation
 
@@ -278,12 +311,17 @@ class Engine:
     def read_source(self, offset, length):
         if self.state == 0:
             return self.io.read("source", offset, length)
+        # Each run of extents read from the same device is one request: a round trip per run, not per extent.
         out = bytearray()
         size = self.layout.extent_bytes
         at, end = offset, offset + length
         while at < end:
-            upto = min(end, (at // size + 1) * size)
-            out += self.io.read("clone" if self.reads_from_clone(at // size) else "source", at, upto - at)
+            device = "clone" if self.reads_from_clone(at // size) else "source"
+            upto = (at // size + 1) * size
+            while upto < end and ("clone" if self.reads_from_clone(upto // size) else "source") == device:
+                upto += size
+            upto = min(end, upto)
+            out += self.io.read(device, at, upto - at)
             at = upto
         return out
 
@@ -310,6 +348,7 @@ class Engine:
             self.clone_dirty = True
             self.io.write("clone", offset, data)
             self.io.write("source", offset, data)
+            self.io.settle()
         except IoFailed:
             for e in extents:  # the two may differ now: send them back to the copier
                 self.maps["P"][e >> 3] &= ~(1 << (e & 7)) & 0xFF
@@ -322,6 +361,7 @@ class Engine:
 
     def flush_clone_mirror(self):
         self.io.flush("clone")
+        self.io.settle()
         self.clone_dirty = False
 
     def clone_op(self, name):
@@ -429,12 +469,13 @@ def main():
         else:
             sys.exit(f"usage: python_engine.py [--bug no-flush-before-clear|read-source]; unknown argument {flag}")
     framing = JsonLines()
-    framing.send({"type": "hello", "protocol": PROTOCOL, "version": VERSION, "name": "python-example", "capabilities": ["inspect", "stateless", "binary"]})
+    framing.send({"type": "hello", "protocol": PROTOCOL, "version": VERSION, "name": "python-example", "capabilities": ["inspect", "stateless", "binary", "pipeline"]})
     # The harness's first line accepts the binary framing, or is already a call in JSON.
     first = STDIN.readline() or sys.exit(0)
     pending = None
-    if json.loads(first).get("type") == "framing":
-        framing = Frames()
+    accepted = json.loads(first)
+    if accepted.get("type") == "framing":
+        framing = Frames(accepted.get("pipeline") is True)
     else:
         pending = framing.next_call(first)
     engine = None
@@ -444,7 +485,9 @@ def main():
         try:
             if method in ("format", "open"):
                 engine = Engine(call_args["geometry"], framing)
-            framing.answer(call_id, handle(engine, method, call_args, data))
+            value = handle(engine, method, call_args, data)
+            framing.settle()  # every answer read before the call's: it fails with the first error
+            framing.answer(call_id, value)
         except EngineError as e:
             framing.error(call_id, e.kind, str(e))
         except PowerLoss:

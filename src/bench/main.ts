@@ -45,7 +45,7 @@ export const SECTIONS: readonly BenchSection[] = [
   },
   {
     name: 'protocol',
-    title: 'stdio protocol cost: the reference engine in process vs served by a process per instance vs one persistent process in JSON lines (before) vs in binary frames (after); per I/O the marginal cost between crash-free cases of 200 and 800 host writes, median of 5 rounds (range: per round); crash states/s of exhaust protected-restore, median of 3',
+    title: 'stdio protocol cost: the reference engine in process vs served by a process per instance vs one persistent process in JSON lines (before) vs in binary frames (after); per I/O the marginal cost between crash-free cases of 200 and 800 host writes, median of 5 rounds (range: per round); crash states/s of exhaust protected-restore one crash state at a time and with the default engine lanes (lanes...: after), median of 3',
     run: async () => ({ ...(await benchProtocol()) }),
   },
   {

@@ -8,8 +8,9 @@
  *   for 200) / (I/O points for 800 - for 200), so process starts are left out; `...StartMs` is the
  *   fixed cost per case beyond the in-process one (starting processes, handshakes);
  * - per crash state: `exhaust` of a bundled scenario in process and with a persistent process
- *   (audit at its default rate), JSON lines and binary frames, crash states per second and the
- *   ratios. (A process per instance starts one per crash state: `perProcessStartMs` each.)
+ *   (audit at its default rate), JSON lines and binary frames one crash state at a time (before
+ *   engine lanes), and binary frames with the default lanes (after: `lanes...`), crash states per
+ *   second and the ratios. (A process per instance starts one per crash state: `perProcessStartMs` each.)
  *
  * Side by side, alternating rounds, medians; each figure also as the range of its rounds (`...Range`),
  * since the machine is shared.
@@ -33,11 +34,12 @@ const range = (xs: readonly number[]) => `${Math.min(...xs).toFixed(1)}..${Math.
 const SIDES = ['local', 'perProcess', 'json', 'binary'] as const;
 type Side = (typeof SIDES)[number];
 
-const engines = (): Record<Side, EngineFactory> => ({
+const engines = (): Record<Side | 'lanes', EngineFactory> => ({
   local: referenceEngine,
-  perProcess: stdioEngine(SERVED, { persistent: false, framing: 'json' }),
-  json: stdioEngine(SERVED, { framing: 'json' }),
-  binary: stdioEngine(SERVED),
+  perProcess: stdioEngine(SERVED, { persistent: false, framing: 'json', lanes: 1 }),
+  json: stdioEngine(SERVED, { framing: 'json', lanes: 1 }),
+  binary: stdioEngine(SERVED, { lanes: 1 }),
+  lanes: stdioEngine(SERVED),
 });
 
 async function perIo(rounds: number) {
@@ -81,13 +83,13 @@ async function perCrashState(name: string, rounds: number) {
     const result = await exhaust(engine, scenario, { seed: 'bench' });
     return result.crashStates / ((performance.now() - started) / 1000);
   };
-  const rates: Record<'local' | 'json' | 'binary', number[]> = { local: [], json: [], binary: [] };
+  const rates: Record<'local' | 'json' | 'binary' | 'lanes', number[]> = { local: [], json: [], binary: [], lanes: [] };
   for (let r = 0; r < rounds; r++) {
     const factories = engines();
-    for (const side of ['local', 'json', 'binary'] as const) rates[side].push(await rate(factories[side]));
+    for (const side of ['local', 'json', 'binary', 'lanes'] as const) rates[side].push(await rate(factories[side]));
     endRestingProcesses();
   }
-  const ratios = (side: 'json' | 'binary') => rates.local.map((l, r) => l / rates[side][r]!);
+  const ratios = (side: 'json' | 'binary' | 'lanes') => rates.local.map((l, r) => l / rates[side][r]!);
   return {
     exhaustScenario: name,
     inProcessCrashStatesPerSec: median(rates.local),
@@ -97,6 +99,9 @@ async function perCrashState(name: string, rounds: number) {
     jsonCrashStateRatio: median(ratios('json')),
     binaryCrashStateRatio: median(ratios('binary')),
     binaryCrashStateRatioRange: range(ratios('binary')),
+    lanesCrashStatesPerSec: median(rates.lanes),
+    lanesCrashStateRatio: median(ratios('lanes')),
+    lanesCrashStateRatioRange: range(ratios('lanes')),
   };
 }
 

@@ -55,6 +55,17 @@ describe('resolveEngine', () => {
     await expect(resolveEngine({ 'audit-rate': '0.5' }, spy, dir)).rejects.toBeInstanceOf(UsageError);
   });
 
+  it('passes --engine-lanes to the stdio engine (default 4), and refuses one not from 1 to 64 or without --engine-cmd', async () => {
+    const seen: unknown[] = [];
+    const spy: EngineModules = { ...modules, stdio: async () => ({ stdioEngine: (command: string, options: unknown) => (seen.push(options), { ...factory, name: command }) }) };
+    await resolveEngine({ 'engine-cmd': 'x' }, spy, dir);
+    await resolveEngine({ 'engine-cmd': 'x', 'engine-lanes': '1' }, spy, dir);
+    await resolveEngine({ 'engine-cmd': 'x', 'engine-lanes': '64' }, spy, dir);
+    expect(seen.map((o) => (o as { lanes: number }).lanes)).toEqual([4, 1, 64]);
+    for (const bad of ['0', '65', 'two', '1.5', '']) await expect(resolveEngine({ 'engine-cmd': 'x', 'engine-lanes': bad }, spy, dir)).rejects.toThrow(/--engine-lanes/);
+    await expect(resolveEngine({ 'engine-lanes': '2' }, spy, dir)).rejects.toBeInstanceOf(UsageError);
+  });
+
   it.each([
     ['default', `export default ${SHAPE};`],
     ['engine', `export const engine = ${SHAPE};`],

@@ -19,7 +19,7 @@ import type { EngineFactory } from '../engine/contract.js';
 import { checkFactory, DEFAULT_CALL_TIMEOUT_MS, MAX_CALL_TIMEOUT_MS } from '../harness/engine-guard.js';
 import { UNNAMED_ENGINE } from '../harness/replay-line.js';
 import { DEFAULT_AUDIT_RATE } from '../protocol/audit.js';
-import { DEFAULT_TIMEOUT_MS } from '../protocol/stdio-engine.js';
+import { DEFAULT_LANES, DEFAULT_TIMEOUT_MS, MAX_LANES } from '../protocol/stdio-engine.js';
 import { integerFlag, shellQuote } from './args.js';
 import { InputError, UsageError } from './command.js';
 import type { EngineModules } from './seams.js';
@@ -40,6 +40,7 @@ export interface EngineFlags {
   readonly 'engine-timeout'?: string;
   readonly 'call-timeout'?: string;
   readonly 'audit-rate'?: string;
+  readonly 'engine-lanes'?: string;
 }
 
 /** The flag definitions every engine-taking command shares, for `parse`. */
@@ -49,6 +50,7 @@ export const ENGINE_OPTIONS = {
   'engine-timeout': { type: 'string' },
   'call-timeout': { type: 'string' },
   'audit-rate': { type: 'string' },
+  'engine-lanes': { type: 'string' },
 } as const;
 
 export const ENGINE_HELP = `Engine (default: --engine reference):
@@ -67,7 +69,10 @@ export const ENGINE_HELP = `Engine (default: --engine reference):
   --audit-rate R            with --engine-cmd, for an engine that declares "stateless"
                             (one process for many instances): the share of instances, 0 to
                             1, run again in a fresh process to check it keeps nothing
-                            across a crash (default ${DEFAULT_AUDIT_RATE})`;
+                            across a crash (default ${DEFAULT_AUDIT_RATE})
+  --engine-lanes N          with --engine-cmd: how many engine processes exhaust keeps busy
+                            at once, each checking crash states of its own, the results taken
+                            in order: the same verdict as 1, sooner (default ${DEFAULT_LANES})`;
 
 const MUTANT_PREFIX = 'mutant:';
 
@@ -85,13 +90,15 @@ export async function resolveEngine(flags: EngineFlags, modules: EngineModules, 
   if (engine !== undefined && command !== undefined) throw new UsageError('give --engine or --engine-cmd, not both');
   if (flags['engine-timeout'] !== undefined && command === undefined) throw new UsageError('--engine-timeout bounds the waits on an engine process: it goes with --engine-cmd');
   if (flags['audit-rate'] !== undefined && command === undefined) throw new UsageError('--audit-rate audits a persistent engine process: it goes with --engine-cmd');
+  if (flags['engine-lanes'] !== undefined && command === undefined) throw new UsageError('--engine-lanes runs engine processes alongside each other: it goes with --engine-cmd');
   if (command !== undefined) {
     if (command.trim() === '') throw new UsageError('--engine-cmd needs a command to run');
     const timeoutMs = integerFlag('engine-timeout', flags['engine-timeout'], DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS);
     const mod = (await modules.stdio()) as { stdioEngine?: unknown };
     if (typeof mod.stdioEngine !== 'function') throw new Error('src/protocol/stdio-engine.js does not export stdioEngine()');
     const auditRate = rateFlag('audit-rate', flags['audit-rate'], DEFAULT_AUDIT_RATE);
-    const factory = (mod.stdioEngine as (command: string, options: { timeoutMs: number; auditRate: number }) => unknown)(command, { timeoutMs, auditRate });
+    const lanes = integerFlag('engine-lanes', flags['engine-lanes'], DEFAULT_LANES, 1, MAX_LANES);
+    const factory = (mod.stdioEngine as (command: string, options: { timeoutMs: number; auditRate: number; lanes: number }) => unknown)(command, { timeoutMs, auditRate, lanes });
     return { factory: checkFactory(factory, `--engine-cmd ${command}`), engineArgs: `--engine-cmd ${shellQuote(command)}`, label: `cmd: ${command}`, callTimeoutMs };
   }
   const spec = engine ?? 'reference';

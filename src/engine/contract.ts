@@ -106,6 +106,14 @@ export interface EngineFactory {
    * range are refused with InputError naming them. docs/contract.md#engine-options
    */
   withOptions?(options: EngineOptions): EngineFactory;
+  /**
+   * Optional: factories of this same engine that can each serve an instance while the others do
+   * (an out-of-process engine: a process each), the first being this one's own. A campaign then
+   * checks that many crash states alongside each other, each lane's one after another in the
+   * campaign's order, and takes the results in that order: the same verdict as one at a time, in
+   * less time when a crash state waits on the engine more than on the harness.
+   */
+  lanes?(): readonly EngineFactory[];
 }
 
 /** Tuning for one engine, by option name: each a whole number. */

@@ -50,6 +50,7 @@ export function checkFactory(value: unknown, what: string): EngineFactory {
   if (typeof v.name !== 'string' || v.name === '') wrong.push('name (a non-empty string)');
   for (const method of ['metadataSize', 'format', 'open']) if (typeof v[method] !== 'function') wrong.push(`${method}() (a function)`);
   if (v.withOptions !== undefined && typeof v.withOptions !== 'function') wrong.push('withOptions() (a function, when given)');
+  if (v.lanes !== undefined && typeof v.lanes !== 'function') wrong.push('lanes() (a function, when given)');
   if (wrong.length > 0) throw new EngineMisbehaviourError(`${what} is not an EngineFactory: it lacks ${wrong.join(', ')}`);
   return value as EngineFactory;
 }
@@ -85,6 +86,16 @@ export function guardEngine(factory: EngineFactory, options: GuardOptions = {}):
   if (withOptions !== undefined) {
     // The tuned engine is checked and bounded as this one is.
     wrapped.withOptions = (tuning) => guardEngine(checkFactory(withOptions.call(factory, tuning), `${factory.name}: the factory withOptions() returned`), options);
+  }
+  const { lanes } = factory;
+  if (lanes !== undefined) {
+    // A guard each: a guard bounds one call at a time. The watchdog's monitor, which follows one
+    // call per thread, stays with the factory itself; the time bound covers every lane.
+    wrapped.lanes = () => {
+      const all: unknown = lanes.call(factory);
+      if (!Array.isArray(all) || all.length === 0) throw new EngineMisbehaviourError(`engine "${factory.name}": lanes() returned ${describe(all)}; it must be a non-empty array of EngineFactory`);
+      return all.map((lane, i) => guardEngine(checkFactory(lane, `${factory.name}: lane ${i}`), { callTimeoutMs: options.callTimeoutMs }));
+    };
   }
   guarded.add(wrapped);
   return wrapped;

@@ -29,6 +29,7 @@ import { scenarioCase as caseOfScenario } from './scenario-case.js';
 import { shrinkFirstOfEachRule } from './shrink-crash.js';
 import { DEFAULT_IN_FLIGHT_EXPLORATION, exhaustInFlight } from './exhaust-in-flight.js';
 import { owns, ownsShared } from './shard.js';
+import { Lanes } from './lanes.js';
 
 /** One crash state to check: the crash point, its cache mode and exactly what survived. */
 interface CrashState {
@@ -84,35 +85,51 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
   // --eio: the I/O errors are units of the run after the distinct crash states, point by point.
   const ioErrorSearch = { scenario: scenario.name, points: recorded.armedEnd, depth, options, firstUnit: distinctIndex.size };
   const total = mine.length + (options.eio === true ? ownedIoErrorPoints(ioErrorSearch).length : 0);
-  for (const state of mine) {
-    if (stop()) break;
-    const row = rows.get(state.mode)!;
-    crashStates++;
-    row.crashStates++;
-    row.at.crashStates[state.point]!++;
-    options.onProgress?.({ done: ++done, total, crashStates, violations: violations.length });
-    if (seen.has(state.key)) continue;
-    seen.add(state.key);
-    distinctCrashStates++;
-    row.distinct++;
-    row.at.distinct[state.point]!++;
+  /** One distinct crash state's run and, at depth 2, those of the second crashes after it. */
+  const checkCrashState = async (lane: EngineFactory, state: CrashState) => {
     const c: Case = { ...base, workload: base.workload.slice(0, state.ops), crashes: [{ point: state.point, mode: state.mode, choice: state.choice }] };
-    const run = await runCase(engine, c, { ...runOptions, ...from(state) });
-    cases++;
-    violations.push(...run.violations);
-    row.at.violations[state.point]! += run.violations.length;
+    const run = await runCase(lane, c, { ...runOptions, ...from(state) });
+    const seconds: CaseRun[] = [];
     if (depth === 2 && run.violations.length === 0) {
       for (const second of secondCrashes(c, run, modes)) {
-        if (stop()) break;
-        const again = await runCase(engine, second, { ...runOptions, ...from(state) });
+        // This state runs only while none is found, so the stop is this state's own second crash.
+        if (options.stopOnFirst === true && seconds.some((again) => again.violations.length > 0)) break;
+        seconds.push(await runCase(lane, second, { ...runOptions, ...from(state) }));
+      }
+    }
+    return { run, seconds };
+  };
+  // An engine that serves several instances at once checks several distinct states at once (./lanes.ts).
+  const firsts = new Set<string>();
+  const lanes = new Lanes(engine.lanes?.() ?? [engine], mine.filter((state) => !firsts.has(state.key) && Boolean(firsts.add(state.key))), checkCrashState);
+  try {
+    for (const state of mine) {
+      if (stop()) break;
+      const row = rows.get(state.mode)!;
+      crashStates++;
+      row.crashStates++;
+      row.at.crashStates[state.point]!++;
+      options.onProgress?.({ done: ++done, total, crashStates, violations: violations.length });
+      if (seen.has(state.key)) continue;
+      seen.add(state.key);
+      distinctCrashStates++;
+      row.distinct++;
+      row.at.distinct[state.point]!++;
+      const { run, seconds } = await lanes.take(distinctCrashStates - 1);
+      cases++;
+      violations.push(...run.violations);
+      row.at.violations[state.point]! += run.violations.length;
+      for (const again of seconds) {
         cases++;
         crashStates += again.crashStates - 1;
-        rows.get(second.crashes[1]!.mode)!.second++;
+        rows.get(again.resolved.crashes[1]!.mode)!.second++;
         violations.push(...again.violations);
         // A second crash's violation is counted where the first crash put the run.
         row.at.violations[state.point]! += again.violations.length;
       }
     }
+  } finally {
+    await lanes.settle();
   }
   let ioErrors: IoErrorTally | undefined;
   if (options.eio === true && !stop()) {

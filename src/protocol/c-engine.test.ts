@@ -5,13 +5,14 @@
  * that is a failure.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCaptured } from '../cli/text-sink.js';
-import { packageRoot } from '../harness/scenario-file.js';
-import { allProcessesEnded, endEngineProcesses, liveProcesses } from './stdio-engine.js';
+import { exhaust } from '../harness/exhaust.js';
+import { bundledScenariosDir, loadScenario, packageRoot } from '../harness/scenario-file.js';
+import { allProcessesEnded, endEngineProcesses, liveProcesses, stdioEngine } from './stdio-engine.js';
 
 const required = process.env.PRESTORE_REAL_CLIENTS === '1';
 const dir = mkdtempSync(join(tmpdir(), 'prestore-c-engine-'));
@@ -48,6 +49,20 @@ describe('the C example engine', () => {
     expect(r.code).toBe(0);
   });
 
+  test('pipelines its writes and flushes, with the I/O, crash states and verdicts of waiting for each answer, I/O errors included', { timeout: 120_000 }, async () => {
+    const hello = spawnSync(bin, [], { input: '', encoding: 'utf8' }).stdout.split('\n')[0]!;
+    expect(JSON.parse(hello).capabilities).toContain('pipeline');
+    const scenario = await loadScenario(join(bundledScenariosDir(), 'write-after-copy-error.json'), 'write-after-copy-error');
+    // Depth 2: a crash at every I/O point after each I/O error, so a request performed that the
+    // waiting engine never made is counted.
+    const run = (pipeline: boolean) => exhaust(stdioEngine(bin, { pipeline, lanes: 1 }), scenario, { seed: 'pipeline', eio: true, ioErrorsOnly: true, depth: 2, modes: ['keep'] });
+    const waiting = await run(false);
+    expect(waiting.violations).toEqual([]);
+    expect(waiting.coverage[0]!.ioErrors).toBeGreaterThan(0);
+    expect(waiting.coverage[0]!.crashesAfterIoError).toBeGreaterThan(0);
+    expect(await run(true)).toEqual(waiting);
+  });
+
   test('passes explore', { timeout: 120_000 }, async () => {
     const r = await cli(['explore', '--runs', '30', '--seed', 'c-engine', '--engine-cmd', bin]);
     expect(r.out).toMatch(/every check held/);
@@ -68,5 +83,26 @@ describe('the C example engine', () => {
     const one = await report(1);
     expect(one.replays.length).toBeGreaterThan(0);
     expect(await report(2)).toEqual(one);
+  });
+
+  test('gives the same verdict, replay lines, JSON result and counterexample files with four engine lanes as with one, to the end and stopping at the first', { timeout: 240_000 }, async () => {
+    const buggy = `${bin} --bug no-flush-before-clear`;
+    const report = async (lanes: number, more: readonly string[]) => {
+      // The same paths for both, which the output names.
+      const file = join(dir, 'lanes.json');
+      const saved = join(dir, 'lanes');
+      rmSync(saved, { recursive: true, force: true });
+      const r = await cli(['exhaust', 'protected-restore', '--audit-rate', '0.3', '--engine-cmd', buggy, '--engine-lanes', String(lanes), '--json', file, '--save-failures', saved, ...more]);
+      expect(r.out).toMatch(/reads-right/);
+      const { elapsedMs: _, ...result } = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      const failures = readdirSync(saved).sort().map((name) => [name, readFileSync(join(saved, name), 'utf8')]);
+      return { code: r.code, out: r.out.replace(/ *\d[\d.]* (ms|s)\b/g, '').replace(/\d+ min/g, ''), result: JSON.stringify(result, (k, v: unknown) => (/elapsed|Ms$/.test(k) ? undefined : v)), failures };
+    };
+    for (const more of [[], ['--stop-on-first']]) {
+      const one = await report(1, more);
+      expect(one.code).toBe(1);
+      expect(one.failures.length).toBeGreaterThan(0);
+      expect(await report(4, more)).toEqual(one);
+    }
   });
 });

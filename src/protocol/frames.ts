@@ -8,19 +8,27 @@
  *
  * Bodies: `call` a u32 length, that many bytes of JSON `{"method", "args"}`, then a host write's
  * data; `result` the same with the JSON value, or a JSON length of 0 and the bytes read; `error`
- * the same with JSON `{"kind", "message"}`; `io` device, op, fua, a zero byte, u64 offset, u32 length, then a
- * write's data; `io-result` the bytes read (none for a write or flush); `io-error` a UTF-8
- * message; `power-loss` nothing.
+ * the same with JSON `{"kind", "message"}`; `io` device, op, fua, a byte (0; pipelined: the
+ * io-errors the engine had read in this call, mod 256), u64 offset, u32 length, then a write's
+ * data; `io-result` the bytes read (none for a write or flush); `io-error` a UTF-8 message;
+ * `power-loss` nothing; `io-skipped` (pipelined) nothing: a request sent before the engine read
+ * an earlier request's error, not performed.
  */
 import { EngineProtocolError } from '../errors.js';
 
-export const FRAME = { call: 1, result: 2, error: 3, io: 4, ioResult: 5, ioError: 6, powerLoss: 7 } as const;
+export const FRAME = { call: 1, result: 2, error: 3, io: 4, ioResult: 5, ioError: 6, powerLoss: 7, ioSkipped: 8 } as const;
 export type FrameType = (typeof FRAME)[keyof typeof FRAME];
-const NAMES: Record<number, string> = { 1: 'call', 2: 'result', 3: 'error', 4: 'io', 5: 'io-result', 6: 'io-error', 7: 'power-loss' };
+const NAMES: Record<number, string> = { 1: 'call', 2: 'result', 3: 'error', 4: 'io', 5: 'io-result', 6: 'io-error', 7: 'power-loss', 8: 'io-skipped' };
 
 /** The capability an engine offers in its handshake, and the harness's line accepting it. */
 export const BINARY = 'binary';
 export const ACCEPT_BINARY = '{"type":"framing","framing":"binary"}\n';
+/**
+ * The capability by which an engine offers to pipeline its device I/O (several requests sent
+ * before their answers are read), and the harness's line accepting it with the binary framing.
+ */
+export const PIPELINE = 'pipeline';
+export const ACCEPT_BINARY_PIPELINE = '{"type":"framing","framing":"binary","pipeline":true}\n';
 
 /** Bytes before the body: size, type, id. */
 export const FRAME_HEADER = 9;

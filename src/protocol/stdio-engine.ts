@@ -34,7 +34,7 @@ import { askSync } from './ask-sync.js';
 import { auditedOpen, DEFAULT_AUDIT_RATE } from './audit.js';
 import { seededRng } from '../devices/rng.js';
 import { endGroup, markResting, spawnEngine } from './process-group.js';
-import { ACCEPT_BINARY, BINARY, FRAME, type Frame, frame, FRAME_HEADER, FrameReader, IO_DEVICES, IO_FIELDS, IO_OPS, jsonPart, splitBody, typeName } from './frames.js';
+import { ACCEPT_BINARY, ACCEPT_BINARY_PIPELINE, BINARY, PIPELINE, FRAME, type Frame, frame, FRAME_HEADER, FrameReader, IO_DEVICES, IO_FIELDS, IO_OPS, jsonPart, splitBody, typeName } from './frames.js';
 
 export const PROTOCOL = 'prestore-engine';
 export const PROTOCOL_VERSION = 1;
@@ -70,7 +70,26 @@ export interface StdioOptions {
    * beside the other).
    */
   readonly framing?: 'binary' | 'json';
+  /**
+   * Whether to accept pipelined device I/O from an engine that offers it with the binary framing
+   * (default true): false has it wait for each answer (to measure one beside the other).
+   */
+  readonly pipeline?: boolean;
+  /**
+   * How many engine instances a campaign may run alongside each other, each in a process of its
+   * own (`EngineFactory.lanes`): DEFAULT_LANES if absent, 1 for one at a time. The verdict is the
+   * same; the pipes' round trips overlap.
+   */
+  readonly lanes?: number;
 }
+
+/**
+ * Lanes by default: enough that the harness always has an answer to serve while other engine
+ * processes think, few enough that their processes stay cheap.
+ */
+export const DEFAULT_LANES = 4;
+/** The most lanes: each is a process the harness keeps. */
+export const MAX_LANES = 64;
 
 type DeviceName = keyof RestoreDevices;
 const DEVICES: readonly DeviceName[] = ['source', 'clone', 'meta'];
@@ -114,6 +133,14 @@ class EngineProcess {
   private lineChunks: Buffer[] = [];
   /** Binary framing, once accepted in the handshake (./frames.ts). */
   private frames: FrameReader | undefined;
+  /**
+   * Pipelined I/O, once accepted: the engine may send requests before reading earlier answers.
+   * A request sent before the engine read an `io-error` of its call is skipped, not performed,
+   * so the I/O is that of the engine waiting for each answer and stopping at the first error.
+   */
+  private pipelined = false;
+  /** The `io-error` answers of the call in progress, which a pipelined request counts as read. */
+  private errorsAnswered = 0;
   private readonly stderr: string[] = [];
   private nextId = 1;
   /** Reply lines seen, counted as they arrive: an I/O request after the last reply is outside any call. */
@@ -138,6 +165,7 @@ class EngineProcess {
     command: string,
     private readonly timeoutMs: number,
     private readonly framing: 'binary' | 'json',
+    private readonly pipeline: boolean,
   ) {
     this.child = spawnEngine(command);
     this.child.stdout.on('data', (chunk: Buffer) => this.receive(chunk));
@@ -199,6 +227,7 @@ class EngineProcess {
     await this.drained;
     if (this.failure !== undefined) throw this.failure;
     const id = this.nextId++;
+    this.errorsAnswered = 0;
     return new Promise((resolve, reject) => {
       this.pending = { id, method, resolve, reject };
       this.arm(`its answer to ${method}`);
@@ -225,8 +254,13 @@ class EngineProcess {
   }
 
   private ioError(id: unknown, message: string): void {
+    this.errorsAnswered++;
     if (this.frames !== undefined) this.child.stdin.write(frame(FRAME.ioError, id as number, Buffer.from(message, 'utf8')));
     else this.send({ type: 'io-error', id, error: { kind: 'eio', message } });
+  }
+
+  private ioSkipped(id: unknown): void {
+    this.child.stdin.write(frame(FRAME.ioSkipped, id as number));
   }
 
   private ioPowerLoss(id: unknown): void {
@@ -279,10 +313,14 @@ class EngineProcess {
     } catch (e) {
       return this.fail(e as Error);
     }
+    // Several frames at once (pipelined requests): their answers go out in one write.
+    const corked = frames.length > 1;
+    if (corked) this.child.stdin.cork();
     for (const f of frames) {
-      if (this.failure !== undefined) return;
+      if (this.failure !== undefined) break;
       this.received(() => this.unframe(f));
     }
+    if (corked) this.serving = this.serving.then(() => this.child.stdin.uncork());
   }
 
   /** A frame as the message it stands for, in the shape a JSON line has (data as bytes, not base64). */
@@ -298,7 +336,7 @@ class EngineProcess {
       case FRAME.io: {
         const b = f.body;
         const op = IO_OPS[b[1]!]!;
-        return { type: 'io', id: f.id, device: IO_DEVICES[b[0]!], op, fua: b[2] === 1, offset: Number(b.readBigUInt64LE(4)), length: b.readUInt32LE(12), ...(op === 'write' ? { data: b.subarray(IO_FIELDS) } : {}) };
+        return { type: 'io', id: f.id, device: IO_DEVICES[b[0]!], op, fua: b[2] === 1, seen: b[3], offset: Number(b.readBigUInt64LE(4)), length: b.readUInt32LE(12), ...(op === 'write' ? { data: b.subarray(IO_FIELDS) } : {}) };
       }
       default:
         throw new EngineProtocolError(`the engine sent a ${typeName(f.type)} frame, which only the harness sends`);
@@ -378,7 +416,8 @@ class EngineProcess {
     clearTimeout(this.timer);
     if (this.framing === 'binary' && capabilities.includes(BINARY)) {
       // Accepted before any call: the engine reads this line, and every message after it is a frame.
-      this.child.stdin.write(ACCEPT_BINARY);
+      this.pipelined = this.pipeline && capabilities.includes(PIPELINE);
+      this.child.stdin.write(this.pipelined ? ACCEPT_BINARY_PIPELINE : ACCEPT_BINARY);
       this.frames = new FrameReader('the engine', (type, size, head) => this.checkFrame(type, size, head));
     }
     hello.resolve(capabilities);
@@ -408,6 +447,7 @@ class EngineProcess {
     const what = `I/O request ${JSON.stringify(id)}`;
     if (!DEVICES.includes(device as DeviceName)) throw new EngineProtocolError(`${what}: unknown device ${JSON.stringify(device)} (source, clone or meta)`);
     if (this.lostCall !== undefined || this.devices === undefined) return this.ioPowerLoss(id);
+    if (this.pipelined && msg.seen !== (this.errorsAnswered & 255)) return this.ioSkipped(id);
     const dev: BlockDevice = this.devices[device as DeviceName];
     try {
       if (op === 'read') {
@@ -535,21 +575,44 @@ function askMetadataSize(command: string, geometry: Geometry, timeoutMs: number)
 
 export function stdioEngine(command: string, options: StdioOptions = {}): EngineFactory {
   if (typeof command !== 'string' || command.trim() === '') throw new InputError(`stdioEngine: command ${JSON.stringify(command)} must be a non-empty string`);
-  knownOptions('stdioEngine', options, ['timeoutMs', 'persistent', 'auditRate', 'framing']);
+  knownOptions('stdioEngine', options, ['timeoutMs', 'persistent', 'auditRate', 'framing', 'pipeline', 'lanes']);
+  if (options.pipeline !== undefined && typeof options.pipeline !== 'boolean') throw new InputError(`stdioEngine: options.pipeline: ${String(options.pipeline)} must be true or false`);
   if (options.framing !== undefined && options.framing !== 'binary' && options.framing !== 'json') throw new InputError(`stdioEngine: options.framing: ${String(options.framing)} must be "binary" or "json"`);
   const framing = options.framing ?? 'binary';
   const timeoutMs = options.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : wholeOption('stdioEngine: options.timeoutMs', options.timeoutMs, 1, 2 ** 31 - 1);
-  const sizes = new Map<string, number>();
-  const mine: EngineProcess[] = [];
+  const lanes = options.lanes === undefined ? DEFAULT_LANES : wholeOption('stdioEngine: options.lanes', options.lanes, 1, MAX_LANES);
   if (options.persistent !== undefined && typeof options.persistent !== 'boolean') throw new InputError(`stdioEngine: options.persistent: ${String(options.persistent)} must be true or false`);
   const persistent = options.persistent !== false;
   const auditRate = options.auditRate ?? DEFAULT_AUDIT_RATE;
   if (typeof auditRate !== 'number' || !(auditRate >= 0 && auditRate <= 1)) throw new InputError(`stdioEngine: options.auditRate: ${String(auditRate)} must be a number from 0 to 1`);
-  const draws = seededRng(`audit/${command}`);
+  const shared: Shared = { command, options, framing, pipeline: options.pipeline !== false, timeoutMs, persistent, auditRate, sizes: new Map(), stateless: false };
+  const first = lane(shared, 0);
+  let all: readonly EngineFactory[] | undefined;
+  if (lanes > 1) first.lanes = () => (all ??= [first, ...Array.from({ length: lanes - 1 }, (_, i) => lane(shared, i + 1))]);
+  return first;
+}
+
+/** What the lanes of one `stdioEngine` share: its options, the metadata sizes asked, what the engine declared. */
+interface Shared {
+  readonly command: string;
+  readonly options: StdioOptions;
+  readonly framing: 'binary' | 'json';
+  readonly pipeline: boolean;
+  readonly timeoutMs: number;
+  readonly persistent: boolean;
+  readonly auditRate: number;
+  readonly sizes: Map<string, number>;
+  /** Whether the engine declared `stateless`, once a process has said. */
+  stateless: boolean;
+}
+
+/** One lane: its own processes, and its own seeded draw of the instances to audit. */
+function lane(shared: Shared, index: number): EngineFactory {
+  const { command, options, framing, pipeline, timeoutMs, persistent, auditRate, sizes } = shared;
+  const mine: EngineProcess[] = [];
+  const draws = seededRng(index === 0 ? `audit/${command}` : `audit/${command}/lane ${index}`);
   /** Fresh processes for the audit, lazily: most runs audit few instances. */
   let fresh: EngineFactory | undefined;
-  /** Whether the engine declared `stateless`, once a process has said. */
-  let stateless = false;
   /** A process for a new instance: an idle persistent one if there is one, else a new one. */
   const acquire = async (devices: RestoreDevices) => {
     for (let engine = mine.pop(); engine !== undefined; engine = mine.pop()) {
@@ -559,10 +622,10 @@ export function stdioEngine(command: string, options: StdioOptions = {}): Engine
       engine.begin(devices);
       return engine;
     }
-    const engine = new EngineProcess(command, timeoutMs, framing);
+    const engine = new EngineProcess(command, timeoutMs, framing, pipeline);
     engine.begin(devices);
     await engine.start();
-    stateless = engine.stateless;
+    shared.stateless = engine.stateless;
     return engine;
   };
   /** Done with an instance: a persistent process waits for the next one; any other is ended. */
@@ -605,8 +668,8 @@ export function stdioEngine(command: string, options: StdioOptions = {}): Engine
     },
     async open(devices: RestoreDevices, geometry: Geometry) {
       const audit = draws.next() < auditRate;
-      if (audit && persistent && stateless) {
-        fresh ??= stdioEngine(command, { ...options, persistent: false });
+      if (audit && persistent && shared.stateless) {
+        fresh ??= stdioEngine(command, { ...options, persistent: false, lanes: 1 });
         return auditedOpen(devices, (d) => openIn(d, geometry), (d) => fresh!.open(d, geometry));
       }
       return openIn(devices, geometry);
