@@ -126,7 +126,7 @@ export class ReferenceEngine implements RestoreEngine {
   private cursor = 0;
   /** A superblock commit failed: the disk may hold it or not, so the next call re-commits. */
   private commitInDoubt = false;
-  /** Extents whose P bit memory dropped but the metadata device may still hold set. */
+  /** Extents whose P bit memory dropped, or never took, but the metadata device may still hold set. */
   private readonly protectedOnDisk = new Set<number>();
   /** Mirrored host writes may sit in the clone's cache (unprotected restores only). */
   private cloneDirty = false;
@@ -718,19 +718,34 @@ export class ReferenceEngine implements RestoreEngine {
    */
   protected async persistBits(changes: readonly (readonly [MapName, readonly number[], boolean])[]): Promise<void> {
     const staged: [Bitmap, Map<number, Uint8Array>][] = [];
-    for (const [name, extents, value] of changes) {
-      const map = this.bitmap(name);
-      const sectors = map.staged(extents, value);
-      if (sectors.size === 0) continue;
-      await this.writeMapSectors(name === 'delta' ? this.layout.deltaSector : this.layout.protectedSector, sectors);
-      staged.push([map, sectors]);
+    try {
+      for (const [name, extents, value] of changes) {
+        const map = this.bitmap(name);
+        const sectors = map.staged(extents, value);
+        if (sectors.size === 0) continue;
+        await this.writeMapSectors(name === 'delta' ? this.layout.deltaSector : this.layout.protectedSector, sectors);
+        staged.push([map, sectors]);
+      }
+      if (staged.length === 0) return;
+      await this.syncMetadata();
+    } catch (error) {
+      this.noteProtectionInDoubt(changes);
+      throw error;
     }
-    if (staged.length === 0) return;
-    await this.syncMetadata();
     const touched = [...new Set(changes.flatMap(([, extents]) => extents))];
     const before = touched.filter((e) => this.needsCopy(e)).length;
     for (const [map, sectors] of staged) map.apply(sectors);
     this.remaining += touched.filter((e) => this.needsCopy(e)).length - before;
+  }
+
+  /**
+   * P bits whose commit failed may reach the disk all the same (a sector write cached before a
+   * failed flush, made durable by the next one) while memory keeps them clear. Guards against: a
+   * later restore starting with such a stale P bit on disk, which after a crash keeps the copier
+   * from an extent the host never wrote in that restore, so reads return the source's old data.
+   */
+  private noteProtectionInDoubt(changes: readonly (readonly [MapName, readonly number[], boolean])[]): void {
+    for (const [name, extents, value] of changes) if (name === 'protected' && value) for (const e of extents) this.protectedOnDisk.add(e);
   }
 
   /** The flush that makes map writes durable: every map change waits for it before it counts. */
