@@ -1,0 +1,127 @@
+/**
+ * The reference engine's input, generated: the tuning options a vendor or a scenario passes, and
+ * the devices it is opened on. Whatever the input, the engine takes exactly what
+ * docs/contract.md documents and refuses the rest with an error naming what is wrong, before it
+ * reads or writes a device. The expected bounds are written here from the documentation, not
+ * imported from the engine, so that the engine's own table is under test.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type Geometry } from '../src/engine/contract.js';
+import { MemoryDevice } from '../src/devices/memory-device.js';
+import { createReferenceEngine } from '../src/engine/reference/index.js';
+import { InputError, MetadataError } from '../src/errors.js';
+import { RUNS, SEED } from './settings.js';
+
+const WHOLE: Readonly<Record<string, readonly [number, number]>> = {
+  copyBatch: [1, 2 ** 31 - 1],
+  maxIoBytes: [512, 2 ** 30],
+  queueDepth: [1, 1024],
+  concurrentHost: [0, 1],
+};
+const SWITCHES = ['deferProtection'];
+
+type Drawn = { readonly value: unknown; readonly valid: boolean };
+
+const wholeValue = ([min, max]: readonly [number, number]): fc.Arbitrary<Drawn> =>
+  fc.oneof(
+    fc.integer({ min, max: Math.min(max, min + 64) }).map((value) => ({ value, valid: true })),
+    fc.constantFrom(min, max).map((value) => ({ value, valid: true })),
+    fc.constantFrom(min - 1, max + 1, min + 0.5, Number.NaN, Infinity, -Infinity).map((value) => ({ value, valid: false })),
+    fc.constantFrom<unknown>(String(min), null, true, [min], { value: min }).map((value) => ({ value, valid: false })),
+  );
+
+const switchValue: fc.Arbitrary<Drawn> = fc.oneof(
+  fc.boolean().map((value) => ({ value, valid: true })),
+  fc.constantFrom<unknown>(0, 1, 'true', null, [true]).map((value) => ({ value, valid: false })),
+);
+
+/** An options record: each documented option absent or drawn, and sometimes a name nobody documents. */
+const optionsArb = fc
+  .record(
+    {
+      ...Object.fromEntries(Object.entries(WHOLE).map(([name, bounds]) => [name, wholeValue(bounds)])),
+      ...Object.fromEntries(SWITCHES.map((name) => [name, switchValue])),
+      copybatch: fc.constant<Drawn>({ value: 2, valid: false }),
+      queue_depth: fc.constant<Drawn>({ value: 2, valid: false }),
+    },
+    { requiredKeys: [] },
+  )
+  .map((drawn) => ({
+    options: Object.fromEntries(Object.entries(drawn).map(([name, d]) => [name, (d as Drawn).value])),
+    wrong: Object.entries(drawn).flatMap(([name, d]) => ((d as Drawn).valid ? [] : [name])),
+  }));
+
+const geometry: Geometry = { volumeSize: 8192, sectorSize: 512, extentSectors: 2 };
+
+describe('the reference engine, on generated input', () => {
+  it(`takes exactly the documented options and names a wrong one (${RUNS} records)`, () => {
+    fc.assert(
+      fc.property(optionsArb, ({ options, wrong }) => {
+        for (const make of [() => createReferenceEngine(options), () => createReferenceEngine().withOptions!(options)]) {
+          if (wrong.length === 0) {
+            expect(make().name).toBe('reference');
+            continue;
+          }
+          let error: unknown;
+          try {
+            make();
+          } catch (e) {
+            error = e;
+          }
+          expect(error).toBeInstanceOf(InputError);
+          expect(wrong.some((name) => (error as Error).message.includes(name)), `${(error as Error).message} names none of ${wrong.join(', ')}`).toBe(true);
+        }
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
+  });
+
+  it('refuses options that are not a record', () => {
+    for (const options of [null, 3, 'copyBatch=2', true]) {
+      expect(() => createReferenceEngine(options as never), String(options)).toThrow(InputError);
+      expect(() => createReferenceEngine().withOptions!(options as never), String(options)).toThrow(InputError);
+    }
+  });
+
+  it(`opens exactly the devices that fit the geometry and names the one that does not (${RUNS} device sets)`, async () => {
+    const factory = createReferenceEngine();
+    const metaBytes = factory.metadataSize(geometry);
+    const deviceArb = (size: number) =>
+      fc.oneof(
+        { weight: 3, arbitrary: fc.constant({ size, sectorSize: 512, fits: true }) },
+        fc.constantFrom(size - 512, size + 512).map((s) => ({ size: s, sectorSize: 512, fits: false })),
+        fc.constant({ size, sectorSize: 1024, fits: false }),
+      );
+    await fc.assert(
+      fc.asyncProperty(deviceArb(geometry.volumeSize), deviceArb(geometry.volumeSize), deviceArb(metaBytes), async (source, clone, meta) => {
+        // The metadata device may be larger than the engine needs (a partition rounded up).
+        const metaFits = meta.sectorSize === 512 && meta.size >= metaBytes;
+        const devices = {
+          source: MemoryDevice.zeroed(source.size, source.sectorSize, 'source'),
+          clone: MemoryDevice.zeroed(clone.size, clone.sectorSize, 'clone'),
+          meta: MemoryDevice.zeroed(meta.size, meta.sectorSize, 'meta'),
+        };
+        const before = devices.meta.bytes.slice();
+        const misfits = [source.fits ? [] : ['source'], clone.fits ? [] : ['clone'], metaFits ? [] : ['metadata']].flat();
+        let error: unknown;
+        try {
+          await factory.format(devices, geometry, 'all');
+          const engine = await factory.open(devices, geometry);
+          expect((await engine.status()).state).toBe('fractured');
+        } catch (e) {
+          error = e;
+        }
+        if (misfits.length === 0) {
+          expect(error).toBeUndefined();
+          return;
+        }
+        expect(error).toBeInstanceOf(MetadataError);
+        expect(misfits.some((name) => (error as Error).message.startsWith(`${name} device`)), (error as Error).message).toBe(true);
+        // Refused before anything was written: the metadata device is as it was.
+        expect(devices.meta.bytes).toEqual(before);
+      }),
+      { seed: SEED, numRuns: Math.min(RUNS, 200) },
+    );
+  });
+});
