@@ -23,6 +23,15 @@ const SWITCHES = ['deferProtection'];
 
 type Drawn = { readonly value: unknown; readonly valid: boolean };
 
+/** What the error must say of a wrong option: its name and what it should have been. */
+function explains(message: string, name: string): boolean {
+  if (!message.includes(name)) return false;
+  const bounds = WHOLE[name];
+  if (bounds !== undefined) return message.includes(`options.${name}`) && message.includes(`must be a whole number from ${bounds[0]} to ${bounds[1]}`);
+  if (SWITCHES.includes(name)) return message.includes(`options.${name}`) && message.includes('must be true or false');
+  return /unknown options? /.test(message) && Object.keys(WHOLE).concat(SWITCHES).every((known) => message.includes(known));
+}
+
 const wholeValue = ([min, max]: readonly [number, number]): fc.Arbitrary<Drawn> =>
   fc.oneof(
     fc.integer({ min, max: Math.min(max, min + 64) }).map((value) => ({ value, valid: true })),
@@ -70,7 +79,7 @@ describe('the reference engine, on generated input', () => {
             error = e;
           }
           expect(error).toBeInstanceOf(InputError);
-          expect(wrong.some((name) => (error as Error).message.includes(name)), `${(error as Error).message} names none of ${wrong.join(', ')}`).toBe(true);
+          expect(wrong.some((name) => explains((error as Error).message, name)), `${(error as Error).message} explains none of ${wrong.join(', ')}`).toBe(true);
         }
       }),
       { seed: SEED, numRuns: RUNS },
@@ -78,9 +87,10 @@ describe('the reference engine, on generated input', () => {
   });
 
   it('refuses options that are not a record', () => {
-    for (const options of [null, 3, 'copyBatch=2', true]) {
-      expect(() => createReferenceEngine(options as never), String(options)).toThrow(InputError);
-      expect(() => createReferenceEngine().withOptions!(options as never), String(options)).toThrow(InputError);
+    for (const [options, kind] of [[null, 'null'], [3, 'number'], ['copyBatch=2', 'string'], [true, 'boolean']] as const) {
+      const said = `options must be an object, not ${kind}`;
+      expect(() => createReferenceEngine(options as never), String(options)).toThrow(new InputError(`createReferenceEngine: ${said}`));
+      expect(() => createReferenceEngine().withOptions!(options as never), String(options)).toThrow(new InputError(`engineOptions: ${said}`));
     }
   });
 
