@@ -6,7 +6,10 @@
  * - on: the reference engine with several copy I/Os in flight (queueDepth 4, copyBatch 4), on
  *   devices that complete them out of order (the scenario's inFlight: every completion order up to
  *   its bound, each crash state run from the start);
- * - nvme: on, with the nvme-4k-atomic profile (4 KiB atomic units) chosen for the run.
+ * - nvme: on, with the nvme-4k-atomic profile (4 KiB atomic units) chosen for the run;
+ * - host off / host on: the bundled `host-alongside-copy` scenario, its operations each waiting
+ *   for the one before (in-order devices, the engine's default one operation at a time) against
+ *   the scenario as it is (host I/O alongside steps, concurrentHost, every completion order).
  * Median of 3 rounds each.
  */
 import { join } from 'node:path';
@@ -40,6 +43,11 @@ export async function benchConcurrency(): Promise<Record<string, number>> {
   const off = await crashStatesPerSec(referenceEngine, inOrder);
   const on = await crashStatesPerSec(concurrent, inFlight);
   const nvme = await crashStatesPerSec(concurrent, inFlight, { profile: presetProfile('nvme-4k-atomic') });
+  const alongside = await loadScenario(join(bundledScenariosDir(), 'host-alongside-copy.json'), 'host-alongside-copy');
+  const { inFlight: __, engineOptions: ___, ...withGroups } = alongside;
+  const sequential: Scenario = { ...withGroups, workload: alongside.workload.map((op) => ({ ...op, alongside: undefined }) as typeof op) };
+  const hostOff = await crashStatesPerSec(referenceEngine, sequential);
+  const hostOn = await crashStatesPerSec(referenceEngine, alongside);
   return {
     crashStatesPerSecOff: off.perSec,
     crashStatesPerSecOn: on.perSec,
@@ -48,5 +56,10 @@ export async function benchConcurrency(): Promise<Record<string, number>> {
     crashStatesOff: off.crashStates,
     crashStatesOn: on.crashStates,
     crashStatesNvme: nvme.crashStates,
+    hostAlongsideCrashStatesPerSecOff: hostOff.perSec,
+    hostAlongsideCrashStatesPerSecOn: hostOn.perSec,
+    hostAlongsideSlowdownOnOverOff: hostOff.perSec / hostOn.perSec,
+    hostAlongsideCrashStatesOff: hostOff.crashStates,
+    hostAlongsideCrashStatesOn: hostOn.crashStates,
   };
 }

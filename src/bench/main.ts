@@ -70,7 +70,7 @@ export const SECTIONS: readonly BenchSection[] = [
   },
   {
     name: 'concurrency',
-    title: 'exhaust in-flight: crash states/s with concurrency off (reference engine one I/O at a time, in-order devices) and on (queueDepth 4, copyBatch 4, every completion order up to the bound; and on nvme-4k-atomic), median of 3 rounds',
+    title: 'exhaust in-flight: crash states/s with concurrency off (reference engine one I/O at a time, in-order devices) and on (queueDepth 4, copyBatch 4, every completion order up to the bound; and on nvme-4k-atomic); and host-alongside-copy with each operation waiting for the one before against host I/O alongside steps (concurrentHost, every completion order), median of 3 rounds',
     run: async () => ({ ...(await benchConcurrency()) }),
   },
 ];
