@@ -44,9 +44,15 @@ describe('resolveEngine', () => {
     expect(choice.engineArgs).toBe(`--engine-cmd 'node engine.js --fast'`);
   });
 
-  it('passes --audit-rate to the stdio engine (default 0.02), and refuses one outside 0..1 or without --engine-cmd', async () => {
+  /** Modules whose stdio engine records the options each `--engine-cmd` resolution passes it. */
+  function stdioSpy(): { seen: unknown[]; spy: EngineModules } {
     const seen: unknown[] = [];
     const spy: EngineModules = { ...modules, stdio: async () => ({ stdioEngine: (command: string, options: unknown) => (seen.push(options), { ...factory, name: command }) }) };
+    return { seen, spy };
+  }
+
+  it('passes --audit-rate to the stdio engine (default 0.02), and refuses one outside 0..1 or without --engine-cmd', async () => {
+    const { seen, spy } = stdioSpy();
     await resolveEngine({ 'engine-cmd': 'x' }, spy, dir);
     await resolveEngine({ 'engine-cmd': 'x', 'audit-rate': '0.25' }, spy, dir);
     await resolveEngine({ 'engine-cmd': 'x', 'audit-rate': '1' }, spy, dir);
@@ -56,8 +62,7 @@ describe('resolveEngine', () => {
   });
 
   it('passes --engine-lanes to the stdio engine (default 4), and refuses one not from 1 to 64 or without --engine-cmd', async () => {
-    const seen: unknown[] = [];
-    const spy: EngineModules = { ...modules, stdio: async () => ({ stdioEngine: (command: string, options: unknown) => (seen.push(options), { ...factory, name: command }) }) };
+    const { seen, spy } = stdioSpy();
     await resolveEngine({ 'engine-cmd': 'x' }, spy, dir);
     await resolveEngine({ 'engine-cmd': 'x', 'engine-lanes': '1' }, spy, dir);
     await resolveEngine({ 'engine-cmd': 'x', 'engine-lanes': '64' }, spy, dir);
