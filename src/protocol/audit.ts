@@ -159,8 +159,19 @@ export async function auditedOpen(
   const recorded = recording(devices, log);
   const replay = new Replay(devices);
   let shadow: RestoreEngine | undefined;
+  /**
+   * Calls made alongside each other (a workload's `alongside` operations) are audited one after
+   * another, in the order made: the log and the replay hold one call, and the protocol serves one
+   * call at a time anyway, so the persistent process sees the same calls in the same order.
+   */
+  let last: Promise<unknown> = Promise.resolve();
+  const twice = (method: string, first: () => Promise<unknown>, second: () => Promise<unknown>): Promise<unknown> => {
+    const run = last.then(() => once(method, first, second));
+    last = run.catch(() => undefined);
+    return run;
+  };
   /** Runs one call in both processes; the persistent process's outcome is the one the harness gets. */
-  const twice = async (method: string, first: () => Promise<unknown>, second: () => Promise<unknown>): Promise<unknown> => {
+  const once = async (method: string, first: () => Promise<unknown>, second: () => Promise<unknown>): Promise<unknown> => {
     log.length = 0;
     const theirs = await outcomeOf(first);
     replay.start(method, log);

@@ -43,8 +43,16 @@ describe('the C example engine', () => {
     expect(hasCc, 'PRESTORE_REAL_CLIENTS=1 but no cc: apt-get install gcc').toBe(true);
   });
 
-  test('passes exhaust over binary frames, a fifth of its instances audited', { timeout: 120_000 }, async () => {
-    const r = await cli(['exhaust', 'protected-restore', 'unprotected-restore', '--audit-rate', '0.2', '--engine-cmd', bin]);
+  test('passes exhaust of every bundled scenario over binary frames', { timeout: 240_000 }, async () => {
+    const r = await cli(['exhaust', 'scenarios/', '--engine-cmd', bin]);
+    expect(r.out).toMatch(/every check held/);
+    expect(r.code).toBe(0);
+    // Every bundled file ran, not just those some earlier test chose.
+    for (const name of readdirSync(bundledScenariosDir()).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json'))) expect(r.out).toContain(name.replace(/\.json$/, ''));
+  });
+
+  test('passes the audit of every instance where host calls are made alongside a copy step and crash together', { timeout: 120_000 }, async () => {
+    const r = await cli(['exhaust', 'host-alongside-copy', '--audit-rate', '1', '--engine-cmd', bin]);
     expect(r.out).toMatch(/every check held/);
     expect(r.code).toBe(0);
   });
@@ -96,7 +104,7 @@ describe('the C example engine', () => {
       expect(r.out).toMatch(/reads-right/);
       const { elapsedMs: _, ...result } = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
       const failures = readdirSync(saved).sort().map((name) => [name, readFileSync(join(saved, name), 'utf8')]);
-      return { code: r.code, out: r.out.replace(/ *\d[\d.]* (ms|s)\b/g, '').replace(/\d+ min/g, ''), result: JSON.stringify(result, (k, v: unknown) => (/elapsed|Ms$/.test(k) ? undefined : v)), failures };
+      return { code: r.code, out: r.out.replace(/ *\d[\d.]* (ms|s)\b/g, '').replace(/\d+ min/g, '').replace(/ +/g, ' '), result: JSON.stringify(result, (k, v: unknown) => (/elapsed|Ms$/.test(k) ? undefined : v)), failures };
     };
     for (const more of [[], ['--stop-on-first']]) {
       const one = await report(1, more);

@@ -125,6 +125,34 @@ describe('any in-process engine served over the protocol', () => {
   });
 });
 
+describe('calls made alongside each other', () => {
+  // A copy step, and a host write and read issued with it: the protocol serves one call at a time.
+  const GROUP: Case = {
+    geometry: GEOMETRY,
+    initial: { differ: 'all', delta: 'exact' },
+    workload: [
+      { op: 'startRestore', protect: true },
+      { op: 'step' },
+      { op: 'write', volume: 'source', sector: 0, sectors: 2, pattern: 1, alongside: true },
+      { op: 'read', volume: 'source', sector: 2, sectors: 2, alongside: true },
+      { op: 'read', volume: 'source', sector: 0, sectors: 5 },
+    ],
+    crashes: [],
+    eio: [],
+  };
+
+  it.each([true, false])('queued behind a power loss, fail with it unsent, as in process, never a hang (persistent process: %s)', { timeout: 30_000 }, async (persistent) => {
+    const recorded = await runCase(referenceEngine, GROUP, { seed: 'group' });
+    // The step's second I/O: the write and the read are still queued behind it.
+    const crashed: Case = { ...GROUP, crashes: [{ point: recorded.opStarts[1]! + 1, mode: 'drop' }] };
+    const served = await runCase(stdioEngine('node dist/src/protocol/serve-reference.js', { persistent, auditRate: 0, timeoutMs: 5_000 }), crashed, { seed: 'group' });
+    const local = await runCase(referenceEngine, crashed, { seed: 'group' });
+    expect(served.violations).toEqual([]);
+    expect(served.crashStates).toBe(1);
+    expect(served.trace.map((e) => `${e.point} ${e.device} ${e.op} ${e.offset} ${e.digest} ${e.outcome}`)).toEqual(local.trace.map((e) => `${e.point} ${e.device} ${e.op} ${e.offset} ${e.digest} ${e.outcome}`));
+  });
+});
+
 /** A tiny engine in Node that misbehaves as told, after a proper handshake (unless told not to). */
 function misbehaving(name: string, body: string): string {
   const file = join(dir, `${name}.mjs`);

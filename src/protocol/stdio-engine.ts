@@ -236,11 +236,19 @@ class EngineProcess {
     });
   }
 
-  /** Ends the process and all it started (dispose, or after a crash). */
+  /** Ends the process and all it started (dispose, or after a crash); nothing waits on it after. */
   kill(): void {
     clearTimeout(this.timer);
     if (this.child.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null) endGroup(this.child.pid);
     this.failure ??= new CrashError(undefined);
+    // A call queued behind a power loss waits for the engine's answer to the lost call, which a
+    // killed process never gives: it fails now, with the rest.
+    this.hello?.reject(this.failure);
+    this.pending?.reject(this.failure);
+    this.hello = undefined;
+    this.pending = undefined;
+    this.lostCall?.done();
+    this.lostCall = undefined;
   }
 
   private send(message: object): void {
@@ -289,12 +297,6 @@ class EngineProcess {
     if (this.failure !== undefined) return;
     this.failure = error;
     this.kill();
-    this.hello?.reject(error);
-    this.pending?.reject(error);
-    this.hello = undefined;
-    this.pending = undefined;
-    this.lostCall?.done();
-    this.lostCall = undefined;
   }
 
   private receive(chunk: Buffer): void {
@@ -509,19 +511,20 @@ function proxy(engine: EngineProcess, release: (engine: EngineProcess) => void):
   // the process goes back to the pool (or is ended) here, or it would outlive the run.
   let released = false;
   // The protocol has one call outstanding at a time: a call the harness makes alongside another
-  // (a workload's `alongside` operations) waits for it. Those queued behind a power loss fail too,
-  // and the process is released once.
+  // (a workload's `alongside` operations) waits for it. Those queued behind a power loss fail with
+  // it, never sent: the instance is gone, and the process may already serve the next one.
   let last: Promise<unknown> = Promise.resolve();
   const call = (method: string, args: Record<string, unknown> = {}, data?: Uint8Array) => {
-    const run = last.then(() =>
-      engine.call(method, args, data).catch((e: unknown) => {
+    const run = last.then(() => {
+      if (released) throw new CrashError(undefined);
+      return engine.call(method, args, data).catch((e: unknown) => {
         if (e instanceof CrashError && !released) {
           released = true;
           release(engine);
         }
         throw e;
-      }),
-    );
+      });
+    });
     last = run.catch(() => undefined);
     return run;
   };
