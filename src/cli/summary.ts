@@ -90,7 +90,7 @@ export function summaryLines(report: RunReport): string[] {
     out.push('  (enumerated: crash points whose every survival subset was checked; sampled: a seeded sample)');
     for (const r of t.coverage.filter((row, i, all) => row.completionOrders !== undefined && all.findIndex((x) => x.scenario === row.scenario) === i)) {
       const { tried, all } = r.completionOrders!;
-      out.push(`  ${r.scenario}: operations in flight, ${n(tried)} completion order${tried === 1 ? '' : 's'} tried (${all ? 'every one there is' : 'a bounded search: more exist'}), one seeded crash state per point, order and mode${eio ? '; no I/O errors: --eio does not run with operations in flight' : ''}`);
+      out.push(`  ${r.scenario}: operations in flight, ${n(tried)} completion order${tried === 1 ? '' : 's'} tried (${all ? 'every one there is' : 'a bounded search: more exist'}), one seeded crash state per point, order and mode${r.ioErrors === undefined ? '' : '; an I/O error at every I/O point of each order, no crash after it'}`);
     }
     if (eio) out.push('  (I/O errors: one transient and one sticky at every I/O point, per scenario; distinct: those run, a sticky one no read reaches being its transient twin)');
     if (afterEio) out.push('  (after EIO: distinct crash states at the I/O points after an I/O error, depth 2)');

@@ -44,6 +44,21 @@ describe('exhaust --eio', () => {
     }
   });
 
+  it('injects its errors on devices that complete operations in flight too, under each completion order, and the replay line fails again', { timeout: 60_000 }, async () => {
+    const scenario: Scenario = { ...(await bundled('write-retry-after-error')), inFlight: { orders: 4, maxCandidates: 2 } };
+    const withErrors = await exhaust(bitBeforeWrite, scenario, { seed: 'eio', engineArgs, eio: true, ioErrorsOnly: true, crashShrinkAttempts: 0 });
+    expect(withErrors.crashStates).toBe(0);
+    expect(withErrors.violations.length).toBeGreaterThan(0);
+    const row = withErrors.coverage[0]!;
+    expect(row.completionOrders?.tried).toBeGreaterThan(0);
+    expect(row.ioErrors).toBe(2 * row.ioPoints * row.completionOrders!.tried);
+    const v = withErrors.violations[0]!;
+    expect(v.replay).toMatch(/^prestore replay --engine mutant:bit-before-write c1\./);
+    expect((await replay(bitBeforeWrite, v.replay, { engineArgs })).violations.map((x) => x.rule)).toEqual([v.rule]);
+    expect((await replay(referenceEngine, v.replay)).violations).toEqual([]);
+    expect((await exhaust(referenceEngine, scenario, { seed: 'eio', eio: true })).violations).toEqual([]);
+  });
+
   it('holds for the reference engine on a scenario that revisits extents after an error, with a crash after each error (depth 2)', { timeout: 120_000 }, async () => {
     for (const name of ['write-after-copy-error']) {
       const result = await exhaust(referenceEngine, await bundled(name), { seed: 'eio', eio: true, ioErrorsOnly: true, depth: 2, modes: ['drop'] });

@@ -15,7 +15,7 @@
 import { type ByteRange, type CachedWrite, type CacheMode, type DeviceName, type EioFault, healed, type SurvivalChoice, type TraceEntry } from '../devices/fault-layer.js';
 import { type Rng, seededRng } from '../devices/rng.js';
 import type { EngineFactory } from '../engine/contract.js';
-import type { CampaignOptions } from './campaign.js';
+import type { CampaignOptions, CoverageRow } from './campaign.js';
 import type { Case, Violation } from './case.js';
 import { type CaseRun, runCase } from './run-case.js';
 import { owns } from './shard.js';
@@ -160,4 +160,9 @@ function mediumErrorsAt(trace: readonly TraceEntry[], fault: EioFault, point: nu
     } else if (e.device === device && e.op === 'write' && e.outcome === 'ok') errors = healed(errors, e.offset, e.length);
   }
   return `${faults}:${errors.map((r) => `${device}@${r.offset}+${r.length}`).join(',')}`;
+}
+
+/** The I/O-error columns of one coverage row; the errors themselves are counted on the scenario's first. */
+export function ioErrorCounts(tally: IoErrorTally, mode: CacheMode, first: boolean): Partial<CoverageRow> {
+  return { ...(first ? { ioErrors: tally.ioErrors, distinctIoErrors: tally.distinctIoErrors } : {}), crashesAfterIoError: tally.crashesAfter.get(mode) ?? 0 };
 }

@@ -7,7 +7,9 @@
  * be derived from one recorded run as `exhaust` does in order: each is run from the start, its
  * order scripted, so the run up to the crash is the order's own. What survives each crash is one
  * seeded draw per point, order and mode (`drop` and `keep` have only one); a second crash (depth
- * 2) is not tried. The coverage rows say how many orders were tried and whether that was all.
+ * 2) is not tried. With `eio`, each order's run also gets an I/O error at each of its I/O points,
+ * transient and sticky, as in order (`exhaust-eio.ts`; depth 1: no crash after the error). The
+ * coverage rows say how many orders were tried and whether that was all.
  */
 import { type CacheMode } from '../devices/fault-layer.js';
 import { OrderSearch } from '../devices/completion-order.js';
@@ -15,6 +17,7 @@ import type { EngineFactory } from '../engine/contract.js';
 import type { CampaignOptions, CoverageRow, ExhaustResult } from './campaign.js';
 import { countByRule } from './campaign.js';
 import type { Case, InFlightExploration, Scenario, Violation } from './case.js';
+import { exhaustIoErrors, type IoErrorTally, ioErrorCounts } from './exhaust-eio.js';
 import { runCase } from './run-case.js';
 import { owns, ownsShared } from './shard.js';
 import { scenarioCase } from './scenario-case.js';
@@ -33,6 +36,7 @@ export async function exhaustInFlight(engine: EngineFactory, scenario: Scenario,
   let crashStates = 0;
   let unit = 0;
   const stop = () => options.stopOnFirst === true && violations.length > 0;
+  const ioErrors: IoErrorTally = { cases: 0, crashStates: 0, distinctCrashStates: 0, ioErrors: 0, distinctIoErrors: 0, violations: [], crashesAfter: new Map() };
   for (let order = search.next(); order !== undefined && !stop(); order = search.next()) {
     const script: Case = { ...base, inFlight: { order } };
     const recorded = await runCase(engine, script, runOptions);
@@ -43,7 +47,7 @@ export async function exhaustInFlight(engine: EngineFactory, scenario: Scenario,
     }
     // Power losses the workload asks for keep the survivors the recorded run drew.
     const workload = recorded.resolved.workload;
-    for (let point = 0; point < recorded.armedEnd && !stop(); point++) {
+    for (let point = 0; point < recorded.armedEnd && !stop() && options.ioErrorsOnly !== true; point++) {
       const ops = recorded.opStarts.filter((start) => start <= point).length;
       for (const mode of modes) {
         if (!owns(options.shard, unit++) || stop()) continue;
@@ -57,6 +61,25 @@ export async function exhaustInFlight(engine: EngineFactory, scenario: Scenario,
       }
     }
     for (const row of rows.values()) row.ioPoints = Math.max(row.ioPoints, recorded.armedEnd);
+    if (options.eio === true && !stop()) {
+      const tally = await exhaustIoErrors({
+        engine,
+        scenario: scenario.name,
+        base: script,
+        points: recorded.armedEnd,
+        depth: 1,
+        options,
+        firstUnit: unit,
+        crashStatesAfter: noCrashAfterIoError,
+        stop,
+        onPoint: () => options.onProgress?.({ done: crashStates, total: crashStates, crashStates, violations: violations.length }),
+      });
+      unit += recorded.armedEnd;
+      cases += tally.cases;
+      violations.push(...tally.violations);
+      ioErrors.ioErrors += tally.ioErrors;
+      ioErrors.distinctIoErrors += tally.distinctIoErrors;
+    }
   }
   const shrunk = await shrinkFirstOfEachRule(engine, inCrashOrder(violations), { maxAttempts: options.crashShrinkAttempts });
   const coverage: CoverageRow[] = modes.map((mode) => {
@@ -71,7 +94,13 @@ export async function exhaustInFlight(engine: EngineFactory, scenario: Scenario,
       sampledPoints: row.ioPoints,
       secondCrashStates: 0,
       completionOrders: { tried: search.tried, all: !search.truncated },
+      ...(options.eio === true ? ioErrorCounts(ioErrors, mode, mode === modes[0]) : {}),
     };
   });
   return { engine: engine.name, seed: options.seed, cases, crashStates, distinctCrashStates: crashStates, violations: shrunk, violationsByRule: countByRule(shrunk), coverage };
+}
+
+/** Depth 1 under operations in flight: the I/O-error search never asks for the crashes after an error. */
+async function noCrashAfterIoError(): Promise<never> {
+  throw new Error('exhaust with operations in flight crashes no run after an I/O error (depth 1)');
 }

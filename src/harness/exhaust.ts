@@ -22,7 +22,7 @@ import { assertDeterministic } from './determinism.js';
 import { formattedDevices } from './checker/set-up.js';
 import { guardEngine } from './engine-guard.js';
 import { imageKey } from './image-key.js';
-import { exhaustIoErrors, type IoErrorTally, ownedIoErrorPoints } from './exhaust-eio.js';
+import { exhaustIoErrors, type IoErrorTally, ioErrorCounts, ownedIoErrorPoints } from './exhaust-eio.js';
 import { engineForCase } from './engine-options.js';
 import { type CaseRun, runCase } from './run-case.js';
 import { scenarioCase as caseOfScenario } from './scenario-case.js';
@@ -165,11 +165,6 @@ export async function exhaust(untrusted: EngineFactory, scenario: Scenario, opti
     };
   });
   return { engine: engine.name, seed: options.seed, cases, crashStates, distinctCrashStates, violations, violationsByRule: countByRule(violations), coverage };
-}
-
-/** The I/O-error columns of one coverage row; the errors themselves are counted on the scenario's first. */
-function ioErrorCounts(tally: IoErrorTally, mode: CacheMode, first: boolean): Partial<CoverageRow> {
-  return { ...(first ? { ioErrors: tally.ioErrors, distinctIoErrors: tally.distinctIoErrors } : {}), crashesAfterIoError: tally.crashesAfter.get(mode) ?? 0 };
 }
 
 /** After an I/O error (depth 2): one crash state per I/O point and mode, seeded where there are several. */

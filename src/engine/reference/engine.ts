@@ -138,6 +138,8 @@ export class ReferenceEngine implements RestoreEngine {
   private stepsInProgress = 0;
   /** `concurrentHost`: the extents whose copy data is in flight, and when it is all written. */
   private copying: { readonly extents: ReadonlySet<number>; readonly done: Promise<void>; readonly release: () => void } | undefined;
+  /** `concurrentHost`: extents of the running step's batch that a failed host write may have landed on, after the copy. */
+  private readonly landedOverCopy = new Set<number>();
   protected readonly options: Required<ReferenceOptions>;
 
   constructor(
@@ -226,14 +228,36 @@ export class ReferenceEngine implements RestoreEngine {
         await this.devices.source.write(offset, data);
         return;
       }
-      const unprotected = extents.filter((e) => !this.prot.get(e));
-      if (this.defersProtection()) return this.deferredProtectedWrite(unprotected, offset, data);
-      const overwritten = this.mirrorsHostWrites() ? [] : unprotected.filter((e) => this.needsCopy(e) && this.covers(e, offset, data.length));
-      await this.protectForHostWrite(unprotected.filter((e) => !overwritten.includes(e)));
-      if (this.mirrorsHostWrites()) await this.mirroredWrite(extents, offset, data);
-      else if (overwritten.length > 0) await this.overwriteUncopied(overwritten, offset, data);
-      else await this.devices.source.write(offset, data);
+      try {
+        await this.hostWriteDuringRestore(extents, offset, data);
+      } catch (error) {
+        this.hostWriteFailed(extents);
+        throw error;
+      }
     });
+  }
+
+  private async hostWriteDuringRestore(extents: readonly number[], offset: number, data: Uint8Array): Promise<void> {
+    const unprotected = extents.filter((e) => !this.prot.get(e));
+    if (this.defersProtection()) return this.deferredProtectedWrite(unprotected, offset, data);
+    const overwritten = this.mirrorsHostWrites() ? [] : unprotected.filter((e) => this.needsCopy(e) && this.covers(e, offset, data.length));
+    await this.protectForHostWrite(unprotected.filter((e) => !overwritten.includes(e)));
+    if (this.mirrorsHostWrites()) await this.mirroredWrite(extents, offset, data);
+    else if (overwritten.length > 0) await this.overwriteUncopied(overwritten, offset, data);
+    else await this.devices.source.write(offset, data);
+  }
+
+  /**
+   * `concurrentHost`: a host write that failed may still have landed (its data written, its P
+   * commit failed), over the copy the running step has just made of the extent: a host write to
+   * an extent being copied waits only for the copy's data, not for D to be cleared. Guards against:
+   * that step then clearing D as if its copy were still there, so that the restore ends with the
+   * extent differing from the clone under a clear D bit. The extents stay to be copied again.
+   */
+  private hostWriteFailed(extents: readonly number[]): void {
+    if (this.options.concurrentHost !== 1 || extents.length === 0) return;
+    for (const e of extents) this.landedOverCopy.add(e);
+    this.cursor = Math.min(this.cursor, ...extents);
   }
 
   /**
@@ -352,6 +376,7 @@ export class ReferenceEngine implements RestoreEngine {
     let release!: () => void;
     const done = new Promise<void>((resolve) => (release = resolve));
     this.copying = { extents: new Set(batch), done, release };
+    this.landedOverCopy.clear();
     return batch;
   }
 
@@ -566,13 +591,15 @@ export class ReferenceEngine implements RestoreEngine {
   }
 
   /**
-   * `concurrentHost`: of a batch whose data was copied, the extents that still need copying; a host
-   * write served while the copy was in flight may have protected some (P set, D kept set with it).
-   * Guards against: clearing D under such a P bit, which breaks P ⊆ D, so that completion leaves
-   * an extent the host changed with D clear, and the next restore never copies it back.
+   * `concurrentHost`: of a batch whose data was copied, the extents whose D bit the copy may clear:
+   * those that still need copying, less those a failed host write may have landed on since (see
+   * `hostWriteFailed`). A host write served while the copy was in flight may have protected some
+   * (P set, D kept set with it). Guards against: clearing D under such a P bit, which breaks
+   * P ⊆ D, so that completion leaves an extent the host changed with D clear, and the next restore
+   * never copies it back.
    */
   protected stillUncopied(batch: readonly number[]): number[] {
-    return batch.filter((e) => this.needsCopy(e));
+    return batch.filter((e) => this.needsCopy(e) && !this.landedOverCopy.has(e));
   }
 
   /**
