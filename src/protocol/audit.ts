@@ -13,6 +13,7 @@ import { CrashError, EioError } from '../devices/fault-layer.js';
 import { digest } from '../devices/rng.js';
 import type { RestoreDevices, RestoreEngine } from '../engine/contract.js';
 import { EngineMisbehaviourError } from '../errors.js';
+import { oneAtATime } from './one-at-a-time.js';
 
 /** The share of engine instances a persistent process serves that the audit runs again, by default. */
 export const DEFAULT_AUDIT_RATE = 0.02;
@@ -164,12 +165,8 @@ export async function auditedOpen(
    * another, in the order made: the log and the replay hold one call, and the protocol serves one
    * call at a time anyway, so the persistent process sees the same calls in the same order.
    */
-  let last: Promise<unknown> = Promise.resolve();
-  const twice = (method: string, first: () => Promise<unknown>, second: () => Promise<unknown>): Promise<unknown> => {
-    const run = last.then(() => once(method, first, second));
-    last = run.catch(() => undefined);
-    return run;
-  };
+  const serially = oneAtATime();
+  const twice = (method: string, first: () => Promise<unknown>, second: () => Promise<unknown>) => serially(() => once(method, first, second));
   /** Runs one call in both processes; the persistent process's outcome is the one the harness gets. */
   const once = async (method: string, first: () => Promise<unknown>, second: () => Promise<unknown>): Promise<unknown> => {
     log.length = 0;

@@ -13,6 +13,7 @@ import { CloneBusyError, type EngineFactory, EngineStateError, type Geometry, Me
 import { checkFactory } from '../harness/engine-guard.js';
 import { PROTOCOL, PROTOCOL_VERSION, STATELESS } from './stdio-engine.js';
 import { BINARY, FRAME, frame, FrameReader, IO_DEVICES, IO_OPS, jsonPart, splitBody } from './frames.js';
+import { oneAtATime } from './one-at-a-time.js';
 
 type Message = Record<string, unknown>;
 
@@ -65,12 +66,12 @@ export function serveEngine(factory: EngineFactory, input: NodeJS.ReadableStream
   const waiting = new Map<number, { resolve: (m: Message) => void; reject: (e: Error) => void }>();
   let ioId = 0;
   // The protocol allows one I/O request outstanding: an engine's concurrent I/O goes out in turn.
-  let turn: Promise<unknown> = Promise.resolve();
+  const turn = oneAtATime();
   /** One per instance: after a power loss, its queued I/O fails here and never reaches the harness. */
   type Life = { alive: boolean };
   let life: Life = { alive: true };
-  const io = (request: IoRequest, of: Life): Promise<Message> => {
-    const next = turn.then(
+  const io = (request: IoRequest, of: Life): Promise<Message> =>
+    turn(
       () =>
         new Promise<Message>((resolve, reject) => {
           if (!of.alive) return reject(new PowerLossError());
@@ -79,9 +80,6 @@ export function serveEngine(factory: EngineFactory, input: NodeJS.ReadableStream
           sendIo(id, request);
         }),
     );
-    turn = next.catch(() => undefined);
-    return next;
-  };
   const device = (name: keyof RestoreDevices, size: number, sectorSize: number, of: Life): BlockDevice => ({
     size,
     sectorSize,

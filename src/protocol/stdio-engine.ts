@@ -33,6 +33,7 @@ import {
 import { askSync } from './ask-sync.js';
 import { auditedOpen, DEFAULT_AUDIT_RATE } from './audit.js';
 import { seededRng } from '../devices/rng.js';
+import { oneAtATime } from './one-at-a-time.js';
 import { endGroup, markResting, spawnEngine } from './process-group.js';
 import { ACCEPT_BINARY, ACCEPT_BINARY_PIPELINE, BINARY, PIPELINE, FRAME, type Frame, frame, FRAME_HEADER, FrameReader, IO_DEVICES, IO_FIELDS, IO_OPS, jsonPart, splitBody, typeName } from './frames.js';
 
@@ -513,9 +514,9 @@ function proxy(engine: EngineProcess, release: (engine: EngineProcess) => void):
   // The protocol has one call outstanding at a time: a call the harness makes alongside another
   // (a workload's `alongside` operations) waits for it. Those queued behind a power loss fail with
   // it, never sent: the instance is gone, and the process may already serve the next one.
-  let last: Promise<unknown> = Promise.resolve();
-  const call = (method: string, args: Record<string, unknown> = {}, data?: Uint8Array) => {
-    const run = last.then(() => {
+  const serially = oneAtATime();
+  const call = (method: string, args: Record<string, unknown> = {}, data?: Uint8Array) =>
+    serially(() => {
       if (released) throw new CrashError(undefined);
       return engine.call(method, args, data).catch((e: unknown) => {
         if (e instanceof CrashError && !released) {
@@ -525,9 +526,6 @@ function proxy(engine: EngineProcess, release: (engine: EngineProcess) => void):
         throw e;
       });
     });
-    last = run.catch(() => undefined);
-    return run;
-  };
   const bytes = async (method: string, args: Record<string, unknown>) => decode(await call(method, args), `the reply to ${method}`);
   const proxied: RestoreEngine = {
     readSource: (offset, length) => bytes('readSource', { offset, length }),

@@ -255,7 +255,7 @@ export class ReferenceEngine implements RestoreEngine {
    * extent differing from the clone under a clear D bit. The extents stay to be copied again.
    */
   private hostWriteFailed(extents: readonly number[]): void {
-    if (this.options.concurrentHost !== 1 || extents.length === 0) return;
+    if (this.options.concurrentHost !== 1) return;
     for (const e of extents) this.landedOverCopy.add(e);
     this.cursor = Math.min(this.cursor, ...extents);
   }
