@@ -120,7 +120,7 @@ export function engineOptionsArb(geometry: Geometry): fc.Arbitrary<EngineOptions
  * such a case walks thousands of sectors, so it costs seconds: they are drawn rarely, and kept
  * sparse (`largeCaseArb`).
  */
-const largeGeometryArb: fc.Arbitrary<Geometry> = fc
+export const largeGeometryArb: fc.Arbitrary<Geometry> = fc
   .oneof(
     { weight: 4, arbitrary: fc.integer({ min: EXTENTS_PER_MAP_SECTOR + 1, max: EXTENTS_PER_MAP_SECTOR + 64 }) },
     { weight: 1, arbitrary: fc.integer({ min: 2 * EXTENTS_PER_MAP_SECTOR + 1, max: 2 * EXTENTS_PER_MAP_SECTOR + 64 }) },
@@ -149,7 +149,7 @@ function sparseIoArb(extents: number, volume: fc.Arbitrary<Volume>): fc.Arbitrar
  * so the copier has little to do), a few host I/Os, most of them around map-sector boundaries
  * where one change touches two sectors.
  */
-function largeCaseArb(geometry: Geometry): fc.Arbitrary<Omit<Case, 'engineOptions'>> {
+export function largeCaseArb(geometry: Geometry): fc.Arbitrary<Omit<Case, 'engineOptions'>> {
   const extents = extentCount(geometry);
   const fractured = fc.array(sparseIoArb(extents, fc.constantFrom<Volume>('source', 'clone')), { maxLength: 2 });
   const during = fc.array(
