@@ -128,7 +128,7 @@ export const largeGeometryArb: fc.Arbitrary<Geometry> = fc
   .map((extents) => ({ sectorSize: SECTOR, extentSectors: 1, volumeSize: extents * SECTOR }));
 
 /** An extent where things happen in a large map: at a map-sector boundary, the volume's ends, or anywhere. */
-function hotExtentArb(extents: number): fc.Arbitrary<number> {
+export function hotExtentArb(extents: number): fc.Arbitrary<number> {
   const boundaries = Array.from({ length: Math.floor((extents - 1) / EXTENTS_PER_MAP_SECTOR) }, (_, i) => (i + 1) * EXTENTS_PER_MAP_SECTOR);
   const near = fc.tuple(fc.constantFrom(0, extents - 1, ...boundaries), fc.integer({ min: -3, max: 2 })).map(([at, d]) => Math.min(extents - 1, Math.max(0, at + d)));
   return fc.oneof({ weight: 3, arbitrary: near }, { weight: 1, arbitrary: fc.nat({ max: extents - 1 }) });
