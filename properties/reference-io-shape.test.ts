@@ -10,14 +10,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { BlockDevice, IoOp, WriteOptions } from '../src/devices/block-device.js';
-import { MemoryDevice } from '../src/devices/memory-device.js';
 import { extentCount, extentRange, extentsOf, type Geometry, type RestoreEngine } from '../src/engine/contract.js';
 import { createReferenceEngine, type ReferenceOptions } from '../src/engine/reference/index.js';
 import { layoutOf } from '../src/engine/reference/layout.js';
 import { engineOptionsArb, geometryArb, hotExtentArb, initialArb, largeCaseArb, largeGeometryArb, workloadArb } from '../src/harness/arbitraries.js';
 import type { HostOp, InitialState } from '../src/harness/case.js';
 import { numericSeed } from '../src/harness/explore.js';
-import { differingExtents, hostWriteData, initialImages } from '../src/harness/sector-data.js';
+import { formattedDevices } from '../src/harness/checker/set-up.js';
+import { hostWriteData } from '../src/harness/sector-data.js';
 import { RUNS, SEED } from './settings.js';
 
 type DeviceName = 'source' | 'clone' | 'meta';
@@ -114,15 +114,8 @@ async function record(c: IoCase): Promise<Call[]> {
   const { geometry } = c;
   const extents = extentCount(geometry);
   const factory = createReferenceEngine(c.options);
-  const images = initialImages(geometry, c.initial, extents);
   const sector = geometry.sectorSize;
-  const disks = {
-    source: new MemoryDevice(images.source, sector, 'source'),
-    clone: new MemoryDevice(images.clone, sector, 'clone'),
-    meta: MemoryDevice.zeroed(factory.metadataSize(geometry), sector, 'meta'),
-  };
-  const differ = differingExtents(c.initial, extents);
-  await factory.format(disks, geometry, c.initial.delta === 'all' ? 'all' : Array.from({ length: extents }, (_, e) => differ.has(e)));
+  const disks = await formattedDevices(factory, { geometry, initial: c.initial, workload: [], crashes: [], eio: [] });
   const recorder = new Recorder();
   const devices = {
     source: new RecordingDevice(disks.source, 'source', recorder),
