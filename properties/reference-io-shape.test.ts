@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { BlockDevice, IoOp, WriteOptions } from '../src/devices/block-device.js';
 import { extentCount, extentRange, extentsOf, type Geometry, type RestoreEngine } from '../src/engine/contract.js';
+import { referenceOptions } from '../src/engine/reference/engine.js';
 import { createReferenceEngine, type ReferenceOptions } from '../src/engine/reference/index.js';
 import { layoutOf } from '../src/engine/reference/layout.js';
 import { engineOptionsArb, geometryArb, hotExtentArb, initialArb, largeCaseArb, largeGeometryArb, workloadArb } from '../src/harness/arbitraries.js';
@@ -103,7 +104,7 @@ interface IoCase {
 /** The largest copy I/O the options allow: `maxIoBytes` in whole sectors, at least one. */
 function copyLimit(c: IoCase): number {
   const { sectorSize } = c.geometry;
-  return Math.max(sectorSize, Math.floor((c.options.maxIoBytes ?? 1 << 20) / sectorSize) * sectorSize);
+  return Math.max(sectorSize, Math.floor(referenceOptions(c.options).maxIoBytes / sectorSize) * sectorSize);
 }
 
 /**
@@ -203,9 +204,10 @@ const PROMISES: Record<string, IoPromise> = {
     const extents = new Set(copies.flatMap((io) => range(extentsOf(c.geometry, io.offset, io.length))));
     if (data.some((io) => io.length > limit)) return `a copy I/O is larger than ${limit} bytes`;
     if (adjacent(copies).some(([a]) => a.length < limit)) return `two copy writes could have been one (limit ${limit})`;
-    if (extents.size > (c.options.copyBatch ?? 1)) return `${extents.size} extents copied, the batch is ${c.options.copyBatch ?? 1}`;
+    const { copyBatch, queueDepth } = referenceOptions(c.options);
+    if (extents.size > copyBatch) return `${extents.size} extents copied, the batch is ${copyBatch}`;
     const deepest = Math.max(0, ...data.map((io) => io.inFlight));
-    if (deepest > (c.options.queueDepth ?? 1)) return `${deepest} copy I/Os in flight, the queue depth is ${c.options.queueDepth ?? 1}`;
+    if (deepest > queueDepth) return `${deepest} copy I/Os in flight, the queue depth is ${queueDepth}`;
     return undefined;
   },
 
@@ -233,8 +235,8 @@ const PROMISES: Record<string, IoPromise> = {
   /** A host read during a restore reads each run of extents served by one device with one I/O. */
   'a host read reads each run from one device with one I/O': (_c, call) => {
     if (call.name !== 'readSource' || call.during === 'fractured') return undefined;
-    const sorted = byOffset(call.ios.filter((io) => io.op === 'read'));
-    return sorted.some((io, i) => i > 0 && sorted[i - 1]!.device === io.device && sorted[i - 1]!.offset + sorted[i - 1]!.length === io.offset) ? 'one run read from one device in pieces' : undefined;
+    const pieces = (['source', 'clone'] as const).some((device) => adjacent(call.ios.filter((io) => io.device === device && io.op === 'read')).length > 0);
+    return pieces ? 'one run read from one device in pieces' : undefined;
   },
 
   /**
